@@ -1,0 +1,1 @@
+"""Sillon's build pipeline: load config -> discover -> parse -> validate -> render -> write."""

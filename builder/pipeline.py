@@ -1,0 +1,113 @@
+"""The build, stage by stage: load config -> discover -> parse -> validate -> render -> write."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .assets import Output, collect
+from .cache import Cache
+from .config import BuildConfig, load_course
+from .discover import discover
+from .errors import ContentError, Problem, Problems
+from .manifest import dumps, manifest
+from .markdown_html import LinkMap, render_all
+from .model import Course
+from .parse import parse_kms, parse_steps
+from .render import DocSet, Handles, gather_docs, render_site, step_media
+from .validate import validate
+from .write import output_digests, write_atomic, write_changed
+
+
+@dataclass
+class Loaded:
+    """The course, parsed, validated and with its Markdown rendered: ready to write."""
+
+    course: Course
+    docs: DocSet
+    handles: Handles
+    media: dict[str, str]
+
+
+@dataclass
+class BuildResult:
+    pages: int
+    written: list[str]
+    seconds: float
+    warnings: list[Problem] = field(default_factory=list)
+    version: str = ""
+
+
+def load(config: BuildConfig, cache: Cache, problems: Problems) -> Loaded | None:
+    """Run every stage up to writing; None when the course cannot be read at all."""
+    course_file = load_course(config, cache, problems)
+    if course_file is None:
+        return None
+    course = course_file.course
+    layout = discover(config, course_file, cache, problems)
+    course.modules = parse_steps(config, layout, cache, problems)
+    course.kms_pages, course.kms_files = parse_kms(config, layout, course.modules, cache, problems)
+    validate(config, course, cache, problems)
+    docs, handles = gather_docs(course)
+    links = LinkMap(
+        content=config.content,
+        steps={s.source.rel: s.id for s in course.steps},
+        kms_pages={p.rel: p.url for p in course.kms_pages},
+    )
+    rendered = render_all(docs.docs, links, cache, problems, config.jobs)
+    docs.html = [r.html for r in rendered]
+    media = step_media(course, config.content, cache)
+    for result in rendered:
+        media.update(result.assets)
+    return Loaded(course, docs, handles, media)
+
+
+def check(config: BuildConfig, cache: Cache | None = None) -> Problems:
+    """Validate the course without writing anything; return what was found."""
+    problems = Problems()
+    load(config, cache or Cache(), problems)
+    return problems
+
+
+def build(config: BuildConfig, cache: Cache | None = None, *, incremental: bool = False) -> BuildResult:
+    """Build the site; raise ContentError (writing nothing) when the content has errors.
+
+    With `incremental`, only files that changed since this cache's last build are rewritten,
+    in place; otherwise the whole site is written aside and swapped in.
+    """
+    started = time.perf_counter()
+    cache = cache if cache is not None else Cache()
+    problems = Problems()
+    loaded = load(config, cache, problems)
+    if loaded is None or problems.fatal(config.strict):
+        raise ContentError(problems.sorted())
+    assets = collect(config.static, cache)
+    outputs: dict[str, Output] = render_site(
+        config, loaded.course, loaded.docs, loaded.handles, assets, loaded.media, cache
+    )
+    private = manifest(loaded.course, loaded.docs, loaded.handles, loaded.media)
+    digests = output_digests(outputs, cache)
+    if incremental and cache.written and config.out.is_dir():
+        written = write_changed(config.out, outputs, cache.written, digests)
+    else:
+        write_atomic(config.out, outputs)
+        written = list(outputs)
+    cache.written = digests
+    _write_private(config, dumps(private))
+    return BuildResult(
+        pages=len(outputs),
+        written=written,
+        seconds=time.perf_counter() - started,
+        warnings=problems.sorted(),
+        version=private["version"],
+    )
+
+
+def _write_private(config: BuildConfig, data: bytes) -> None:
+    config.private.mkdir(parents=True, exist_ok=True)
+    target = config.private / "manifest.json"
+    if target.is_file() and target.read_bytes() == data:
+        return
+    tmp = target.with_name(".manifest.json.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
