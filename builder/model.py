@@ -23,10 +23,7 @@ class Question:
     answer: list[int]
     explain: str
     line: int
-
-    @property
-    def multiple(self) -> bool:
-        return len(self.answer) != 1
+    multiple: bool  # the author wrote a list: checkboxes, whatever the number of right answers
 
 
 @dataclass

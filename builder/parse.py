@@ -170,7 +170,8 @@ def _question(data: Any, line: int, path: Path, problems: Problems) -> Question 
         problems.error(path, answer_line, "'answer' lists the same choice twice")
         return None
     text_choices = [str(c) for c in choices]
-    return Question(values["prompt"], text_choices, sorted(answers), values["explain"], line)
+    multiple = isinstance(answer, list)
+    return Question(values["prompt"], text_choices, sorted(answers), values["explain"], line, multiple)
 
 
 def parse_kms(config: BuildConfig, layout: Layout, modules: list[Module], cache: Cache, problems: Problems) -> tuple[list[KmsPage], list[KmsFile]]:

@@ -39,7 +39,11 @@ class Field:
         return self.default is REQUIRED
 
     def type_name(self) -> str:
-        names = {str: "text", int: "integer", float: "number", list: "list", dict: "mapping"}
+        if self.kinds == (int, float):
+            return "a number"
+        if self.kinds == (int, list):
+            return "a choice index or a list of indices"
+        names = {str: "text", int: "an integer", float: "a number", list: "a list", dict: "a mapping"}
         return " or ".join(names.get(k, k.__name__) for k in self.kinds)
 
 

@@ -46,13 +46,13 @@ def _media(config: BuildConfig, step: Step, cache: Cache, problems: Problems) ->
     if step.video and not step.is_stream:
         line = step.lines.get("video", 1)
         if not step.video.lower().endswith(VIDEO_SUFFIXES):
-            problems.error(path, line, f"video '{step.video}' must be one of {', '.join(VIDEO_SUFFIXES)} (or stream:<uid>)")
+            problems.error(path, line, f"video '{step.video}' must be a {', '.join(VIDEO_SUFFIXES)} file or stream:<uid>")
         elif _outside(step.video) or cache.file_digest(config.content / step.video) is None:
-            problems.error(path, line, f"video file '{step.video}' not found")
+            problems.error(path, line, f"video file not found: {config.content / step.video}")
     if step.captions:
         line = step.lines.get("captions", 1)
         if _outside(step.captions) or cache.file_digest(config.content / step.captions) is None:
-            problems.error(path, line, f"captions file '{step.captions}' not found")
+            problems.error(path, line, f"captions file not found: {config.content / step.captions}")
     elif step.video:
         problems.warning(path, step.lines.get("video", 1), "video has no captions (add 'captions: <file>.vtt')")
 

@@ -1,0 +1,1 @@
+"""Sillon's learning API: a Starlette app over SQLite (locally) or D1 (on Cloudflare)."""

@@ -1,0 +1,185 @@
+"""`python build.py serve`: build, serve site/ and the API in one ASGI process, rebuild on edits.
+
+A bad edit is logged and the last good site keeps being served; open pages reload only after a
+build that succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+import watchfiles
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.app import Settings, http_error, routes
+from builder.cache import Cache
+from builder.config import BuildConfig
+from builder.errors import BuildError
+from builder.headers import headers_for, parse_headers
+from builder.pipeline import build
+
+log = logging.getLogger("sillon.serve")
+DEFAULT_DB = ".sillon/sillon.sqlite3"
+
+
+class Builds:
+    """The serve process's builder: one cache, one build at a time, a counter per good build."""
+
+    def __init__(self, config: BuildConfig) -> None:
+        self.config = config
+        self.cache = Cache()
+        self.generation = 0
+        self.changed = asyncio.Event()
+        self.lock = asyncio.Lock()
+
+    def run(self) -> bool:
+        """Build (incrementally after the first time); log the outcome; True if it succeeded."""
+        try:
+            result = build(self.config, self.cache, incremental=self.generation > 0)
+        except BuildError as exc:
+            for problem in exc.problems:
+                log.error("%s", problem)
+            log.error("build failed: still serving the last good site")
+            return False
+        for problem in result.warnings:
+            log.warning("%s", problem)
+        self.generation += 1
+        log.info("built %d files (%d written) in %.0f ms", result.pages, len(result.written), result.seconds * 1000)
+        return True
+
+    async def rebuild(self) -> None:
+        async with self.lock:
+            ok = await asyncio.to_thread(self.run)
+        if ok:
+            self.changed.set()
+            self.changed = asyncio.Event()
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Rebuild whenever content/, templates/ or static/ change."""
+        paths = [self.config.content, self.config.templates, self.config.static]
+        async for changes in watchfiles.awatch(*paths, stop_event=stop, debounce=400, step=30):
+            names = sorted({Path(p).name for _, p in changes})
+            log.info("changed: %s", ", ".join(names[:5]) + (" ..." if len(names) > 5 else ""))
+            await self.rebuild()
+
+
+class PagesHeaders:
+    """Attach the headers site/_headers declares, as Cloudflare Pages would."""
+
+    def __init__(self, app: ASGIApp, out: Path) -> None:
+        self.app, self.file = app, out / "_headers"
+        self.rules: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.stamp = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/_sillon/events")):
+            await self.app(scope, receive, send)
+            return
+        extra = headers_for(scope["path"], self._rules())
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k for k, _ in message.get("headers", [])}
+                headers = list(message.get("headers", []))
+                headers += [(k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _rules(self) -> list[tuple[str, list[tuple[str, str | None]]]]:
+        try:
+            stamp = self.file.stat().st_mtime_ns
+        except OSError:
+            return []
+        if stamp != self.stamp:
+            self.rules, self.stamp = parse_headers(self.file.read_text(encoding="utf-8")), stamp
+        return self.rules
+
+
+class SiteFiles(StaticFiles):
+    """site/ as Pages serves it: no `_headers`, no hidden files, 404.html for the rest."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        hidden = any(part.startswith(".") and part != "." for part in Path(path).parts)
+        if hidden or path in ("_headers", "_redirects"):
+            return self.not_found(scope)
+        return await super().get_response(path, scope)
+
+    def not_found(self, scope: Scope) -> Response:
+        page = Path(str(self.directory)) / "404.html"
+        if page.is_file():
+            return FileResponse(page, status_code=404)
+        return PlainTextResponse("Not Found", status_code=404)
+
+
+def create_app(config: BuildConfig, settings: Settings, watch: bool = True) -> Starlette:
+    """Return the serve process: the API, live-reload events, and site/ as static files."""
+    builds = Builds(config)
+    stop = asyncio.Event()
+
+    async def events(request: Request) -> Response:
+        async def stream() -> AsyncIterator[str]:
+            yield "retry: 1000\n\n"
+            while not stop.is_set():
+                yield f"event: build\ndata: {builds.generation}\n\n"
+                waiter = asyncio.ensure_future(builds.changed.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({waiter, stopper}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await builds.rebuild()
+        task = asyncio.create_task(builds.watch(stop)) if watch else None
+        yield
+        stop.set()
+        if task:
+            await asyncio.wait({task}, timeout=2)
+
+    config.out.mkdir(parents=True, exist_ok=True)
+    app = Starlette(
+        routes=[
+            *routes(settings),
+            Route("/_sillon/events", events, methods=["GET"]),
+            Mount("/", SiteFiles(directory=config.out, html=True, check_dir=False)),
+        ],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+    )
+    app.add_middleware(PagesHeaders, out=config.out)
+    return app
+
+
+def serve(config: BuildConfig, host: str, port: int) -> int:
+    """Run the serve process until interrupted; return the exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    settings = Settings(
+        db_path=os.environ.get("SILLON_DB", DEFAULT_DB),
+        admin_token=os.environ.get("SILLON_ADMIN_TOKEN") or None,
+    )
+    app = create_app(config, settings)
+    log.info("serving %s at http://%s:%d/ (database %s)", config.out, host, port, settings.db_path)
+    started = time.perf_counter()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+    )
+    server.run()
+    log.info("stopped after %.0f s", time.perf_counter() - started)
+    return 0
