@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Sillon's command line: build, check or serve a course.
 
-    python build.py [build] [--content DIR] [--out DIR]
-    python build.py check [--content DIR] [--strict]
-    python build.py serve [--content DIR] [--host H] [--port P]
+python build.py [build] [--content DIR] [--out DIR]
+python build.py check [--content DIR] [--strict]
+python build.py serve [--content DIR] [--host H] [--port P]
 """
 
 from __future__ import annotations
@@ -20,27 +20,41 @@ COMMANDS = ("build", "check", "serve", "fields")
 
 def parser() -> argparse.ArgumentParser:
     """Describe the command line (kept stable: tools and operators rely on it)."""
-    main = argparse.ArgumentParser(prog="build.py", description="Build, check or serve a Sillon course.")
+    main = argparse.ArgumentParser(
+        prog="build.py", description="Build, check or serve a Sillon course."
+    )
     sub = main.add_subparsers(dest="command", metavar="{build,check,serve,fields}")
     build = sub.add_parser("build", help="render content/ into site/ (the default command)")
     _common(build)
     build.add_argument("--out", default="site", help="output directory (default: site)")
-    build.add_argument("--private", default=None, help="where the API's course manifest goes (default: <out>-private)")
+    build.add_argument(
+        "--private",
+        default=None,
+        help="where the API's course manifest goes (default: <out>-private)",
+    )
     check = sub.add_parser("check", help="validate the content without writing anything")
     _common(check)
-    serve = sub.add_parser("serve", help="build, serve at http://HOST:PORT and rebuild on every change")
+    serve = sub.add_parser(
+        "serve", help="build, serve at http://HOST:PORT and rebuild on every change"
+    )
     _common(serve)
     serve.add_argument("--out", default="site", help="output directory (default: site)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    sub.add_parser("fields", help="print the content reference tables (Markdown) from the declarations")
+    sub.add_parser(
+        "fields", help="print the content reference tables (Markdown) from the declarations"
+    )
     return main
 
 
 def _common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--content", default="content", help="course directory (default: content)")
     command.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    command.add_argument("--jobs", type=int, default=0, help="processes for Markdown (default: one per core)")
+    command.add_argument(
+        "--jobs", type=int, default=0, help="processes for Markdown (default: one per core)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,7 +110,8 @@ def _build(args: argparse.Namespace) -> int:
     result = build(_config(args))
     _report(result.warnings)
     print(
-        f"Built {result.pages} files into {args.out}/ in {result.seconds:.2f} s (course version {result.version[:12]})",
+        f"Built {result.pages} files into {args.out}/ in {result.seconds:.2f} s "
+        f"(course version {result.version[:12]})",
         file=sys.stderr,
     )
     return 0

@@ -24,6 +24,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
 def healthy(connection: sqlite3.Connection) -> bool:
     """Tell whether the database answers a query."""
     try:
-        return connection.execute("SELECT 1").fetchone() == (1,)
+        row = connection.execute("SELECT 1").fetchone()
+        return bool(row == (1,))
     except sqlite3.Error:
         return False

@@ -24,7 +24,9 @@ class Assets:
         try:
             return self.urls[name]
         except KeyError:
-            raise KeyError(f"no static asset named '{name}' (static/ has: {', '.join(sorted(self.urls))})") from None
+            raise KeyError(
+                f"no static asset named '{name}' (static/ has: {', '.join(sorted(self.urls))})"
+            ) from None
 
     @property
     def signature(self) -> str:
@@ -62,7 +64,7 @@ def collect(static_dir: Path, cache: Cache) -> Assets:
 
 
 def _pygments_css() -> bytes:
-    light = HtmlFormatter(style="friendly").get_style_defs(".highlight")
+    light: str = HtmlFormatter(style="friendly").get_style_defs(".highlight")
     return (light + "\n").encode()
 
 

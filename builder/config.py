@@ -94,10 +94,14 @@ def _module_dirs(modules: Any, path: Path, problems: Problems) -> list[tuple[str
             problems.error(path, line, f"module entry must be a directory name, got {name!r}")
             continue
         if "/" in name or "\\" in name or name.startswith("."):
-            problems.error(path, line, f"module '{name}' must be a plain directory name under modules/")
+            problems.error(
+                path, line, f"module '{name}' must be a plain directory name under modules/"
+            )
             continue
         if name in seen:
-            problems.error(path, line, f"module '{name}' is listed twice (first at line {seen[name]})")
+            problems.error(
+                path, line, f"module '{name}' is listed twice (first at line {seen[name]})"
+            )
             continue
         seen[name] = line
         result.append((name, line))

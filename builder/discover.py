@@ -31,17 +31,23 @@ class Layout:
     kms: list[str] = field(default_factory=list)  # content-relative paths under kms/
 
 
-def discover(config: BuildConfig, course_file: CourseFile, cache: Cache, problems: Problems) -> Layout:
+def discover(
+    config: BuildConfig, course_file: CourseFile, cache: Cache, problems: Problems
+) -> Layout:
     """Read every module.yaml and list the step and handout files, reporting what is missing."""
     layout = Layout()
     modules_dir = config.content / "modules"
-    existing = sorted(p.name for p in modules_dir.iterdir() if p.is_dir()) if modules_dir.is_dir() else []
+    existing = (
+        sorted(p.name for p in modules_dir.iterdir() if p.is_dir()) if modules_dir.is_dir() else []
+    )
     for name, line in course_file.module_dirs:
         if name not in existing:
             hint = difflib.get_close_matches(name, existing, n=1)
             suffix = f"; did you mean '{hint[0]}'?" if hint else ""
             problems.error(
-                course_file.course.source.path, line, f"module directory 'modules/{name}' not found{suffix}"
+                course_file.course.source.path,
+                line,
+                f"module directory 'modules/{name}' not found{suffix}",
             )
             continue
         found = _module(config, name, cache, problems)
@@ -59,7 +65,9 @@ def discover(config: BuildConfig, course_file: CourseFile, cache: Cache, problem
     return layout
 
 
-def _module(config: BuildConfig, name: str, cache: Cache, problems: Problems) -> tuple[Module, list[StepFile]] | None:
+def _module(
+    config: BuildConfig, name: str, cache: Cache, problems: Problems
+) -> tuple[Module, list[StepFile]] | None:
     rel_dir = f"modules/{name}"
     path = config.content / rel_dir / "module.yaml"
     if not path.is_file():
@@ -79,11 +87,15 @@ def _module(config: BuildConfig, name: str, cache: Cache, problems: Problems) ->
     return module, _step_files(config, rel_dir, values["steps"], path, problems)
 
 
-def _step_files(config: BuildConfig, rel_dir: str, steps: object, path: Path, problems: Problems) -> list[StepFile]:
+def _step_files(
+    config: BuildConfig, rel_dir: str, steps: object, path: Path, problems: Problems
+) -> list[StepFile]:
     if not isinstance(steps, LineList):
         return []
     directory = config.content / rel_dir
-    present = sorted(n for n in os.listdir(directory) if n.endswith(STEP_SUFFIXES) and n != "module.yaml")
+    present = sorted(
+        n for n in os.listdir(directory) if n.endswith(STEP_SUFFIXES) and n != "module.yaml"
+    )
     files: list[StepFile] = []
     seen: set[str] = set()
     for entry, line in zip(steps, steps.lines, strict=True):
@@ -106,7 +118,9 @@ def _step_files(config: BuildConfig, rel_dir: str, steps: object, path: Path, pr
     for name in present:
         if name not in seen:
             problems.warning(
-                directory / name, 1, f"not listed in {rel_dir}/module.yaml 'steps'; learners will not see it"
+                directory / name,
+                1,
+                f"not listed in {rel_dir}/module.yaml 'steps'; learners will not see it",
             )
     return files
 

@@ -16,7 +16,9 @@ from .render import DocSet, Handles
 FORMAT = 1
 
 
-def manifest(course: Course, docs: DocSet, handles: Handles, media: dict[str, str]) -> dict[str, Any]:
+def manifest(
+    course: Course, docs: DocSet, handles: Handles, media: dict[str, str]
+) -> dict[str, Any]:
     """Return the manifest, with `version` the hash of everything else in it."""
     body: dict[str, Any] = {
         "format": FORMAT,
@@ -29,7 +31,9 @@ def manifest(course: Course, docs: DocSet, handles: Handles, media: dict[str, st
             "pages": [{"url": p.url, "module": p.group or None} for p in course.kms_pages],
             "files": [{"url": f.url, "module": f.group or None} for f in course.kms_files],
         },
-        "modules": [{"id": m.id, "title": m.title, "steps": [s.id for s in m.steps]} for m in course.modules],
+        "modules": [
+            {"id": m.id, "title": m.title, "steps": [s.id for s in m.steps]} for m in course.modules
+        ],
         "steps": [_step(step, docs, handles, media) for step in course.steps],
     }
     body["version"] = digest(json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
@@ -37,7 +41,12 @@ def manifest(course: Course, docs: DocSet, handles: Handles, media: dict[str, st
 
 
 def _step(step: Step, docs: DocSet, handles: Handles, media: dict[str, str]) -> dict[str, Any]:
-    entry: dict[str, Any] = {"id": step.id, "module": step.module_id, "title": step.title, "kind": step.kind}
+    entry: dict[str, Any] = {
+        "id": step.id,
+        "module": step.module_id,
+        "title": step.title,
+        "kind": step.kind,
+    }
     if step.kind == "lesson":
         entry["video"] = None
         if step.video:
@@ -56,7 +65,9 @@ def _step(step: Step, docs: DocSet, handles: Handles, media: dict[str, str]) -> 
             "choices": len(q.choices),
             "answer": q.answer,
             "multiple": q.multiple,
-            "explain": docs.get(_explain(handles, step, n)) if _explain(handles, step, n) >= 0 else "",
+            "explain": docs.get(_explain(handles, step, n))
+            if _explain(handles, step, n) >= 0
+            else "",
         }
         for n, q in enumerate(step.questions)
     ]

@@ -40,6 +40,8 @@ EXTENSIONS: list[Any] = [
 EXTENSION_CONFIGS: dict[str, dict[str, Any]] = {
     "pymdownx.highlight": {"css_class": "highlight", "guess_lang": False},
     "toc": {"permalink": False},
+    # align="..." instead of style="text-align: ...": the CSP forbids inline styles.
+    "tables": {"use_align_attribute": True},
 }
 PARALLEL_THRESHOLD = 64
 
@@ -104,7 +106,10 @@ class _Links(Treeprocessor):
                     self.renderer.link(parent, index, element, "href")
                 elif element.tag == "img" and element.get("src"):
                     if not (element.get("alt") or "").strip():
-                        self.renderer.warn(element.get("src", ""), "image has no alt text (write ![what it shows](...))")
+                        self.renderer.warn(
+                            element.get("src", ""),
+                            "image has no alt text (write ![what it shows](...))",
+                        )
                     element.set("loading", "lazy")
                     self.renderer.link(parent, index, element, "src")
 
@@ -136,7 +141,12 @@ class Renderer:
         self.doc, self.current = doc, Rendered("")
         self.md.reset()
         html = self.md.convert(doc.text)
-        if doc.inline and html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        if (
+            doc.inline
+            and html.startswith("<p>")
+            and html.endswith("</p>")
+            and html.count("<p>") == 1
+        ):
             html = html[3:-4]
         self.current.html = html
         return self.current
@@ -148,7 +158,9 @@ class Renderer:
         target, _, fragment = raw.partition("#")
         target = target.split("?", 1)[0]
         if raw.startswith("/"):
-            self.error(raw, f"link '{raw}' must be relative to this file (absolute site paths break)")
+            self.error(
+                raw, f"link '{raw}' must be relative to this file (absolute site paths break)"
+            )
             return
         rel = posixpath.normpath(posixpath.join(posixpath.dirname(self.doc.rel), _unquote(target)))
         if rel.startswith("../") or rel == "..":
@@ -172,7 +184,11 @@ class Renderer:
 
     def _url(self, rel: str, kind: str, file_digest: str, raw: str) -> str | None:
         if kind == "step":
-            self.warn(raw, f"link to the step '{self.links.steps[rel]}': learners cannot open other steps; shown as plain text")
+            self.warn(
+                raw,
+                f"link to the step '{self.links.steps[rel]}': learners cannot open other steps; "
+                "shown as plain text",
+            )
             return None
         if kind == "kms-page":
             return self.links.kms_pages[rel]
@@ -201,7 +217,9 @@ def _unquote(target: str) -> str:
     return unquote(target)
 
 
-def render_all(docs: list[Doc], links: LinkMap, cache: Cache, problems: Problems, jobs: int = 0) -> list[Rendered]:
+def render_all(
+    docs: list[Doc], links: LinkMap, cache: Cache, problems: Problems, jobs: int = 0
+) -> list[Rendered]:
     """Render every doc, reusing cached results whose text and referenced files are unchanged."""
     results: list[Rendered | None] = [None] * len(docs)
     todo: list[int] = []
@@ -213,7 +231,9 @@ def render_all(docs: list[Doc], links: LinkMap, cache: Cache, problems: Problems
             results[index] = fresh[key] = hit
         else:
             todo.append(index)
-    for index, rendered in zip(todo, _render([docs[i] for i in todo], links, cache, jobs), strict=True):
+    for index, rendered in zip(
+        todo, _render([docs[i] for i in todo], links, cache, jobs), strict=True
+    ):
         doc = docs[index]
         results[index] = fresh[(doc.rel, doc.first_line, doc.inline, doc.text)] = rendered
     cache.markdown = fresh  # forget what no longer exists, so serve does not grow forever
@@ -242,5 +262,6 @@ def _render_chunk(docs: list[Doc], links: LinkMap) -> list[Rendered]:
 
 def _still_valid(hit: Rendered, links: LinkMap, cache: Cache) -> bool:
     return all(
-        value == f"{links.kind(rel)}:{cache.file_digest(links.content / rel)}" for rel, value in hit.refs.items()
+        value == f"{links.kind(rel)}:{cache.file_digest(links.content / rel)}"
+        for rel, value in hit.refs.items()
     )

@@ -19,7 +19,9 @@ FENCE = re.compile(r"^(---|\.\.\.)\s*$")
 H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$")
 
 
-def parse_steps(config: BuildConfig, layout: Layout, cache: Cache, problems: Problems) -> list[Module]:
+def parse_steps(
+    config: BuildConfig, layout: Layout, cache: Cache, problems: Problems
+) -> list[Module]:
     """Parse every step file listed by the modules; keep the modules in the learner's order."""
     modules: list[Module] = []
     for module, files in layout.modules:
@@ -32,7 +34,9 @@ def parse_steps(config: BuildConfig, layout: Layout, cache: Cache, problems: Pro
     return modules
 
 
-def _parse_step(config: BuildConfig, module: Module, step_file: StepFile, cache: Cache, problems: Problems) -> Step | None:
+def _parse_step(
+    config: BuildConfig, module: Module, step_file: StepFile, cache: Cache, problems: Problems
+) -> Step | None:
     path = config.content / step_file.rel
     text = cache.read_text(path)
     source = Source(path, step_file.rel, text)
@@ -66,7 +70,11 @@ def parse_lesson(source: Source, problems: Problems) -> Step | None:
     """Parse a lesson: front matter fields, then the Markdown body."""
     front, body, body_line = split_front_matter(source.text)
     if front is None:
-        problems.error(source.path, 1, "missing front matter: start the file with '---', id and title, then '---'")
+        problems.error(
+            source.path,
+            1,
+            "missing front matter: start the file with '---', id and title, then '---'",
+        )
         return None
     try:
         data = load(front, first_line=2)
@@ -77,7 +85,9 @@ def parse_lesson(source: Source, problems: Problems) -> Step | None:
     if not values or not values["id"]:
         return None
     lines = data.lines if isinstance(data, LineDict) else {}
-    step = Step("lesson", values["id"], values["title"] or "", source, body=body, body_line=body_line)
+    step = Step(
+        "lesson", values["id"], values["title"] or "", source, body=body, body_line=body_line
+    )
     step.lines = dict(lines)
     _lesson_media(step, values, lines, problems)
     if not body.strip() and step.video is None:
@@ -85,13 +95,19 @@ def parse_lesson(source: Source, problems: Problems) -> Step | None:
     return step
 
 
-def _lesson_media(step: Step, values: dict[str, Any], lines: dict[str, int], problems: Problems) -> None:
+def _lesson_media(
+    step: Step, values: dict[str, Any], lines: dict[str, int], problems: Problems
+) -> None:
     path = step.source.path
     video, duration, captions = values["video"], values["duration"], values["captions"]
     if video:
         if video.startswith("stream:"):
             if not schema.STREAM_UID.match(video[len("stream:") :]):
-                problems.error(path, lines["video"], f"invalid Stream video '{video}': expected stream:<32 hex digits uid>")
+                problems.error(
+                    path,
+                    lines["video"],
+                    f"invalid Stream video '{video}': expected stream:<32 hex digits uid>",
+                )
             step.video = video
         else:
             step.video = module_relative(step.source.rel, video)
@@ -104,7 +120,9 @@ def _lesson_media(step: Step, values: dict[str, Any], lines: dict[str, int], pro
         if not video:
             problems.error(path, lines["captions"], "'captions' is set but there is no 'video'")
         elif not captions.lower().endswith(".vtt"):
-            problems.error(path, lines["captions"], f"captions '{captions}' must be a WebVTT (.vtt) file")
+            problems.error(
+                path, lines["captions"], f"captions '{captions}' must be a WebVTT (.vtt) file"
+            )
         step.captions = module_relative(step.source.rel, captions)
 
 
@@ -130,9 +148,13 @@ def parse_quiz(source: Source, problems: Problems) -> Step | None:
     step.lines = dict(lines)
     step.body_line = lines.get("intro", 1)
     if values["questions"] and step.tally:
-        problems.error(source.path, lines["tally"], "a quiz has either 'questions' or 'tally', not both")
+        problems.error(
+            source.path, lines["tally"], "a quiz has either 'questions' or 'tally', not both"
+        )
     elif values["questions"] is None and step.tally is None:
-        problems.error(source.path, 1, "a quiz needs 'questions' (built-in) or 'tally' (a Tally form id)")
+        problems.error(
+            source.path, 1, "a quiz needs 'questions' (built-in) or 'tally' (a Tally form id)"
+        )
     questions = values["questions"]
     if isinstance(questions, LineList):
         for item, line in zip(questions, questions.lines, strict=True):
@@ -144,7 +166,12 @@ def parse_quiz(source: Source, problems: Problems) -> Step | None:
 
 def _question(data: Any, line: int, path: Path, problems: Problems) -> Question | None:
     values = schema.read_fields(data, schema.QUESTION, path, line, problems)
-    if not values or values["prompt"] is None or values["choices"] is None or values["answer"] is None:
+    if (
+        not values
+        or values["prompt"] is None
+        or values["choices"] is None
+        or values["answer"] is None
+    ):
         return None
     choices = values["choices"]
     choice_line = data.lines.get("choices", line)
@@ -163,7 +190,9 @@ def _question(data: Any, line: int, path: Path, problems: Problems) -> Question 
     for index in answers:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(choices):
             problems.error(
-                path, answer_line, f"answer {index!r} is not a choice index (0 to {len(choices) - 1})"
+                path,
+                answer_line,
+                f"answer {index!r} is not a choice index (0 to {len(choices) - 1})",
             )
             return None
     if len(set(answers)) != len(answers):
@@ -171,10 +200,14 @@ def _question(data: Any, line: int, path: Path, problems: Problems) -> Question 
         return None
     text_choices = [str(c) for c in choices]
     multiple = isinstance(answer, list)
-    return Question(values["prompt"], text_choices, sorted(answers), values["explain"], line, multiple)
+    return Question(
+        values["prompt"], text_choices, sorted(answers), values["explain"], line, multiple
+    )
 
 
-def parse_kms(config: BuildConfig, layout: Layout, modules: list[Module], cache: Cache, problems: Problems) -> tuple[list[KmsPage], list[KmsFile]]:
+def parse_kms(
+    config: BuildConfig, layout: Layout, modules: list[Module], cache: Cache, problems: Problems
+) -> tuple[list[KmsPage], list[KmsFile]]:
     """Sort handout files into pages and downloads, grouped by module id."""
     module_ids = {m.id for m in modules}
     pages: list[KmsPage] = []
@@ -184,7 +217,12 @@ def parse_kms(config: BuildConfig, layout: Layout, modules: list[Module], cache:
         group = parts[1] if len(parts) > 2 else ""
         path = config.content / rel
         if group and group not in module_ids:
-            problems.error(path, 1, f"handout folder 'kms/{group}' does not match any module id ({', '.join(sorted(module_ids))})")
+            problems.error(
+                path,
+                1,
+                f"handout folder 'kms/{group}' does not match any module id "
+                f"({', '.join(sorted(module_ids))})",
+            )
             continue
         if rel.endswith(".md"):
             text = cache.read_text(path)

@@ -69,7 +69,9 @@ def check(config: BuildConfig, cache: Cache | None = None) -> Problems:
     return problems
 
 
-def build(config: BuildConfig, cache: Cache | None = None, *, incremental: bool = False) -> BuildResult:
+def build(
+    config: BuildConfig, cache: Cache | None = None, *, incremental: bool = False
+) -> BuildResult:
     """Build the site; raise ContentError (writing nothing) when the content has errors.
 
     With `incremental`, only files that changed since this cache's last build are rewritten,

@@ -51,16 +51,22 @@ def gather_docs(course: Course) -> tuple[DocSet, Handles]:
     src = course.source
     handles.course_description = docs.add(src.rel, src.path, course.description, 1, inline=True)
     for module in course.modules:
-        handles.modules[module.id] = docs.add(module.source.rel, module.source.path, module.description, 1, inline=True)
+        handles.modules[module.id] = docs.add(
+            module.source.rel, module.source.path, module.description, 1, inline=True
+        )
         for step in module.steps:
             s = step.source
             handles.steps[step.id] = docs.add(s.rel, s.path, step.body, step.body_line)
             for number, question in enumerate(step.questions):
                 prompt = docs.add(s.rel, s.path, question.prompt, question.line, inline=True)
-                choices = [docs.add(s.rel, s.path, c, question.line, inline=True) for c in question.choices]
+                choices = [
+                    docs.add(s.rel, s.path, c, question.line, inline=True) for c in question.choices
+                ]
                 handles.questions[(step.id, number)] = (prompt, choices)
                 if question.explain:
-                    handles.explains[(step.id, number)] = docs.add(s.rel, s.path, question.explain, question.line)
+                    handles.explains[(step.id, number)] = docs.add(
+                        s.rel, s.path, question.explain, question.line
+                    )
     for page in course.kms_pages:
         handles.kms[page.rel] = docs.add(page.rel, page.source.path, page.body, page.body_line)
     return docs, handles
@@ -89,11 +95,19 @@ class Site:
             dev=config.dev,
             minutes=_minutes,
         )
-        template_digests = [
-            cache.file_digest(p) for p in sorted(config.templates.rglob("*.html"))
-        ]
+        template_digests = [cache.file_digest(p) for p in sorted(config.templates.rglob("*.html"))]
         self.used: dict[tuple[str, ...], bytes] = {}
-        self.signature = digest(repr((template_digests, assets.signature, course.language, config.dev, _course_head(course))).encode())
+        self.signature = digest(
+            repr(
+                (
+                    template_digests,
+                    assets.signature,
+                    course.language,
+                    config.dev,
+                    _course_head(course),
+                )
+            ).encode()
+        )
 
     def page(self, template: str, key: str, **context: Any) -> bytes:
         """Render a template, reusing the last result for the same inputs."""
@@ -105,7 +119,15 @@ class Site:
         return hit
 
 
-def render_site(config: BuildConfig, course: Course, docs: DocSet, handles: Handles, assets: Assets, media: dict[str, str], cache: Cache) -> dict[str, Output]:
+def render_site(
+    config: BuildConfig,
+    course: Course,
+    docs: DocSet,
+    handles: Handles,
+    assets: Assets,
+    media: dict[str, str],
+    cache: Cache,
+) -> dict[str, Output]:
     """Return every file of the site, by its path inside site/."""
     site = Site(config, course, assets, cache)
     out: dict[str, Output] = dict(assets.outputs)
@@ -115,7 +137,12 @@ def render_site(config: BuildConfig, course: Course, docs: DocSet, handles: Hand
     modules = [_module_view(m, docs, handles) for m in course.modules]
     course_html = docs.get(handles.course_description)
     out["outline.json"] = outline_json
-    out["index.html"] = site.page("home.html", outline_key + digest(course_html.encode()), modules=modules, description=course_html)
+    out["index.html"] = site.page(
+        "home.html",
+        outline_key + digest(course_html.encode()),
+        modules=modules,
+        description=course_html,
+    )
     out["learn/index.html"] = site.page("learn.html", "")
     out["board/index.html"] = site.page("board.html", "")
     out["me/index.html"] = site.page("me.html", "")
@@ -188,7 +215,10 @@ def _module_view(module: Module, docs: DocSet, handles: Handles) -> dict[str, An
         "id": module.id,
         "title": module.title,
         "description": docs.get(handles.modules[module.id]),
-        "steps": [{"id": s.id, "title": s.title, "kind": _kind(s), "duration": s.duration} for s in module.steps],
+        "steps": [
+            {"id": s.id, "title": s.title, "kind": _kind(s), "duration": s.duration}
+            for s in module.steps
+        ],
     }
 
 
@@ -214,12 +244,18 @@ def _step_view(step: Step, docs: DocSet, handles: Handles, media: dict[str, str]
     for number, question in enumerate(step.questions):
         prompt, choices = handles.questions[(step.id, number)]
         view["questions"].append(
-            {"prompt": docs.get(prompt), "choices": [docs.get(c) for c in choices], "multiple": question.multiple}
+            {
+                "prompt": docs.get(prompt),
+                "choices": [docs.get(c) for c in choices],
+                "multiple": question.multiple,
+            }
         )
     return view
 
 
-def _kms(site: Site, course: Course, docs: DocSet, handles: Handles, out: dict[str, Output]) -> None:
+def _kms(
+    site: Site, course: Course, docs: DocSet, handles: Handles, out: dict[str, Output]
+) -> None:
     nav = _kms_nav(course)
     nav_key = digest(repr(nav).encode())
     index_page = next((p for p in course.kms_pages if p.rel == "kms/index.md"), None)
@@ -227,9 +263,16 @@ def _kms(site: Site, course: Course, docs: DocSet, handles: Handles, out: dict[s
         html = docs.get(handles.kms[page.rel])
         key = nav_key + page.url + digest(html.encode())
         target = page.url.lstrip("/") + ("index.html" if page.url.endswith("/") else "")
-        out[target] = site.page("kms_page.html", key, nav=nav, page={"url": page.url, "title": page.title, "html": html})
+        out[target] = site.page(
+            "kms_page.html", key, nav=nav, page={"url": page.url, "title": page.title, "html": html}
+        )
     if index_page is None:
-        out["kms/index.html"] = site.page("kms_page.html", nav_key + "/kms/", nav=nav, page={"url": "/kms/", "title": site.t["kms_title"], "html": ""})
+        out["kms/index.html"] = site.page(
+            "kms_page.html",
+            nav_key + "/kms/",
+            nav=nav,
+            page={"url": "/kms/", "title": site.t["kms_title"], "html": ""},
+        )
 
 
 def _kms_nav(course: Course) -> list[dict[str, Any]]:
@@ -246,10 +289,15 @@ def _kms_nav(course: Course) -> list[dict[str, Any]]:
     return groups
 
 
-def _group(module_id: str, title: str, pages: list[KmsPage], files: list[KmsFile]) -> dict[str, Any]:
+def _group(
+    module_id: str, title: str, pages: list[KmsPage], files: list[KmsFile]
+) -> dict[str, Any]:
     return {
         "id": module_id,
         "title": title,
         "pages": [{"url": p.url, "title": p.title} for p in pages],
-        "files": [{"url": f.url, "name": f.url.rsplit("/", 1)[-1], "kb": max(1, round(f.size / 1024))} for f in files],
+        "files": [
+            {"url": f.url, "name": f.url.rsplit("/", 1)[-1], "kb": max(1, round(f.size / 1024))}
+            for f in files
+        ],
     }

@@ -43,7 +43,13 @@ class Field:
             return "a number"
         if self.kinds == (int, list):
             return "a choice index or a list of indices"
-        names = {str: "text", int: "an integer", float: "a number", list: "a list", dict: "a mapping"}
+        names = {
+            str: "text",
+            int: "an integer",
+            float: "a number",
+            list: "a list",
+            dict: "a mapping",
+        }
         return " or ".join(names.get(k, k.__name__) for k in self.kinds)
 
 
@@ -122,7 +128,11 @@ COURSE = Schema(
         Field("description", (str,), "One or two sentences under the title (Markdown).", ""),
         Field("author", (str,), "Who teaches the course, shown on the home page.", ""),
         Field(
-            "language", (str,), "Language of the interface: `fr` or `en`.", "fr", _one_of("fr", "en")
+            "language",
+            (str,),
+            "Language of the interface: `fr` or `en`.",
+            "fr",
+            _one_of("fr", "en"),
         ),
         Field(
             "modules",
@@ -152,7 +162,12 @@ MODULE = Schema(
     "module",
     "modules/<dir>/module.yaml",
     (
-        Field("id", (str,), "Stable module id, e.g. `SOM01`; names its handout folder.", check=_step_id),
+        Field(
+            "id",
+            (str,),
+            "Stable module id, e.g. `SOM01`; names its handout folder.",
+            check=_step_id,
+        ),
         Field("title", (str,), "Module title."),
         Field("description", (str,), "One sentence shown in the outline (Markdown).", ""),
         Field(
@@ -168,7 +183,12 @@ LESSON = Schema(
     "lesson",
     "modules/<dir>/<name>.md front matter",
     (
-        Field("id", (str,), "Stable id, unique in the course: progress and XP follow it.", check=_step_id),
+        Field(
+            "id",
+            (str,),
+            "Stable id, unique in the course: progress and XP follow it.",
+            check=_step_id,
+        ),
         Field("title", (str,), "Step title."),
         Field(
             "video",
@@ -184,7 +204,12 @@ LESSON = Schema(
             None,
             _positive,
         ),
-        Field("captions", (str,), "A WebVTT (.vtt) captions file, relative to the module directory.", None),
+        Field(
+            "captions",
+            (str,),
+            "A WebVTT (.vtt) captions file, relative to the module directory.",
+            None,
+        ),
     ),
 )
 
@@ -194,9 +219,21 @@ QUIZ = Schema(
     (
         Field("id", (str,), "Stable id, unique in the course.", check=_step_id),
         Field("title", (str,), "Step title."),
-        Field("pass", (int, float), "Share of points needed to pass.", 0.8, _between(0.0, 1.0, low_open=True)),
+        Field(
+            "pass",
+            (int, float),
+            "Share of points needed to pass.",
+            0.8,
+            _between(0.0, 1.0, low_open=True),
+        ),
         Field("intro", (str,), "Text shown above the questions (Markdown).", ""),
-        Field("questions", (list,), "Built-in questions (see `question`); or use `tally`.", None, _nonempty),
+        Field(
+            "questions",
+            (list,),
+            "Built-in questions (see `question`); or use `tally`.",
+            None,
+            _nonempty,
+        ),
         Field("tally", (str,), "A Tally form id; the score arrives by webhook.", None, _tally),
     ),
 )
@@ -220,7 +257,9 @@ QUESTION = Schema(
 ALL_SCHEMAS = (COURSE, KMS, MODULE, LESSON, QUIZ, QUESTION)
 
 
-def read_fields(data: Any, schema: Schema, path: Path, line: int, problems: Problems) -> dict[str, Any]:
+def read_fields(
+    data: Any, schema: Schema, path: Path, line: int, problems: Problems
+) -> dict[str, Any]:
     """Check `data` against `schema`; return known fields with defaults, reporting problems."""
     if not isinstance(data, dict):
         got = "nothing" if data is None else type(data).__name__
@@ -239,7 +278,9 @@ def read_fields(data: Any, schema: Schema, path: Path, line: int, problems: Prob
     return values
 
 
-def _read_field(data: dict[str, Any], f: Field, schema: Schema, path: Path, line: int, problems: Problems) -> Any:
+def _read_field(
+    data: dict[str, Any], f: Field, schema: Schema, path: Path, line: int, problems: Problems
+) -> Any:
     if f.name not in data or data[f.name] is None:
         if f.required:
             problems.error(path, line, f"missing required key '{f.name}' ({f.help})")
@@ -253,7 +294,11 @@ def _read_field(data: dict[str, Any], f: Field, schema: Schema, path: Path, line
     if f.check is not None:
         message = f.check(value)
         if message:
-            problems.error(path, line, f"'{f.name}' {message}" if not message.startswith("invalid") else message)
+            problems.error(
+                path,
+                line,
+                f"'{f.name}' {message}" if not message.startswith("invalid") else message,
+            )
             return None if f.required else f.default
     return value
 
@@ -272,4 +317,6 @@ def _kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return {str: "text", int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+    return {str: "text", int: "an integer", float: "a number"}.get(
+        type(value), type(value).__name__
+    )

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 import watchfiles
@@ -57,7 +58,12 @@ class Builds:
         for problem in result.warnings:
             log.warning("%s", problem)
         self.generation += 1
-        log.info("built %d files (%d written) in %.0f ms", result.pages, len(result.written), result.seconds * 1000)
+        log.info(
+            "built %d files (%d written) in %.0f ms",
+            result.pages,
+            len(result.written),
+            result.seconds * 1000,
+        )
         return True
 
     async def rebuild(self) -> None:
@@ -94,7 +100,9 @@ class PagesHeaders:
             if message["type"] == "http.response.start":
                 names = {k for k, _ in message.get("headers", [])}
                 headers = list(message.get("headers", []))
-                headers += [(k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in names]
+                headers += [
+                    (k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in names
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -138,11 +146,15 @@ def create_app(config: BuildConfig, settings: Settings, watch: bool = True) -> S
                 yield f"event: build\ndata: {builds.generation}\n\n"
                 waiter = asyncio.ensure_future(builds.changed.wait())
                 stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {waiter, stopper}, timeout=15, return_when=asyncio.FIRST_COMPLETED
+                )
                 waiter.cancel()
                 stopper.cancel()
 
-        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -164,12 +176,28 @@ def create_app(config: BuildConfig, settings: Settings, watch: bool = True) -> S
         exception_handlers={HTTPException: http_error},
     )
     app.add_middleware(PagesHeaders, out=config.out)
+    app.state.stop = stop
     return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, but live-reload streams end as soon as shutdown starts (not after a timeout)."""
+
+    def __init__(self, config: uvicorn.Config, stop: asyncio.Event) -> None:
+        super().__init__(config)
+        self.stop = stop
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().call_soon_threadsafe(self.stop.set)
+        super().handle_exit(sig, frame)
 
 
 def serve(config: BuildConfig, host: str, port: int) -> int:
     """Run the serve process until interrupted; return the exit code."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
+    )
     settings = Settings(
         db_path=os.environ.get("SILLON_DB", DEFAULT_DB),
         admin_token=os.environ.get("SILLON_ADMIN_TOKEN") or None,
@@ -177,8 +205,9 @@ def serve(config: BuildConfig, host: str, port: int) -> int:
     app = create_app(config, settings)
     log.info("serving %s at http://%s:%d/ (database %s)", config.out, host, port, settings.db_path)
     started = time.perf_counter()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+    server = _Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3),
+        app.state.stop,
     )
     server.run()
     log.info("stopped after %.0f s", time.perf_counter() - started)

@@ -26,7 +26,11 @@ def _unique_modules(course: Course, problems: Problems) -> None:
     for module in course.modules:
         where = f"{module.source.path}:{_line(module.source.text, 'id:')}"
         if module.id in seen:
-            problems.error(module.source.path, _line(module.source.text, "id:"), f"duplicate module id '{module.id}' (also in {seen[module.id]})")
+            problems.error(
+                module.source.path,
+                _line(module.source.text, "id:"),
+                f"duplicate module id '{module.id}' (also in {seen[module.id]})",
+            )
         else:
             seen[module.id] = where
 
@@ -36,7 +40,9 @@ def _unique_steps(course: Course, problems: Problems) -> None:
     for step in course.steps:
         line = step.lines.get("id", 1)
         if step.id in seen:
-            problems.error(step.source.path, line, f"duplicate step id '{step.id}' (also in {seen[step.id]})")
+            problems.error(
+                step.source.path, line, f"duplicate step id '{step.id}' (also in {seen[step.id]})"
+            )
         else:
             seen[step.id] = f"{step.source.path}:{line}"
 
@@ -46,7 +52,11 @@ def _media(config: BuildConfig, step: Step, cache: Cache, problems: Problems) ->
     if step.video and not step.is_stream:
         line = step.lines.get("video", 1)
         if not step.video.lower().endswith(VIDEO_SUFFIXES):
-            problems.error(path, line, f"video '{step.video}' must be a {', '.join(VIDEO_SUFFIXES)} file or stream:<uid>")
+            problems.error(
+                path,
+                line,
+                f"video '{step.video}' must be a {', '.join(VIDEO_SUFFIXES)} file or stream:<uid>",
+            )
         elif _outside(step.video) or cache.file_digest(config.content / step.video) is None:
             problems.error(path, line, f"video file not found: {config.content / step.video}")
     if step.captions:
@@ -54,7 +64,9 @@ def _media(config: BuildConfig, step: Step, cache: Cache, problems: Problems) ->
         if _outside(step.captions) or cache.file_digest(config.content / step.captions) is None:
             problems.error(path, line, f"captions file not found: {config.content / step.captions}")
     elif step.video:
-        problems.warning(path, step.lines.get("video", 1), "video has no captions (add 'captions: <file>.vtt')")
+        problems.warning(
+            path, step.lines.get("video", 1), "video has no captions (add 'captions: <file>.vtt')"
+        )
 
 
 def _outside(rel: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def _swap(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_changed(out: Path, outputs: dict[str, Output], before: dict[str, str], now: dict[str, str]) -> list[str]:
+def write_changed(
+    out: Path, outputs: dict[str, Output], before: dict[str, str], now: dict[str, str]
+) -> list[str]:
     """Update `out` in place: write changed files (each atomically), delete vanished ones."""
     changed = [name for name, value in now.items() if before.get(name) != value]
     _write_files(out, outputs, changed)
@@ -63,8 +66,8 @@ def write_changed(out: Path, outputs: dict[str, Output], before: dict[str, str],
     return changed
 
 
-def _write_files(root: Path, outputs: dict[str, Output], names: object) -> None:
-    names = list(names)  # type: ignore[call-overload]
+def _write_files(root: Path, outputs: dict[str, Output], names: Iterable[str]) -> None:
+    names = list(names)
     for directory in sorted({os.path.dirname(n) for n in names}):
         (root / directory).mkdir(parents=True, exist_ok=True)
     # File creation is syscall-bound; threads overlap it even under the GIL.

@@ -5,13 +5,14 @@
   const root = document.getElementById("player");
   if (!root) return;
   const stepBox = document.getElementById("step");
+  const main = document.getElementById("player-main");
   const api = document.body.dataset.api || "/api";
 
   function show(id) {
     ["signed-out", "finished"].forEach(function (panel) {
       document.getElementById(panel).hidden = panel !== id;
     });
-    stepBox.hidden = Boolean(id);
+    main.hidden = Boolean(id);
   }
 
   fetch(api + "/learner", { credentials: "same-origin", headers: { Accept: "application/json" } })

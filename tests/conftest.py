@@ -32,7 +32,9 @@ def make_course(root: Path, language: str = "fr") -> Path:
         modules: [m1, m2]
         """,
     )
-    write(content / "modules/m1/module.yaml", "id: M1\ntitle: Premier\nsteps: [intro.md, quiz.yaml]\n")
+    write(
+        content / "modules/m1/module.yaml", "id: M1\ntitle: Premier\nsteps: [intro.md, quiz.yaml]\n"
+    )
     write(
         content / "modules/m1/intro.md",
         """
@@ -66,8 +68,13 @@ def make_course(root: Path, language: str = "fr") -> Path:
             explain: Divisibles par deux.
         """,
     )
-    write(content / "modules/m2/module.yaml", "id: M2\ntitle: Second\nsteps: [texte.md, tally.yaml]\n")
-    write(content / "modules/m2/texte.md", "---\nid: texte\ntitle: Un texte\n---\n## Partie\n\nDu texte.\n")
+    write(
+        content / "modules/m2/module.yaml", "id: M2\ntitle: Second\nsteps: [texte.md, tally.yaml]\n"
+    )
+    write(
+        content / "modules/m2/texte.md",
+        "---\nid: texte\ntitle: Un texte\n---\n## Partie\n\nDu texte.\n",
+    )
     write(content / "modules/m2/tally.yaml", "id: final\ntitle: Évaluation\ntally: wMx9Qd\n")
     write(content / "kms/index.md", "# Polycopié\n\nBienvenue.\n")
     write(content / "kms/M1/fiche.md", "# Fiche un\n\n[Le script](script.sql)\n")

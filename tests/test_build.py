@@ -8,33 +8,57 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import config_for, make_course, write
+from test_validation import edit
 
 import build
 from builder.cache import Cache
 from builder.errors import ContentError
 from builder.headers import headers_for, parse_headers
 from builder.pipeline import build as run_build
-from conftest import config_for, make_course, write
-from test_validation import edit
 
 
 def site_files(site: Path) -> dict[str, bytes]:
-    return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_build_writes_pages_fragments_and_handout(course: Path) -> None:
     config = config_for(course)
     run_build(config)
     files = site_files(config.out)
-    for page in ["index.html", "learn/index.html", "board/index.html", "me/index.html", "404.html",
-                 "kms/index.html", "kms/M1/fiche.html", "kms/M1/script.sql", "outline.json", "_headers",
-                 "steps/intro.html", "steps/quiz-1.html", "steps/texte.html", "steps/final.html"]:
+    for page in [
+        "index.html",
+        "learn/index.html",
+        "board/index.html",
+        "me/index.html",
+        "404.html",
+        "kms/index.html",
+        "kms/M1/fiche.html",
+        "kms/M1/script.sql",
+        "outline.json",
+        "_headers",
+        "steps/intro.html",
+        "steps/quiz-1.html",
+        "steps/texte.html",
+        "steps/final.html",
+    ]:
         assert page in files, page
     intro = files["steps/intro.html"].decode()
     assert '<a href="/kms/M1/fiche.html">la fiche</a>' in intro
-    assert re.search(r'<img alt="Un schéma" loading="lazy" src="/media/schema\.[0-9a-f]{10}\.svg"', intro)
-    assert re.search(r'<video controls preload="metadata" playsinline src="/media/clip\.[0-9a-f]{10}\.webm">', intro)
-    assert re.search(r'<track kind="captions" src="/media/clip\.[0-9a-f]{10}\.vtt" srclang="fr"', intro)
+    assert re.search(
+        r'<img alt="Un schéma" loading="lazy" src="/media/schema\.[0-9a-f]{10}\.svg"', intro
+    )
+    assert re.search(
+        r'<video controls preload="metadata" playsinline src="/media/clip\.[0-9a-f]{10}\.webm">',
+        intro,
+    )
+    assert re.search(
+        r'<track kind="captions" src="/media/clip\.[0-9a-f]{10}\.vtt" srclang="fr"', intro
+    )
     assert 'data-tally-form="wMx9Qd"' in files["steps/final.html"].decode()
     assert '<a href="script.sql" download>' not in files["kms/M1/fiche.html"].decode()
     assert '<a href="/kms/M1/script.sql">Le script</a>' in files["kms/M1/fiche.html"].decode()
@@ -63,7 +87,9 @@ def test_build_no_answer_key_reaches_site(course: Path, tmp_path: Path) -> None:
     quizzes = [next(s for s in m["steps"] if s["id"] == "quiz-1") for m in manifests]
     assert [q["answer"] for q in quizzes[0]["questions"]] == [[1], [0, 2]]
     assert [q["answer"] for q in quizzes[1]["questions"]] == [[2], [1]]
-    assert "Zorglub" in json.dumps(manifests[1]) and not any(b"Zorglub" in v for v in site_files(second.out).values())
+    assert "Zorglub" in json.dumps(manifests[1]) and not any(
+        b"Zorglub" in v for v in site_files(second.out).values()
+    )
     assert manifests[0]["version"] != manifests[1]["version"]
     assert not first.private.resolve().is_relative_to(first.out.resolve())
 
@@ -74,7 +100,9 @@ def test_build_example_course_no_answers_in_site(tmp_path: Path) -> None:
     config = config_for(EXAMPLE, out=tmp_path / "site", private=tmp_path / "private")
     run_build(config)
     manifest = json.loads((config.private / "manifest.json").read_text())
-    explains = [q["explain"] for s in manifest["steps"] for q in s.get("questions", []) if q["explain"]]
+    explains = [
+        q["explain"] for s in manifest["steps"] for q in s.get("questions", []) if q["explain"]
+    ]
     assert explains, "the example course has explanations to hide"
     site_text = b"".join(site_files(config.out).values()).decode("utf-8", "replace")
     for explain in explains:
@@ -121,7 +149,9 @@ def test_build_incremental_rewrites_only_the_edited_lesson(course: Path) -> None
     assert third.written == []
 
 
-def test_build_incremental_follows_title_image_and_template_changes(course: Path, tmp_path: Path) -> None:
+def test_build_incremental_follows_title_image_and_template_changes(
+    course: Path, tmp_path: Path
+) -> None:
     templates = tmp_path / "templates"
     shutil.copytree(Path(build.__file__).parent / "templates", templates)
     config = config_for(course, dev=True, templates=templates)
@@ -129,16 +159,29 @@ def test_build_incremental_follows_title_image_and_template_changes(course: Path
     run_build(config, cache)
     edit(course, "modules/m2/texte.md", "title: Un texte", "title: Un titre neuf")
     result = run_build(config, cache, incremental=True)
-    assert sorted(result.written) == ["_sillon/preview.html", "index.html", "outline.json", "steps/texte.html"]
-    write(course / "modules/m1/img/schema.svg", '<svg xmlns="http://www.w3.org/2000/svg" width="2"/>\n')
+    assert sorted(result.written) == [
+        "_sillon/preview.html",
+        "index.html",
+        "outline.json",
+        "steps/texte.html",
+    ]
+    write(
+        course / "modules/m1/img/schema.svg",
+        '<svg xmlns="http://www.w3.org/2000/svg" width="2"/>\n',
+    )
     result = run_build(config, cache, incremental=True)
     assert "steps/intro.html" in result.written
     assert any(n.startswith("media/schema.") for n in result.written)
-    assert len(list((config.out / "media").glob("schema.*.svg"))) == 1, "the old fingerprinted image is removed"
+    assert len(list((config.out / "media").glob("schema.*.svg"))) == 1, (
+        "the old fingerprinted image is removed"
+    )
     edit(templates, "step.html", '<h1 class="step-heading">', '<h1 class="step-heading changed">')
     result = run_build(config, cache, incremental=True)
     assert sorted(n for n in result.written if n.startswith("steps/")) == [
-        "steps/final.html", "steps/intro.html", "steps/quiz-1.html", "steps/texte.html"
+        "steps/final.html",
+        "steps/intro.html",
+        "steps/quiz-1.html",
+        "steps/texte.html",
     ]
 
 
@@ -149,16 +192,31 @@ def test_build_headers_file_is_strict_and_caches_fingerprinted_assets(course: Pa
     page = headers_for("/learn/", rules)
     assert page["cache-control"] == "no-cache"
     csp = page["content-security-policy"]
-    assert "default-src 'self'" in csp and "script-src 'self' " in csp and "'unsafe-inline'" not in csp
+    assert (
+        "default-src 'self'" in csp and "script-src 'self' " in csp and "'unsafe-inline'" not in csp
+    )
     assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
     asset = next(p for p in (config.out / "static").iterdir() if p.name.startswith("app."))
     assert re.fullmatch(r"app\.[0-9a-f]{10}\.js", asset.name)
-    assert headers_for(f"/static/{asset.name}", rules)["cache-control"] == "public, max-age=31536000, immutable"
-    assert headers_for("/media/x.1234567890.webm", rules)["cache-control"] == "public, max-age=31536000, immutable"
+    assert (
+        headers_for(f"/static/{asset.name}", rules)["cache-control"]
+        == "public, max-age=31536000, immutable"
+    )
+    assert (
+        headers_for("/media/x.1234567890.webm", rules)["cache-control"]
+        == "public, max-age=31536000, immutable"
+    )
 
 
-def test_build_pages_have_no_inline_scripts_or_styles(course: Path) -> None:
-    config = config_for(course)
+@pytest.mark.parametrize("which", ["small", "example"])
+def test_build_pages_have_no_inline_scripts_or_styles(
+    course: Path, tmp_path: Path, which: str
+) -> None:
+    from conftest import EXAMPLE
+
+    config = config_for(
+        course if which == "small" else EXAMPLE, out=tmp_path / "out", private=tmp_path / "p"
+    )
     run_build(config)
     for name, data in site_files(config.out).items():
         if name.endswith(".html"):
@@ -185,14 +243,16 @@ def test_build_i18n_has_same_keys_in_every_language() -> None:
 
 
 def test_build_escapes_author_text(course: Path) -> None:
-    edit(course, "modules/m2/texte.md", "title: Un texte", "title: \"<script>alert(1)</script>\"")
+    edit(course, "modules/m2/texte.md", "title: Un texte", 'title: "<script>alert(1)</script>"')
     config = config_for(course)
     run_build(config)
     assert "<script>alert(1)" not in (config.out / "index.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in (config.out / "steps/texte.html").read_text()
 
 
-def test_build_cli_reports_errors_without_traceback(course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_cli_reports_errors_without_traceback(
+    course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(course.parent)
     edit(course, "modules/m1/quiz.yaml", "answer: 1", "answer: 9")
     assert build.main(["--content", "content", "--out", "site"]) == 1
@@ -204,7 +264,9 @@ def test_build_cli_reports_errors_without_traceback(course: Path, monkeypatch: p
     assert not (course.parent / "site").exists()
 
 
-def test_build_cli_missing_content_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_cli_missing_content_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert build.main(["build", "--content", "nowhere"]) == 2
     assert capsys.readouterr().err == "error: nowhere: no course.yaml here (is --content right?)\n"
@@ -213,8 +275,16 @@ def test_build_cli_missing_content_dir(tmp_path: Path, monkeypatch: pytest.Monke
 def test_build_parallel_and_serial_render_the_same(tmp_path: Path) -> None:
     content = make_course(tmp_path)
     for number in range(80):
-        write(content / f"modules/m2/extra{number}.md", f"---\nid: extra{number}\ntitle: Extra {number}\n---\n## T\n\nTexte {number}.\n")
-    edit(content, "modules/m2/module.yaml", "steps: [texte.md,", "steps: [" + ", ".join(f"extra{n}.md" for n in range(80)) + ", texte.md,")
+        write(
+            content / f"modules/m2/extra{number}.md",
+            f"---\nid: extra{number}\ntitle: Extra {number}\n---\n## T\n\nTexte {number}.\n",
+        )
+    edit(
+        content,
+        "modules/m2/module.yaml",
+        "steps: [texte.md,",
+        "steps: [" + ", ".join(f"extra{n}.md" for n in range(80)) + ", texte.md,",
+    )
     serial = config_for(content, jobs=1)
     run_build(serial)
     parallel = config_for(content, out=tmp_path / "par", jobs=2)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import write
 
 import build
-from conftest import write
 
 
 def edit(content: Path, rel: str, old: str, new: str) -> None:
@@ -18,7 +18,9 @@ def edit(content: Path, rel: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def run_check(content: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, list[str]]:
+def run_check(
+    content: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, list[str]]:
     monkeypatch.chdir(content.parent)
     code = build.main(["check", "--content", "content", *extra])
     err = capsys.readouterr().err
@@ -49,7 +51,9 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
     ),
     (
         "duplicate_yaml_key",
-        lambda c: edit(c, "modules/m2/texte.md", "title: Un texte", "title: Un texte\ntitle: Encore"),
+        lambda c: edit(
+            c, "modules/m2/texte.md", "title: Un texte", "title: Un texte\ntitle: Encore"
+        ),
         ["content/modules/m2/texte.md:4: duplicate key 'title'"],
     ),
     (
@@ -83,7 +87,9 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
     (
         "missing_step_file",
         lambda c: edit(c, "modules/m1/module.yaml", "quiz.yaml]", "quiz.yaml, outro.md]"),
-        ["content/modules/m1/module.yaml:3: step file 'modules/m1/outro.md' not found; did you mean 'intro.md'?"],
+        [
+            "content/modules/m1/module.yaml:3: step file 'modules/m1/outro.md' not found; did you mean 'intro.md'?"
+        ],
     ),
     (
         "step_not_markdown_or_yaml",
@@ -93,12 +99,16 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
     (
         "duplicate_step_id",
         lambda c: edit(c, "modules/m2/texte.md", "id: texte", "id: intro"),
-        ["content/modules/m2/texte.md:2: duplicate step id 'intro' (also in content/modules/m1/intro.md:2)"],
+        [
+            "content/modules/m2/texte.md:2: duplicate step id 'intro' (also in content/modules/m1/intro.md:2)"
+        ],
     ),
     (
         "duplicate_module_id",
         lambda c: edit(c, "modules/m2/module.yaml", "id: M2", "id: M1"),
-        ["content/modules/m2/module.yaml:1: duplicate module id 'M1' (also in content/modules/m1/module.yaml:1)"],
+        [
+            "content/modules/m2/module.yaml:1: duplicate module id 'M1' (also in content/modules/m1/module.yaml:1)"
+        ],
     ),
     (
         "invalid_step_id",
@@ -111,7 +121,9 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
     (
         "missing_front_matter",
         lambda c: write(c / "modules/m2/texte.md", "Juste du texte.\n"),
-        ["content/modules/m2/texte.md:1: missing front matter: start the file with '---', id and title, then '---'"],
+        [
+            "content/modules/m2/texte.md:1: missing front matter: start the file with '---', id and title, then '---'"
+        ],
     ),
     (
         "video_without_duration",
@@ -139,12 +151,16 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
     (
         "bad_stream_uid",
         lambda c: edit(c, "modules/m1/intro.md", "media/clip.webm", "stream:abc"),
-        ["content/modules/m1/intro.md:4: invalid Stream video 'stream:abc': expected stream:<32 hex digits uid>"],
+        [
+            "content/modules/m1/intro.md:4: invalid Stream video 'stream:abc': expected stream:<32 hex digits uid>"
+        ],
     ),
     (
         "missing_captions",
         lambda c: edit(c, "modules/m1/intro.md", "media/clip.vtt", "media/clip.fr.vtt"),
-        ["content/modules/m1/intro.md:6: captions file not found: content/modules/m1/media/clip.fr.vtt"],
+        [
+            "content/modules/m1/intro.md:6: captions file not found: content/modules/m1/media/clip.fr.vtt"
+        ],
     ),
     (
         "quiz_answer_out_of_range",
@@ -153,13 +169,17 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
     ),
     (
         "quiz_tally_and_questions",
-        lambda c: edit(c, "modules/m1/quiz.yaml", "title: Quiz un", "title: Quiz un\ntally: abc123"),
+        lambda c: edit(
+            c, "modules/m1/quiz.yaml", "title: Quiz un", "title: Quiz un\ntally: abc123"
+        ),
         ["content/modules/m1/quiz.yaml:3: a quiz has either 'questions' or 'tally', not both"],
     ),
     (
         "quiz_without_questions",
         lambda c: write(c / "modules/m2/tally.yaml", "id: final\ntitle: Évaluation\n"),
-        ["content/modules/m2/tally.yaml:1: a quiz needs 'questions' (built-in) or 'tally' (a Tally form id)"],
+        [
+            "content/modules/m2/tally.yaml:1: a quiz needs 'questions' (built-in) or 'tally' (a Tally form id)"
+        ],
     ),
     (
         "quiz_one_choice",
@@ -177,17 +197,23 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
     (
         "broken_image",
         lambda c: edit(c, "modules/m1/intro.md", "img/schema.svg", "img/schema.png"),
-        ["content/modules/m1/intro.md:10: broken image 'img/schema.png': no file content/modules/m1/img/schema.png"],
+        [
+            "content/modules/m1/intro.md:10: broken image 'img/schema.png': no file content/modules/m1/img/schema.png"
+        ],
     ),
     (
         "link_outside_content",
         lambda c: edit(c, "kms/M1/fiche.md", "(script.sql)", "(../../../secret.txt)"),
-        ["content/kms/M1/fiche.md:3: link '../../../secret.txt' points outside the content directory"],
+        [
+            "content/kms/M1/fiche.md:3: link '../../../secret.txt' points outside the content directory"
+        ],
     ),
     (
         "absolute_link",
         lambda c: edit(c, "kms/index.md", "Bienvenue.", "[Accueil](/index.html)"),
-        ["content/kms/index.md:3: link '/index.html' must be relative to this file (absolute site paths break)"],
+        [
+            "content/kms/index.md:3: link '/index.html' must be relative to this file (absolute site paths break)"
+        ],
     ),
     (
         "unknown_handout_folder",
@@ -197,8 +223,16 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize("mutate, expected", [(m, e) for _, m, e in CASES], ids=[n for n, _, _ in CASES])
-def test_check_reports_error(course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], mutate: Mutation, expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    "mutate, expected", [(m, e) for _, m, e in CASES], ids=[n for n, _, _ in CASES]
+)
+def test_check_reports_error(
+    course: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mutate: Mutation,
+    expected: list[str],
+) -> None:
     mutate(course)
     code, lines = run_check(course, monkeypatch, capsys)
     assert code == 1
@@ -232,8 +266,16 @@ WARNINGS: list[tuple[str, Mutation, str]] = [
 ]
 
 
-@pytest.mark.parametrize("mutate, expected", [(m, e) for _, m, e in WARNINGS], ids=[n for n, _, _ in WARNINGS])
-def test_check_warning_fatal_only_with_strict(course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], mutate: Mutation, expected: str) -> None:
+@pytest.mark.parametrize(
+    "mutate, expected", [(m, e) for _, m, e in WARNINGS], ids=[n for n, _, _ in WARNINGS]
+)
+def test_check_warning_fatal_only_with_strict(
+    course: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mutate: Mutation,
+    expected: str,
+) -> None:
     mutate(course)
     code, lines = run_check(course, monkeypatch, capsys)
     assert (code, expected in lines) == (0, True), "\n".join(lines)
@@ -241,7 +283,9 @@ def test_check_warning_fatal_only_with_strict(course: Path, monkeypatch: pytest.
     assert (code, expected in lines) == (1, True), "\n".join(lines)
 
 
-def test_check_reports_every_error_in_one_run(course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_reports_every_error_in_one_run(
+    course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit(course, "course.yaml", "language: fr", "language: de")
     edit(course, "modules/m1/quiz.yaml", "answer: 1", "answer: 7")
     edit(course, "modules/m2/texte.md", "id: texte", "id: intro")
@@ -257,19 +301,25 @@ def test_check_reports_every_error_in_one_run(course: Path, monkeypatch: pytest.
     ]
 
 
-def test_check_valid_course_passes_strict(course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_valid_course_passes_strict(
+    course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, lines = run_check(course, monkeypatch, capsys, "--strict")
     assert (code, lines) == (0, ["content: OK"])
 
 
-def test_check_example_course_is_clean(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_example_course_is_clean(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from conftest import ROOT
 
     code, lines = run_check(ROOT / "content", monkeypatch, capsys, "--strict")
     assert (code, lines) == (0, ["content: OK"])
 
 
-def test_check_writes_nothing(course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_writes_nothing(
+    course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = sorted(p for p in course.parent.rglob("*"))
     run_check(course, monkeypatch, capsys)
     assert sorted(p for p in course.parent.rglob("*")) == before

@@ -1,0 +1,158 @@
+"""`python build.py serve` as a user runs it: a real process, a real port, real edits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ROOT
+from test_validation import edit
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "serve.log"
+        env = {**os.environ, "SILLON_DB": str(workdir / "db.sqlite3"), "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "build.py"),
+                "serve",
+                "--content",
+                "content",
+                "--port",
+                str(self.port),
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=5)
+
+    def wait_until(self, predicate: object, timeout: float, what: str) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            try:
+                if predicate():  # type: ignore[operator]
+                    return time.monotonic() - started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(
+            f"timed out after {timeout} s waiting for {what}\n{self.log.read_text()}"
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture
+def server(example: Path) -> Iterator[Server]:
+    running = Server(example.parent)
+    running.wait_until(lambda: running.get("/").status_code == 200, 30, "the first build")
+    yield running
+    running.stop()
+
+
+def test_serve_rebuilds_on_edit_and_survives_a_bad_edit(server: Server, example: Path) -> None:
+    lesson = "modules/02-filtrer-trier/02-combiner-conditions.md"
+    page = "/steps/som02-combiner-conditions.html"
+    assert server.get(page).status_code == 200
+    edit(example, lesson, "\n## ", "\nUne phrase ajoutée en direct.\n\n## ")
+    took = server.wait_until(
+        lambda: "ajoutée en direct" in server.get(page).text, 2.0, "the edited lesson"
+    )
+    assert took < 2.0
+
+    edit(example, lesson, "title:", "titel:")
+    server.wait_until(lambda: "build failed" in server.log.read_text(), 5, "the error to be logged")
+    log = server.log.read_text()
+    assert (
+        f"content/{lesson}:3: unknown key 'titel' in modules/<dir>/<name>.md front matter; did you mean 'title'?"
+        in log
+    )
+    assert f"content/{lesson}:1: missing required key 'title' (Step title.)" in log
+    response = server.get(page)
+    assert response.status_code == 200 and "ajoutée en direct" in response.text
+    assert server.process.poll() is None, "serve must keep running after a bad edit"
+
+    edit(example, lesson, "titel:", "title:")
+    edit(example, lesson, "ajoutée en direct", "corrigée en direct")
+    server.wait_until(
+        lambda: "corrigée en direct" in server.get(page).text, 2.0, "the fixed lesson"
+    )
+
+
+def test_serve_site_api_and_headers(server: Server) -> None:
+    home = server.get("/")
+    assert home.status_code == 200 and "Les bases de SQL avec SQLite" in home.text
+    assert home.headers["cache-control"] == "no-cache"
+    assert "default-src 'self'" in home.headers["content-security-policy"]
+    assert "livereload" in home.text
+    assert server.get("/learn/").status_code == 200
+    assert server.get("/api/health").json() == {"ok": True, "database": "sqlite"}
+    missing = server.get("/api/nothing")
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {"error": {"code": "not_found", "message": "Not Found"}},
+    )
+    not_found = server.get("/no/such/page")
+    assert not_found.status_code == 404 and "Page introuvable" in not_found.text
+    assert server.get("/_headers").status_code == 404
+    css = next(p for p in server.get("/").text.split('"') if p.startswith("/static/sillon."))
+    assert server.get(css).headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+def test_serve_reload_event_after_good_build_only(server: Server, example: Path) -> None:
+    with httpx.stream("GET", server.url + "/_sillon/events", timeout=10) as events:
+        lines = events.iter_lines()
+        first = [next(lines) for _ in range(4)]
+        assert first[2].startswith("event: build") and first[3].startswith("data: ")
+        generation = int(first[3].split()[1])
+        edit(
+            example, "modules/01-premiers-pas/02-tables.md", "\n## ", "\nEncore une phrase.\n\n## "
+        )
+        for line in lines:
+            if line.startswith("data: "):
+                assert int(line.split()[1]) == generation + 1
+                break
+
+
+def test_serve_starts_with_broken_content_and_recovers(example: Path) -> None:
+    quiz = example / "modules/01-premiers-pas/04-quiz-premiers-pas.yaml"
+    original = quiz.read_text()
+    quiz.write_text(original.replace("id:", "id: [", 1))
+    running = Server(example.parent)
+    try:
+        running.wait_until(
+            lambda: "build failed" in running.log.read_text(), 30, "the failed first build"
+        )
+        assert running.get("/").status_code == 404
+        quiz.write_text(original)
+        running.wait_until(lambda: running.get("/").status_code == 200, 10, "the recovered build")
+    finally:
+        running.stop()
+    shutil.rmtree(example.parent / "site", ignore_errors=True)
