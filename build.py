@@ -107,7 +107,7 @@ def _check(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from builder.pipeline import build
 
-    result = build(_config(args))
+    result = build(_config(args), progress=lambda line: print(line, file=sys.stderr))
     _report(result.warnings)
     print(
         f"Built {result.pages} files into {args.out}/ in {result.seconds:.2f} s "

@@ -26,6 +26,7 @@ class Cache:
     markdown: dict[tuple[str, int, bool, str], Any] = field(default_factory=dict)
     rendered: dict[tuple[str, ...], bytes] = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)  # site path -> digest last written
+    rendered_count: int = 0  # Markdown documents the last build had to render (not cached)
 
     def read_text(self, path: Path) -> str:
         """Read a UTF-8 file, reusing the last read while its mtime and size are unchanged."""

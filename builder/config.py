@@ -21,7 +21,7 @@ class BuildConfig:
     out: Path
     private: Path  # the API's course manifest goes here, never inside `out`
     strict: bool = False
-    dev: bool = False  # serve mode: pages load the live-reload script
+    dev: bool = False  # serve mode: also write the author preview page
     templates: Path = Path(__file__).resolve().parent.parent / "templates"
     static: Path = Path(__file__).resolve().parent.parent / "static"
     jobs: int = 0  # worker processes for Markdown; 0 = one per core

@@ -237,6 +237,7 @@ def render_all(
         doc = docs[index]
         results[index] = fresh[(doc.rel, doc.first_line, doc.inline, doc.text)] = rendered
     cache.markdown = fresh  # forget what no longer exists, so serve does not grow forever
+    cache.rendered_count = len(todo)
     done = [r for r in results if r is not None]
     for rendered in done:
         problems.extend(rendered.problems)

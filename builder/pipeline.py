@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .assets import Output, collect
@@ -70,7 +71,11 @@ def check(config: BuildConfig, cache: Cache | None = None) -> Problems:
 
 
 def build(
-    config: BuildConfig, cache: Cache | None = None, *, incremental: bool = False
+    config: BuildConfig,
+    cache: Cache | None = None,
+    *,
+    incremental: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Build the site; raise ContentError (writing nothing) when the content has errors.
 
@@ -83,6 +88,13 @@ def build(
     loaded = load(config, cache, problems)
     if loaded is None or problems.fatal(config.strict):
         raise ContentError(problems.sorted())
+    if progress:
+        course = loaded.course
+        progress(
+            f"read {len(course.steps)} steps in {len(course.modules)} modules and "
+            f"{len(course.kms_pages)} handout pages; rendered {cache.rendered_count} of "
+            f"{len(loaded.docs.docs)} Markdown documents in {time.perf_counter() - started:.2f} s"
+        )
     assets = collect(config.static, cache)
     outputs: dict[str, Output] = render_site(
         config, loaded.course, loaded.docs, loaded.handles, assets, loaded.media, cache

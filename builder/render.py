@@ -92,7 +92,6 @@ class Site:
             asset=assets.url,
             course=course,
             lang=course.language,
-            dev=config.dev,
             minutes=_minutes,
         )
         template_digests = [cache.file_digest(p) for p in sorted(config.templates.rglob("*.html"))]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -34,6 +35,7 @@ from builder.pipeline import build
 
 log = logging.getLogger("sillon.serve")
 DEFAULT_DB = ".sillon/sillon.sqlite3"
+RELOAD_SCRIPT = Path(__file__).resolve().parent / "livereload.js"
 
 
 class Builds:
@@ -43,6 +45,7 @@ class Builds:
         self.config = config
         self.cache = Cache()
         self.generation = 0
+        self.problems: list[str] = []  # of the last failed build; empty after a good one
         self.changed = asyncio.Event()
         self.lock = asyncio.Lock()
 
@@ -51,10 +54,12 @@ class Builds:
         try:
             result = build(self.config, self.cache, incremental=self.generation > 0)
         except BuildError as exc:
+            self.problems = [str(p) for p in exc.problems]
             for problem in exc.problems:
                 log.error("%s", problem)
             log.error("build failed: still serving the last good site")
             return False
+        self.problems = []
         for problem in result.warnings:
             log.warning("%s", problem)
         self.generation += 1
@@ -68,10 +73,9 @@ class Builds:
 
     async def rebuild(self) -> None:
         async with self.lock:
-            ok = await asyncio.to_thread(self.run)
-        if ok:
-            self.changed.set()
-            self.changed = asyncio.Event()
+            await asyncio.to_thread(self.run)
+        self.changed.set()
+        self.changed = asyncio.Event()
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Rebuild whenever content/, templates/ or static/ change."""
@@ -118,6 +122,45 @@ class PagesHeaders:
         return self.rules
 
 
+class InjectReload:
+    """Add the live-reload script to every HTML page, so built pages stay as deployed."""
+
+    TAG = b'<script src="/_sillon/livereload.js" defer></script>\n</head>'
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/_sillon/")):
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        body: list[bytes] = []
+
+        async def buffer_html(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                if not content_type.startswith(b"text/html"):
+                    await send(message)
+                    return
+                start = message
+                return
+            if start is None:
+                await send(message)
+                return
+            body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            html = b"".join(body).replace(b"</head>", self.TAG, 1)
+            headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+            headers.append((b"content-length", str(len(html)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": html})
+
+        await self.app(scope, receive, buffer_html)
+
+
 class SiteFiles(StaticFiles):
     """site/ as Pages serves it: no `_headers`, no hidden files, 404.html for the rest."""
 
@@ -144,6 +187,7 @@ def create_app(config: BuildConfig, settings: Settings, watch: bool = True) -> S
             yield "retry: 1000\n\n"
             while not stop.is_set():
                 yield f"event: build\ndata: {builds.generation}\n\n"
+                yield f"event: problems\ndata: {json.dumps(builds.problems)}\n\n"
                 waiter = asyncio.ensure_future(builds.changed.wait())
                 stopper = asyncio.ensure_future(stop.wait())
                 await asyncio.wait(
@@ -155,6 +199,10 @@ def create_app(config: BuildConfig, settings: Settings, watch: bool = True) -> S
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
+
+    async def reload_script(request: Request) -> Response:
+        headers = {"Cache-Control": "no-cache"}
+        return FileResponse(RELOAD_SCRIPT, media_type="text/javascript", headers=headers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -170,11 +218,13 @@ def create_app(config: BuildConfig, settings: Settings, watch: bool = True) -> S
         routes=[
             *routes(settings),
             Route("/_sillon/events", events, methods=["GET"]),
+            Route("/_sillon/livereload.js", reload_script, methods=["GET"]),
             Mount("/", SiteFiles(directory=config.out, html=True, check_dir=False)),
         ],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error},
     )
+    app.add_middleware(InjectReload)
     app.add_middleware(PagesHeaders, out=config.out)
     app.state.stop = stop
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -111,7 +112,6 @@ def test_serve_site_api_and_headers(server: Server) -> None:
     assert home.status_code == 200 and "Les bases de SQL avec SQLite" in home.text
     assert home.headers["cache-control"] == "no-cache"
     assert "default-src 'self'" in home.headers["content-security-policy"]
-    assert "livereload" in home.text
     assert server.get("/learn/").status_code == 200
     assert server.get("/api/health").json() == {"ok": True, "database": "sqlite"}
     missing = server.get("/api/nothing")
@@ -126,19 +126,49 @@ def test_serve_site_api_and_headers(server: Server) -> None:
     assert server.get(css).headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
-def test_serve_reload_event_after_good_build_only(server: Server, example: Path) -> None:
-    with httpx.stream("GET", server.url + "/_sillon/events", timeout=10) as events:
-        lines = events.iter_lines()
-        first = [next(lines) for _ in range(4)]
-        assert first[2].startswith("event: build") and first[3].startswith("data: ")
-        generation = int(first[3].split()[1])
-        edit(
-            example, "modules/01-premiers-pas/02-tables.md", "\n## ", "\nEncore une phrase.\n\n## "
+def read_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """Yield (event, data) pairs from a text/event-stream."""
+    name = ""
+    for line in lines:
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            yield name, line[len("data: ") :]
+
+
+def test_serve_events_reload_after_good_build_and_report_bad_one(
+    server: Server, example: Path
+) -> None:
+    lesson = "modules/01-premiers-pas/02-tables.md"
+    with httpx.stream("GET", server.url + "/_sillon/events", timeout=10) as stream:
+        events = read_events(stream.iter_lines())
+        assert next(events)[0] == "build"
+        assert next(events) == ("problems", "[]")
+        edit(example, lesson, "title:", "titre:")
+        name, data = next(events)
+        assert name == "build"
+        generation = int(data)
+        name, data = next(events)
+        assert name == "problems"
+        assert (
+            f"content/{lesson}:3: unknown key 'titre' in modules/<dir>/<name>.md front matter; did you mean 'title'?"
+            in json.loads(data)
         )
-        for line in lines:
-            if line.startswith("data: "):
-                assert int(line.split()[1]) == generation + 1
-                break
+        edit(example, lesson, "titre:", "title:")
+        assert next(events) == ("build", str(generation + 1)), (
+            "a good build moves the generation on"
+        )
+        assert next(events) == ("problems", "[]")
+
+
+def test_serve_injects_reload_script_but_site_files_stay_clean(
+    server: Server, example: Path
+) -> None:
+    page = server.get("/kms/")
+    assert '<script src="/_sillon/livereload.js" defer></script>' in page.text
+    assert int(page.headers["content-length"]) == len(page.content)
+    assert server.get("/_sillon/livereload.js").status_code == 200
+    assert "livereload" not in (example.parent / "site/kms/index.html").read_text()
 
 
 def test_serve_starts_with_broken_content_and_recovers(example: Path) -> None:
