@@ -39,12 +39,21 @@ class BuildConfig:
         out_path = Path(out)
         if not (content_path / "course.yaml").is_file():
             raise ConfigError(f"{content_path}: no course.yaml here (is --content right?)")
-        private_path = Path(private) if private else out_path.with_name(out_path.name + "-private")
-        out_abs, private_abs = out_path.resolve(), private_path.resolve()
+        out_abs = out_path.resolve()
+        if private:
+            private_path = Path(private)
+        else:
+            private_path = out_abs.with_name(out_abs.name + "-private") if out_abs.name else out_abs
+        private_abs = private_path.resolve()
         if private_abs == out_abs or out_abs in private_abs.parents:
             raise ConfigError(f"{private_path}: the private manifest must be outside {out_path}")
-        if out_abs == content_path.resolve() or out_abs in content_path.resolve().parents:
-            raise ConfigError(f"{out_path}: the output directory must not contain the content")
+        content_abs = content_path.resolve()
+        if (
+            out_abs == content_abs
+            or out_abs in content_abs.parents
+            or content_abs in out_abs.parents
+        ):
+            raise ConfigError(f"{out_path}: the output and content directories must be apart")
         return cls(content=content_path, out=out_path, private=private_path, **options)
 
 

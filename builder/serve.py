@@ -206,8 +206,10 @@ def create_app(config: BuildConfig, settings: Settings, watch: bool = True) -> S
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await builds.rebuild()
+        # Watch before the first build, so an edit made while it runs is not missed.
         task = asyncio.create_task(builds.watch(stop)) if watch else None
+        await asyncio.sleep(0.05)
+        await builds.rebuild()
         yield
         stop.set()
         if task:

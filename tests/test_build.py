@@ -290,3 +290,15 @@ def test_build_parallel_and_serial_render_the_same(tmp_path: Path) -> None:
     parallel = config_for(content, out=tmp_path / "par", jobs=2)
     run_build(parallel)
     assert site_files(serial.out) == site_files(parallel.out)
+
+
+@pytest.mark.parametrize("out", ["content/site", ".", "content"])
+def test_build_cli_refuses_output_overlapping_content(
+    course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], out: str
+) -> None:
+    monkeypatch.chdir(course.parent)
+    assert build.main(["build", "--content", "content", "--out", out]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: {out}: the output and content directories must be apart\n"
+    )
