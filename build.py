@@ -55,6 +55,11 @@ def _common(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--jobs", type=int, default=0, help="processes for Markdown (default: one per core)"
     )
+    command.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="render all Markdown afresh (ignore the build cache)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,6 +94,7 @@ def _config(args: argparse.Namespace, **extra: object) -> BuildConfig:
         private=getattr(args, "private", None),
         strict=args.strict,
         jobs=args.jobs,
+        disk_cache=not args.no_cache,
         **extra,
     )
 

@@ -24,7 +24,7 @@ class Cache:
     digests: dict[Path, tuple[int, int, str]] = field(default_factory=dict)
     parsed: dict[tuple[str, str], tuple[str, Any]] = field(default_factory=dict)
     markdown: dict[tuple[str, int, bool, str], Any] = field(default_factory=dict)
-    rendered: dict[tuple[str, ...], bytes] = field(default_factory=dict)
+    rendered: dict[tuple[str, ...], Any] = field(default_factory=dict)  # -> render.Page
     written: dict[str, str] = field(default_factory=dict)  # site path -> digest last written
     rendered_count: int = 0  # Markdown documents the last build had to render (not cached)
 

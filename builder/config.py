@@ -25,6 +25,7 @@ class BuildConfig:
     templates: Path = Path(__file__).resolve().parent.parent / "templates"
     static: Path = Path(__file__).resolve().parent.parent / "static"
     jobs: int = 0  # worker processes for Markdown; 0 = one per core
+    disk_cache: bool = True  # keep rendered Markdown between runs (beside the private manifest)
 
     @classmethod
     def make(

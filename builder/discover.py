@@ -75,7 +75,7 @@ def _module(
         return None
     text = cache.read_text(path)
     try:
-        data = load(text)
+        data = cache.parse("yaml", f"{rel_dir}/module.yaml", text, lambda: load(text))
     except YamlSyntaxError as exc:
         problems.error(path, exc.line, exc.message)
         return None

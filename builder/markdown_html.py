@@ -20,7 +20,7 @@ import markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
-from .cache import Cache
+from .cache import Cache, digest
 from .errors import Problem, Problems
 
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|^//")
@@ -78,6 +78,7 @@ class Doc:
 @dataclass
 class Rendered:
     html: str
+    digest: str = ""  # of html: a cheap cache key for the pages that embed it
     refs: dict[str, str] = field(default_factory=dict)  # rel -> "kind:digest" when rendered
     assets: dict[str, str] = field(default_factory=dict)  # rel -> site URL to copy it to
     problems: list[Problem] = field(default_factory=list)
@@ -149,6 +150,7 @@ class Renderer:
         ):
             html = html[3:-4]
         self.current.html = html
+        self.current.digest = digest(html.encode())
         return self.current
 
     def link(self, parent: ET.Element, index: int, element: ET.Element, attr: str) -> None:

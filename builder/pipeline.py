@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import diskcache
 from .assets import Output, collect
 from .cache import Cache
 from .config import BuildConfig, load_course
@@ -57,6 +58,7 @@ def load(config: BuildConfig, cache: Cache, problems: Problems) -> Loaded | None
     )
     rendered = render_all(docs.docs, links, cache, problems, config.jobs)
     docs.html = [r.html for r in rendered]
+    docs.digests = [r.digest for r in rendered]
     media = step_media(course, config.content, cache)
     for result in rendered:
         media.update(result.assets)
@@ -84,6 +86,8 @@ def build(
     """
     started = time.perf_counter()
     cache = cache if cache is not None else Cache()
+    if config.disk_cache:
+        diskcache.load(config.private, cache)
     problems = Problems()
     loaded = load(config, cache, problems)
     if loaded is None or problems.fatal(config.strict):
@@ -108,6 +112,8 @@ def build(
         written = list(outputs)
     cache.written = digests
     _write_private(config, dumps(private))
+    if config.disk_cache and not incremental:  # serve's edits stay in memory: saving costs more
+        diskcache.save(config.private, cache)
     return BuildResult(
         pages=len(outputs),
         written=written,

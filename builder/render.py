@@ -24,6 +24,7 @@ class DocSet:
 
     docs: list[Doc] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
 
     def add(self, rel: str, path: Path, text: str, first_line: int, inline: bool = False) -> int:
         self.docs.append(Doc(rel, str(path), text, first_line, inline))
@@ -31,6 +32,22 @@ class DocSet:
 
     def get(self, handle: int) -> str:
         return self.html[handle]
+
+    def key(self, handle: int) -> str:
+        """A short stand-in for the doc's HTML in cache keys."""
+        return self.digests[handle]
+
+
+class Page(bytes):
+    """A rendered page that knows its own digest, so unchanged pages are never hashed again."""
+
+    digest: str
+
+    @classmethod
+    def of(cls, data: bytes) -> Page:
+        page = cls(data)
+        page.digest = digest(data)
+        return page
 
 
 @dataclass
@@ -95,7 +112,7 @@ class Site:
             minutes=_minutes,
         )
         template_digests = [cache.file_digest(p) for p in sorted(config.templates.rglob("*.html"))]
-        self.used: dict[tuple[str, ...], bytes] = {}
+        self.used: dict[tuple[str, ...], Page] = {}
         self.signature = digest(
             repr(
                 (
@@ -108,12 +125,12 @@ class Site:
             ).encode()
         )
 
-    def page(self, template: str, key: str, **context: Any) -> bytes:
+    def page(self, template: str, key: str, **context: Any) -> Page:
         """Render a template, reusing the last result for the same inputs."""
         cache_key = (template, self.signature, key)
         hit = self.cache.rendered.get(cache_key)
         if hit is None:
-            hit = self.env.get_template(template).render(**context).encode()
+            hit = Page.of(self.env.get_template(template).render(**context).encode())
         self.used[cache_key] = hit
         return hit
 
@@ -138,7 +155,7 @@ def render_site(
     out["outline.json"] = outline_json
     out["index.html"] = site.page(
         "home.html",
-        outline_key + digest(course_html.encode()),
+        outline_key + docs.key(handles.course_description),
         modules=modules,
         description=course_html,
     )
@@ -148,8 +165,8 @@ def render_site(
     out["404.html"] = site.page("404.html", "")
     for module in course.modules:
         for step in module.steps:
-            view = _step_view(step, docs, handles, media)
-            out[f"steps/{step.id}.html"] = site.page("step.html", repr(view), step=view)
+            view, key = _step_view(step, docs, handles, media)
+            out[f"steps/{step.id}.html"] = site.page("step.html", key, step=view)
     _kms(site, course, docs, handles, out)
     if config.dev:
         out["_sillon/preview.html"] = site.page("preview.html", outline_key, modules=modules)
@@ -221,18 +238,23 @@ def _module_view(module: Module, docs: DocSet, handles: Handles) -> dict[str, An
     }
 
 
-def _step_view(step: Step, docs: DocSet, handles: Handles, media: dict[str, str]) -> dict[str, Any]:
+def _step_view(
+    step: Step, docs: DocSet, handles: Handles, media: dict[str, str]
+) -> tuple[dict[str, Any], str]:
+    """Return what step.html needs, and a cache key standing in for it (digests, not HTML)."""
+    body = handles.steps[step.id]
     view: dict[str, Any] = {
         "id": step.id,
         "title": step.title,
         "kind": _kind(step),
         "module": step.module_id,
-        "html": docs.get(handles.steps[step.id]),
+        "html": docs.get(body),
         "video": None,
         "questions": [],
         "tally": step.tally,
         "pass_mark": step.pass_mark,
     }
+    keys = [docs.key(body)]
     if step.video:
         view["video"] = {
             "stream": step.video[len("stream:") :] if step.is_stream else None,
@@ -249,7 +271,10 @@ def _step_view(step: Step, docs: DocSet, handles: Handles, media: dict[str, str]
                 "multiple": question.multiple,
             }
         )
-    return view
+        keys.extend(docs.key(h) for h in (prompt, *choices))
+    plain = {k: v for k, v in view.items() if k not in ("html", "questions")}
+    multiple = [q.multiple for q in step.questions]
+    return view, repr((plain, keys, multiple))
 
 
 def _kms(
@@ -260,7 +285,7 @@ def _kms(
     index_page = next((p for p in course.kms_pages if p.rel == "kms/index.md"), None)
     for page in course.kms_pages:
         html = docs.get(handles.kms[page.rel])
-        key = nav_key + page.url + digest(html.encode())
+        key = nav_key + page.url + docs.key(handles.kms[page.rel])
         target = page.url.lstrip("/") + ("index.html" if page.url.endswith("/") else "")
         out[target] = site.page(
             "kms_page.html", key, nav=nav, page={"url": page.url, "title": page.title, "html": html}

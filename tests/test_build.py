@@ -302,3 +302,45 @@ def test_build_cli_refuses_output_overlapping_content(
         capsys.readouterr().err
         == f"error: {out}: the output and content directories must be apart\n"
     )
+
+
+def test_build_disk_cache_reuses_rendered_markdown_across_runs(course: Path) -> None:
+    config = config_for(course)
+    run_build(config, Cache())
+    first = site_files(config.out)
+    cache = Cache()
+    run_build(config, cache)
+    assert cache.rendered_count == 0, "a second run renders nothing it already rendered"
+    assert site_files(config.out) == first
+    edit(course, "modules/m2/texte.md", "Du texte.", "Du texte neuf.")
+    cache = Cache()
+    run_build(config, cache)
+    assert cache.rendered_count == 1
+    assert b"Du texte neuf." in (config.out / "steps/texte.html").read_bytes()
+
+
+def test_build_disk_cache_follows_referenced_files_and_survives_corruption(course: Path) -> None:
+    config = config_for(course)
+    run_build(config, Cache())
+    write(
+        course / "modules/m1/img/schema.svg",
+        '<svg xmlns="http://www.w3.org/2000/svg" width="3"/>\n',
+    )
+    run_build(config, Cache())
+    images = [p.name for p in (config.out / "media").glob("schema.*.svg")]
+    assert len(images) == 1 and images[0] in (config.out / "steps/intro.html").read_text()
+    (config.private / "markdown-cache.pickle").write_bytes(b"not a pickle")
+    cache = Cache()
+    run_build(config, cache)
+    assert cache.rendered_count > 0 and images[0] in (config.out / "steps/intro.html").read_text()
+
+
+def test_build_no_cache_flag_renders_everything(
+    course: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(course.parent)
+    assert build.main(["--content", "content"]) == 0
+    assert build.main(["--content", "content"]) == 0
+    assert "rendered 0 of" in capsys.readouterr().err
+    assert build.main(["--content", "content", "--no-cache"]) == 0
+    assert "rendered 0 of" not in capsys.readouterr().err
