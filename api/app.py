@@ -1,51 +1,357 @@
-"""The API's routes. The learning endpoints arrive with the API issue; this is the frame."""
+"""The learning API's routes: explicit, validated at the edge, one error shape."""
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import db
+from . import auth, rules, sql, tally
+from .body import event_id, forbid_identity, read_body, read_json, text
+from .errors import ApiError
+from .learning import Clock, Learner, Learning, iso, utc_now
+from .openapi import document
+from .storage import Database, SQLiteDatabase
+
+PERIODS = {"7d": 7, "30d": 30, "all": None}
+LEADERBOARD_SIZE = 100
 
 
 @dataclass
 class Settings:
-    """What the API needs from its environment (SILLON_DB, SILLON_ADMIN_TOKEN)."""
+    """What the API needs from its environment."""
 
-    db_path: str
-    admin_token: str | None
+    db_path: str  # SILLON_DB
+    admin_token: str | None = None  # SILLON_ADMIN_TOKEN
+    secret: str = field(default_factory=lambda: secrets.token_hex(32))  # SILLON_SECRET
+    tally_secret: str | None = None  # TALLY_SIGNING_SECRET
+    base_url: str | None = None  # SILLON_BASE_URL, for invite links
+    default_tz: str = "Europe/Paris"  # SILLON_TZ
 
 
-def error(status: int, code: str, message: str) -> JSONResponse:
-    """The one error shape every API error uses."""
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+class Api:
+    """Endpoints bound to one database, one clock and the settings."""
 
+    def __init__(self, settings: Settings, db: Database, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.learning = Learning(db, clock)
 
-def routes(settings: Settings) -> list[BaseRoute]:
-    """Return the API's routes, bound to one database connection."""
-    connection: sqlite3.Connection = db.connect(settings.db_path)
+    # -- identity ------------------------------------------------------------------------------
 
-    async def health(request: Request) -> Response:
-        if not db.healthy(connection):
-            return error(503, "database_unavailable", "The database does not answer.")
+    async def learner(self, request: Request) -> Learner:
+        """The signed-in learner, from the session cookie only."""
+        token = auth.session_token(request)
+        if token is None:
+            raise ApiError(401, "unauthorized", "Sign in with your invite link first.")
+        statement = sql.learner_by_session(auth.token_hash(token), iso(self.clock()))
+        row = (await self.db.execute(statement)).first()
+        if row is None:
+            raise ApiError(
+                401, "unauthorized", "Your session has ended: open your invite link again."
+            )
+        return row
+
+    async def placed(self, request: Request) -> tuple[Learner, Any]:
+        learner = await self.learner(request)
+        course = await self.learning.course()
+        return await self.learning.place(learner, course), course
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    async def health(self, request: Request) -> Response:
+        try:
+            row = (await self.db.execute(sql.health())).first()
+        except Exception:  # noqa: BLE001 - any database failure is "unavailable"
+            row = None
+        if row is None:
+            raise ApiError(503, "database_unavailable", "The database does not answer.")
         return JSONResponse({"ok": True, "database": "sqlite"})
 
-    async def not_found(request: Request) -> Response:
-        raise HTTPException(404)
+    async def enroll(self, request: Request) -> Response:
+        auth.require_admin(request, self.settings.admin_token)
+        body = await read_json(request)
+        name = text(body, "name")
+        email = text(body, "email", max_length=254).lower()
+        if "@" not in email:
+            raise ApiError(422, "invalid", "'email' must be an email address.")
+        team = text(body, "teamId", max_length=64)
+        tz = text(body, "tz", max_length=64, required=False) or self.settings.default_tz
+        if not rules.valid_zone(tz):
+            raise ApiError(
+                422, "invalid", f"'tz' must be an IANA time zone such as Europe/Paris, not {tz!r}."
+            )
+        created = await self.create_learner(name, email, team, tz)
+        base = (self.settings.base_url or str(request.base_url)).rstrip("/")
+        created["inviteUrl"] = f"{base}/join/#{created['inviteToken']}"
+        return JSONResponse(created, status_code=201)
 
-    return [
-        Route("/api/health", health, methods=["GET"]),
-        Route("/api/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-    ]
+    async def create_learner(self, name: str, email: str, team: str, tz: str) -> dict[str, Any]:
+        if (await self.db.execute(sql.learner_by_email(email))).first():
+            raise ApiError(409, "already_enrolled", f"{email} is already enrolled.")
+        learner_id, token = auth.new_learner_id(), auth.new_token()
+        now = iso(self.clock())
+        await self.db.batch(
+            [sql.enroll(learner_id, name, email, team, tz, auth.token_hash(token), now)]
+        )
+        return {"userId": learner_id, "inviteToken": token}
+
+    async def open_session(self, request: Request) -> Response:
+        body = await read_json(request)
+        token = text(body, "inviteToken", max_length=200)
+        learner = (await self.db.execute(sql.learner_by_invite(auth.token_hash(token)))).first()
+        if learner is None:
+            raise ApiError(401, "bad_invite", "This invite link is not valid.")
+        session, now = auth.new_token(), self.clock()
+        await self.db.batch(
+            [
+                sql.end_expired_sessions(learner["id"], iso(now)),
+                sql.new_session(
+                    auth.token_hash(session), learner["id"], iso(now), iso(auth.session_expiry(now))
+                ),
+            ]
+        )
+        response = JSONResponse(
+            {"userId": learner["id"], "name": learner["name"], "teamId": learner["team_id"]}
+        )
+        auth.set_session_cookie(response, request, session)
+        return response
+
+    async def close_session(self, request: Request) -> Response:
+        token = auth.session_token(request)
+        if token:
+            await self.db.batch([sql.end_session(auth.token_hash(token))])
+        response = Response(status_code=204)
+        auth.clear_session_cookie(response, request)
+        return response
+
+    async def progress(self, request: Request) -> Response:
+        """GET /api/learner: your own progress; admins may pass ?userId=."""
+        user_id = request.query_params.get("userId")
+        if user_id is not None:
+            auth.require_admin(request, self.settings.admin_token)
+            learner = (await self.db.execute(sql.learner_by_id(user_id))).first()
+            if learner is None:
+                raise ApiError(404, "unknown_learner", f"No learner '{user_id}'.")
+            course = await self.learning.course()
+            learner = await self.learning.place(learner, course)
+        else:
+            learner, course = await self.placed(request)
+        return JSONResponse(await self.progress_of(learner, course))
+
+    async def progress_of(self, learner: Learner, course: Any) -> dict[str, Any]:
+        completed = (await self.db.execute(sql.completed_steps(learner["id"]))).rows
+        badges = (await self.db.execute(sql.badges_of(learner["id"]))).rows
+        open_step = course.step(learner["open_step"]) if learner["open_step"] else None
+        return {
+            "userId": learner["id"],
+            "name": learner["name"],
+            "teamId": learner["team_id"],
+            "xp": learner["xp"],
+            "level": rules.level(learner["xp"]),
+            "streak": {
+                "current": learner["streak"],
+                "best": learner["streak_best"],
+                "lastDay": learner["streak_day"],
+            },
+            "badges": [
+                {"id": b["id"], "name": b["name"], "rule": b["rule"], "earnedAt": b["earned_at"]}
+                for b in badges
+            ],
+            "currentStep": open_step.public() if open_step else None,
+            "completed": [r["step_id"] for r in completed if r["step_id"] in course.index],
+            "totalSteps": len(course.steps),
+            "courseVersion": course.version,
+        }
+
+    async def video_event(self, request: Request) -> Response:
+        return await self._event(request, "video")
+
+    async def lesson_done(self, request: Request) -> Response:
+        return await self._event(request, "lesson")
+
+    async def quiz_submission(self, request: Request) -> Response:
+        return await self._event(request, "quiz")
+
+    async def _event(self, request: Request, kind: str) -> Response:
+        body = await read_json(request)
+        forbid_identity(body)
+        eid = event_id(body)
+        learner, course = await self.placed(request)
+        first = await self.learning.replay(learner, eid, kind)
+        if first is not None:
+            return JSONResponse({**first, "replayed": True})
+        if kind == "video":
+            answer = await self.learning.video_event(
+                learner, course, eid, body.get("stepId"), body.get("intervals")
+            )
+        elif kind == "lesson":
+            answer = await self.learning.lesson_done(learner, course, eid, body.get("stepId"))
+        else:
+            answer = await self.learning.quiz_submission(
+                learner, course, eid, body.get("stepId"), body.get("answers")
+            )
+        return JSONResponse(answer)
+
+    async def leaderboard(self, request: Request) -> Response:
+        period = request.query_params.get("period", "7d")
+        if period not in PERIODS:
+            raise ApiError(422, "invalid", "'period' must be 7d, 30d or all.")
+        team = request.query_params.get("teamId")
+        me: str | None = None
+        if not auth.is_admin(request, self.settings.admin_token):
+            learner = await self.learner(request)
+            me = learner["id"]
+            if team is None:
+                team = learner["team_id"]
+            elif team != learner["team_id"]:
+                raise ApiError(403, "other_team", "You can only see your own team's leaderboard.")
+        if not team:
+            raise ApiError(422, "invalid", "'teamId' is required.")
+        days = PERIODS[period]
+        before = (
+            None if days is None else (self.clock() - timedelta(days=days - 1)).date().isoformat()
+        )
+        rows = (await self.db.execute(sql.leaderboard(team, before, LEADERBOARD_SIZE))).rows
+        entries = [
+            {"rank": n, "userId": r["id"], "name": r["name"], "xp": r["xp"], "me": r["id"] == me}
+            for n, r in enumerate(rows, start=1)
+        ]
+        return JSONResponse({"teamId": team, "period": period, "entries": entries})
+
+    async def tally_link(self, request: Request) -> Response:
+        """The open Tally quiz's form URL, with the signed hidden field that names you."""
+        learner, course = await self.placed(request)
+        step = self.learning.open_step(learner, course, request.query_params.get("stepId"))
+        if not step.tally:
+            raise ApiError(422, "not_a_tally_quiz", f"Step '{step.id}' is not a Tally quiz.")
+        token = tally.hidden_token(
+            self.settings.secret, learner["id"], step.id, self.clock().timestamp()
+        )
+        url = f"https://tally.so/r/{step.tally}?{tally.HIDDEN_FIELD}={token}"
+        return JSONResponse({"stepId": step.id, "formId": step.tally, "formUrl": url})
+
+    async def tally_hook(self, request: Request) -> Response:
+        raw = await read_body(request)
+        tally.verify_webhook(
+            self.settings.tally_secret, raw, request.headers.get("tally-signature")
+        )
+        from .body import parse_object
+
+        submission = tally.read_submission(parse_object(raw))
+        learner_id, step_id = tally.read_hidden_token(
+            self.settings.secret, submission.token, self.clock().timestamp()
+        )
+        learner = (await self.db.execute(sql.learner_by_id(learner_id))).first()
+        if learner is None:
+            raise ApiError(404, "unknown_learner", "The learner of this response no longer exists.")
+        course = await self.learning.course()
+        learner = await self.learning.place(learner, course)
+        first = await self.learning.replay(learner, submission.event_id, "tally")
+        if first is not None:
+            return JSONResponse({**first, "replayed": True})
+        step = self.learning.open_step(learner, course, step_id)
+        if not step.tally or (submission.form_id and submission.form_id != step.tally):
+            raise ApiError(
+                422, "wrong_form", f"This response is not from step '{step.id}''s Tally form."
+            )
+        result = rules.Grade(
+            submission.fraction,
+            submission.fraction + 1e-9 >= step.pass_mark,
+            submission.fraction >= 1.0,
+            [],
+        )
+        now = self.clock()
+        outcome = self.learning.attempt(
+            learner,
+            course,
+            step,
+            "tally",
+            result,
+            json.dumps({"fraction": submission.fraction}),
+            now,
+        )
+        answer = {
+            "stepId": step.id,
+            "score": round(result.score, 4),
+            "passed": result.passed,
+            "perfect": result.perfect,
+            "xp": outcome.xp,
+            "badges": outcome.badges,
+        }
+        return JSONResponse(
+            await self.learning.commit(learner, submission.event_id, "tally", outcome, answer)
+        )
+
+    async def reset(self, request: Request) -> Response:
+        auth.require_admin(request, self.settings.admin_token)
+        body = await read_json(request)
+        user_id = text(body, "userId", max_length=64)
+        learner = (await self.db.execute(sql.learner_by_id(user_id))).first()
+        if learner is None:
+            raise ApiError(404, "unknown_learner", f"No learner '{user_id}'.")
+        course = await self.learning.course()
+        await self.db.batch(
+            sql.reset_learner(user_id, course.first, course.version, iso(self.clock()))
+        )
+        return JSONResponse(
+            {"userId": user_id, "currentStep": course.steps[0].public() if course.steps else None}
+        )
+
+    async def publish(self, request: Request) -> Response:
+        auth.require_admin(request, self.settings.admin_token)
+        raw = await read_body(request, limit=16 * 1024 * 1024)
+        version = await publish_manifest(self.db, raw.decode("utf-8", "replace"), iso(self.clock()))
+        return JSONResponse({"version": version}, status_code=201)
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(document())
+
+    async def not_found(self, request: Request) -> Response:
+        raise ApiError(404, "not_found", f"No API endpoint {request.method} {request.url.path}.")
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/api/health", self.health, methods=["GET"]),
+            Route("/api/openapi.json", self.openapi, methods=["GET"]),
+            Route("/api/admin/learners", self.enroll, methods=["POST"]),
+            Route("/api/admin/reset", self.reset, methods=["POST"]),
+            Route("/api/admin/publish", self.publish, methods=["POST"]),
+            Route("/api/session", self.open_session, methods=["POST"]),
+            Route("/api/session", self.close_session, methods=["DELETE"]),
+            Route("/api/learner", self.progress, methods=["GET"]),
+            Route("/api/video-event", self.video_event, methods=["POST"]),
+            Route("/api/lesson-done", self.lesson_done, methods=["POST"]),
+            Route("/api/quiz-submission", self.quiz_submission, methods=["POST"]),
+            Route("/api/leaderboard", self.leaderboard, methods=["GET"]),
+            Route("/api/tally-link", self.tally_link, methods=["GET"]),
+            Route("/api/tally-hook", self.tally_hook, methods=["POST"]),
+            Route(
+                "/api/{rest:path}",
+                self.not_found,
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            ),
+        ]
 
 
-async def http_error(request: Request, exc: Exception) -> Response:
-    """Render HTTP errors under /api in the one error shape."""
-    assert isinstance(exc, HTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed"}
-    return error(exc.status_code, codes.get(exc.status_code, "http_error"), exc.detail)
+async def publish_manifest(db: Database, text_: str, now: str) -> str:
+    """Store a manifest written by the build as the current course version."""
+    from .course import parse_manifest
+
+    try:
+        course = parse_manifest(text_)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ApiError(422, "invalid_manifest", f"Not a Sillon course manifest: {exc}") from None
+    await db.batch([sql.publish_course(course.version, text_, now)])
+    return course.version
+
+
+def open_database(settings: Settings) -> SQLiteDatabase:
+    return SQLiteDatabase(settings.db_path)

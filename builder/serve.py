@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import uvicorn
 import watchfiles
@@ -26,7 +27,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.app import Settings, http_error, routes
+from api import gate
+from api.app import Api, Settings, publish_manifest
+from api.errors import ApiError, api_error, error_response
+from api.learning import Clock, iso, utc_now
+from api.storage import SQLiteDatabase
 from builder.cache import Cache
 from builder.config import BuildConfig
 from builder.errors import BuildError
@@ -36,6 +41,7 @@ from builder.pipeline import build
 log = logging.getLogger("sillon.serve")
 DEFAULT_DB = ".sillon/sillon.sqlite3"
 RELOAD_SCRIPT = Path(__file__).resolve().parent / "livereload.js"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class Builds:
@@ -48,6 +54,7 @@ class Builds:
         self.problems: list[str] = []  # of the last failed build; empty after a good one
         self.changed = asyncio.Event()
         self.lock = asyncio.Lock()
+        self.api: Api | None = None
 
     def run(self) -> bool:
         """Build (incrementally after the first time); log the outcome; True if it succeeded."""
@@ -73,9 +80,17 @@ class Builds:
 
     async def rebuild(self) -> None:
         async with self.lock:
-            await asyncio.to_thread(self.run)
+            ok = await asyncio.to_thread(self.run)
+            if ok and self.api is not None:
+                await self.publish(self.api)
         self.changed.set()
         self.changed = asyncio.Event()
+
+    async def publish(self, api: Api) -> None:
+        """Make the course just built the local API's current version (authors test as learners)."""
+        manifest = (self.config.private / "manifest.json").read_text(encoding="utf-8")
+        version = await publish_manifest(api.db, manifest, iso(api.clock()))
+        log.info("published course version %s to %s", version[:12], api.settings.db_path)
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Rebuild whenever content/, templates/ or static/ change."""
@@ -162,12 +177,20 @@ class InjectReload:
 
 
 class SiteFiles(StaticFiles):
-    """site/ as Pages serves it: no `_headers`, no hidden files, 404.html for the rest."""
+    """site/ as Pages serves it (no `_headers`, no hidden files, 404.html), behind the gate."""
+
+    def __init__(self, api: Api, **options: Any) -> None:
+        super().__init__(**options)
+        self.api = api
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         hidden = any(part.startswith(".") and part != "." for part in Path(path).parts)
         if hidden or path in ("_headers", "_redirects"):
             return self.not_found(scope)
+        if gate.gated(path):
+            refused = await gate.check(self.api, Request(scope), path)
+            if refused is not None:
+                return refused
         return await super().get_response(path, scope)
 
     def not_found(self, scope: Scope) -> Response:
@@ -177,9 +200,17 @@ class SiteFiles(StaticFiles):
         return PlainTextResponse("Not Found", status_code=404)
 
 
-def create_app(config: BuildConfig, settings: Settings, watch: bool = True) -> Starlette:
+def create_app(
+    config: BuildConfig,
+    settings: Settings,
+    watch: bool = True,
+    clock: Clock = utc_now,
+    preview: bool = True,
+) -> Starlette:
     """Return the serve process: the API, live-reload events, and site/ as static files."""
+    api = Api(settings, SQLiteDatabase(settings.db_path), clock)
     builds = Builds(config)
+    builds.api = api
     stop = asyncio.Event()
 
     async def events(request: Request) -> Response:
@@ -200,6 +231,15 @@ def create_app(config: BuildConfig, settings: Settings, watch: bool = True) -> S
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
+    async def preview_step(request: Request) -> Response:
+        """Any step's fragment, for the author at this machine only (never for learners)."""
+        client = request.client.host if request.client else ""
+        name = request.path_params["name"]
+        path = config.out / "steps" / name
+        if not preview or client not in LOOPBACK or "/" in name or not path.is_file():
+            return PlainTextResponse("Not Found", status_code=404)
+        return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-store"})
+
     async def reload_script(request: Request) -> Response:
         headers = {"Cache-Control": "no-cache"}
         return FileResponse(RELOAD_SCRIPT, media_type="text/javascript", headers=headers)
@@ -218,18 +258,36 @@ def create_app(config: BuildConfig, settings: Settings, watch: bool = True) -> S
     config.out.mkdir(parents=True, exist_ok=True)
     app = Starlette(
         routes=[
-            *routes(settings),
+            *api.routes(),
             Route("/_sillon/events", events, methods=["GET"]),
             Route("/_sillon/livereload.js", reload_script, methods=["GET"]),
-            Mount("/", SiteFiles(directory=config.out, html=True, check_dir=False)),
+            Route("/_sillon/steps/{name}", preview_step, methods=["GET"]),
+            Mount("/", SiteFiles(api, directory=config.out, html=True, check_dir=False)),
         ],
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
     )
     app.add_middleware(InjectReload)
     app.add_middleware(PagesHeaders, out=config.out)
     app.state.stop = stop
     return app
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's HTTP errors: the one JSON shape under /api/, plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return error_response(exc.status_code, "http_error", str(exc.detail))
+    return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "Something went wrong on the server.")
 
 
 class _Server(uvicorn.Server):
@@ -245,16 +303,30 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def settings_from_env() -> Settings:
+    """Read the API's settings from the environment (see the README's Configuration)."""
+    settings = Settings(
+        db_path=os.environ.get("SILLON_DB", DEFAULT_DB),
+        admin_token=os.environ.get("SILLON_ADMIN_TOKEN") or None,
+        tally_secret=os.environ.get("TALLY_SIGNING_SECRET") or None,
+        base_url=os.environ.get("SILLON_BASE_URL") or None,
+        default_tz=os.environ.get("SILLON_TZ", "Europe/Paris"),
+    )
+    if os.environ.get("SILLON_SECRET"):
+        settings.secret = os.environ["SILLON_SECRET"]
+    else:
+        log.warning("SILLON_SECRET is not set: Tally quiz links signed now stop working on restart")
+    return settings
+
+
 def serve(config: BuildConfig, host: str, port: int) -> int:
     """Run the serve process until interrupted; return the exit code."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
     )
-    settings = Settings(
-        db_path=os.environ.get("SILLON_DB", DEFAULT_DB),
-        admin_token=os.environ.get("SILLON_ADMIN_TOKEN") or None,
-    )
-    app = create_app(config, settings)
+    settings = settings_from_env()
+    # The author preview opens every step: only when serving this machine alone.
+    app = create_app(config, settings, preview=host in LOOPBACK)
     log.info("serving %s at http://%s:%d/ (database %s)", config.out, host, port, settings.db_path)
     started = time.perf_counter()
     server = _Server(

@@ -6,7 +6,7 @@
   const first = document.querySelector("[data-step-id]");
   const id = params.get("step") || (first && first.dataset.stepId);
   if (!target || !id) return;
-  fetch("/steps/" + encodeURIComponent(id) + ".html", { credentials: "same-origin" })
+  fetch("/_sillon/steps/" + encodeURIComponent(id) + ".html", { credentials: "same-origin" })
     .then(function (response) {
       if (!response.ok) throw new Error(response.status + " " + response.statusText);
       return response.text();

@@ -80,7 +80,7 @@ def server(example: Path) -> Iterator[Server]:
 
 def test_serve_rebuilds_on_edit_and_survives_a_bad_edit(server: Server, example: Path) -> None:
     lesson = "modules/02-filtrer-trier/02-combiner-conditions.md"
-    page = "/steps/som02-combiner-conditions.html"
+    page = "/_sillon/steps/som02-combiner-conditions.html"  # the author preview: not gated
     assert server.get(page).status_code == 200
     edit(example, lesson, "\n## ", "\nUne phrase ajoutée en direct.\n\n## ")
     took = server.wait_until(
@@ -113,11 +113,14 @@ def test_serve_site_api_and_headers(server: Server) -> None:
     assert home.headers["cache-control"] == "no-cache"
     assert "default-src 'self'" in home.headers["content-security-policy"]
     assert server.get("/learn/").status_code == 200
+    gated = server.get("/steps/som01-bienvenue.html")
+    assert (gated.status_code, gated.json()["error"]["code"]) == (401, "unauthorized")
+    assert server.get("/_sillon/steps/som01-bienvenue.html").status_code == 200
     assert server.get("/api/health").json() == {"ok": True, "database": "sqlite"}
     missing = server.get("/api/nothing")
     assert (missing.status_code, missing.json()) == (
         404,
-        {"error": {"code": "not_found", "message": "Not Found"}},
+        {"error": {"code": "not_found", "message": "No API endpoint GET /api/nothing."}},
     )
     not_found = server.get("/no/such/page")
     assert not_found.status_code == 404 and "Page introuvable" in not_found.text
@@ -164,11 +167,11 @@ def test_serve_events_reload_after_good_build_and_report_bad_one(
 def test_serve_injects_reload_script_but_site_files_stay_clean(
     server: Server, example: Path
 ) -> None:
-    page = server.get("/kms/")
+    page = server.get("/board/")
     assert '<script src="/_sillon/livereload.js" defer></script>' in page.text
     assert int(page.headers["content-length"]) == len(page.content)
     assert server.get("/_sillon/livereload.js").status_code == 200
-    assert "livereload" not in (example.parent / "site/kms/index.html").read_text()
+    assert "livereload" not in (example.parent / "site/board/index.html").read_text()
 
 
 def test_serve_starts_with_broken_content_and_recovers(example: Path) -> None:

@@ -1,0 +1,79 @@
+"""Identity: admin bearer token, personal invite links, HttpOnly session cookies.
+
+A learner's identity comes only from the session cookie (or Cloudflare Access), never from a
+request body or query. Tokens are random; the database stores only their SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .errors import ApiError
+
+COOKIE = "sillon_session"
+SESSION_DAYS = 30
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_learner_id() -> str:
+    return "u_" + secrets.token_hex(8)
+
+
+def require_admin(request: Request, admin_token: str | None) -> None:
+    """Accept only `Authorization: Bearer <SILLON_ADMIN_TOKEN>`, compared in constant time."""
+    if not admin_token:
+        raise ApiError(403, "admin_disabled", "Admin endpoints are off: set SILLON_ADMIN_TOKEN.")
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), admin_token.encode()
+    ):
+        raise ApiError(401, "unauthorized", "A valid admin bearer token is required.")
+
+
+def is_admin(request: Request, admin_token: str | None) -> bool:
+    try:
+        require_admin(request, admin_token)
+    except ApiError:
+        return False
+    return True
+
+
+def session_token(request: Request) -> str | None:
+    value = request.cookies.get(COOKIE)
+    return value if value and len(value) < 200 else None
+
+
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=SESSION_DAYS * 86400,
+        path="/",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        COOKIE, path="/", httponly=True, secure=request.url.scheme == "https", samesite="lax"
+    )
+
+
+def session_expiry(now: datetime) -> datetime:
+    return now + timedelta(days=SESSION_DAYS)

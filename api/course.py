@@ -1,0 +1,125 @@
+"""The published course as the API sees it: the path, durations and answer keys.
+
+It is the private manifest `python build.py` writes (site-private/manifest.json), published into
+the database as a course version. The path rule lives here too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    id: str
+    kind: str  # video | lesson | quiz
+    module: str
+    title: str
+    duration: float | None = None  # video steps
+    video_url: str | None = None  # local video (site path), or None
+    stream_uid: str | None = None
+    pass_mark: float = 0.8
+    answers: tuple[tuple[int, ...], ...] = ()  # built-in quiz: right choices per question
+    multiple: tuple[bool, ...] = ()
+    choices: tuple[int, ...] = ()  # number of choices per question
+    explains: tuple[str, ...] = ()
+    tally: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        """What a learner may know of the step: `currentStep` in the API."""
+        return {"id": self.id, "type": self.kind, "title": self.title, "module": self.module}
+
+
+@dataclass
+class Course:
+    version: str
+    title: str
+    completion: float
+    max_rate: float
+    kms_unlock: str
+    steps: list[StepInfo]
+    kms_pages: dict[str, str | None] = field(default_factory=dict)  # url -> module id
+    kms_files: dict[str, str | None] = field(default_factory=dict)
+    index: dict[str, int] = field(default_factory=dict)
+    module_steps: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.index = {s.id: n for n, s in enumerate(self.steps)}
+        for step in self.steps:
+            self.module_steps.setdefault(step.module, []).append(step.id)
+
+    @property
+    def first(self) -> str | None:
+        return self.steps[0].id if self.steps else None
+
+    def step(self, step_id: str) -> StepInfo | None:
+        position = self.index.get(step_id)
+        return None if position is None else self.steps[position]
+
+    def after(self, step_id: str) -> str | None:
+        """The step that opens once `step_id` is done (None at the end of the course)."""
+        position = self.index[step_id] + 1
+        return self.steps[position].id if position < len(self.steps) else None
+
+    def ends_module(self, step_id: str) -> bool:
+        step = self.steps[self.index[step_id]]
+        return self.module_steps[step.module][-1] == step_id
+
+    def open_step_for(self, completed: set[str]) -> str | None:
+        """The path rule, also after a republish with steps inserted, moved or removed.
+
+        The open step is the first step, in the current order, that comes after the furthest
+        step the learner completed and is not completed itself. Steps inserted before that
+        point are never opened (a learner only moves forward); removed steps are forgotten.
+        """
+        furthest = max((self.index[s] for s in completed if s in self.index), default=-1)
+        for step in self.steps[furthest + 1 :]:
+            if step.id not in completed:
+                return step.id
+        return None
+
+
+def parse_manifest(text: str) -> Course:
+    """Read a manifest written by the build (format 1)."""
+    data = json.loads(text)
+    if data.get("format") != 1:
+        raise ValueError(f"unsupported course manifest format {data.get('format')!r}")
+    steps = [_step(entry) for entry in data["steps"]]
+    return Course(
+        version=data["version"],
+        title=data["title"],
+        completion=float(data["completion"]),
+        max_rate=float(data["playbackMaxRate"]),
+        kms_unlock=data["kms"]["unlock"],
+        steps=steps,
+        kms_pages={p["url"]: p["module"] for p in data["kms"]["pages"]},
+        kms_files={f["url"]: f["module"] for f in data["kms"]["files"]},
+    )
+
+
+def _step(entry: dict[str, Any]) -> StepInfo:
+    base = {"id": entry["id"], "module": entry["module"], "title": entry["title"]}
+    if entry["kind"] == "lesson":
+        video = entry.get("video")
+        if not video:
+            return StepInfo(kind="lesson", **base)
+        return StepInfo(
+            kind="video",
+            duration=float(video["duration"]),
+            video_url=video.get("url"),
+            stream_uid=video.get("stream"),
+            **base,
+        )
+    questions = entry.get("questions") or []
+    return StepInfo(
+        kind="quiz",
+        pass_mark=float(entry["pass"]),
+        tally=entry.get("tally"),
+        answers=tuple(tuple(q["answer"]) for q in questions),
+        multiple=tuple(bool(q["multiple"]) for q in questions),
+        choices=tuple(int(q["choices"]) for q in questions),
+        explains=tuple(q.get("explain", "") for q in questions),
+        **base,
+    )

@@ -1,0 +1,102 @@
+"""The content gate: only the open step's fragment and video, the handout by its unlock rule.
+
+The same function guards the local server (serve) and, on Cloudflare, the Worker in front of
+the static assets (`run_worker_first`), so both refuse exactly the same requests.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from . import auth, sql
+from .errors import ApiError
+
+if TYPE_CHECKING:
+    from .app import Api
+    from .course import Course
+
+REFUSAL_PAGE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>{title}</h1><p>{message}</p>
+<p><a href="/">Retour au parcours</a></p></main></body></html>
+"""
+
+
+def gated(path: str) -> bool:
+    """Tell whether a site path (without the leading '/') goes through the gate."""
+    return path.startswith(("steps/", "kms/", "media/")) or path == "kms"
+
+
+async def check(api: Api, request: Request, path: str) -> Response | None:
+    """Return the refusal for a gated path, or None when the learner may have it."""
+    try:
+        if auth.is_admin(request, api.settings.admin_token):
+            return None
+        if path.startswith("steps/"):
+            await _step(api, request, path[len("steps/") :].removesuffix(".html"))
+        elif path == "kms" or path.startswith("kms/"):
+            await _kms(api, request, "/" + path.removesuffix("index.html"))
+        elif path.startswith("media/"):
+            await _media(api, request, "/" + path)
+    except ApiError as exc:
+        return refusal(request, exc)
+    return None
+
+
+async def _step(api: Api, request: Request, step_id: str) -> None:
+    learner, course = await api.placed(request)
+    api.learning.open_step(learner, course, step_id)
+
+
+async def _media(api: Api, request: Request, url: str) -> None:
+    course = await api.learning.course()
+    owner = next((s for s in course.steps if s.video_url == url), None)
+    if owner is None:
+        return  # images and downloads of lessons are not secret; videos are
+    learner, course = await api.placed(request)
+    if learner["open_step"] != owner.id:
+        raise ApiError(403, "video_locked", "This video belongs to a step that is not open.")
+
+
+async def _kms(api: Api, request: Request, url: str) -> None:
+    learner, course = await api.placed(request)
+    if course.kms_unlock == "start":
+        return
+    if course.kms_unlock == "end":
+        if learner["open_step"] is not None:
+            raise ApiError(403, "kms_locked", "The handout opens at the end of the course.")
+        return
+    done = {
+        r["module_id"] for r in (await api.db.execute(sql.completed_modules(learner["id"]))).rows
+    }
+    module = _module_of(course, url)
+    if module is None and not done or module is not None and module not in done:
+        raise ApiError(
+            403, "kms_locked", "This part of the handout opens at the end of its module."
+        )
+
+
+def _module_of(course: Course, url: str) -> str | None:
+    if url in course.kms_pages:
+        return course.kms_pages[url]
+    if url in course.kms_files:
+        return course.kms_files[url]
+    parts = url.strip("/").split("/")
+    return parts[1] if len(parts) > 2 else None
+
+
+def refusal(request: Request, exc: ApiError) -> Response:
+    """Refuse in the one error shape, or as a short page for a browser navigating there."""
+    if (
+        "text/html" in request.headers.get("accept", "")
+        and request.headers.get("sec-fetch-mode") == "navigate"
+    ):
+        page = REFUSAL_PAGE.format(title="Accès fermé", message=html.escape(exc.message))
+        return HTMLResponse(page, status_code=exc.status, headers={"Cache-Control": "no-store"})
+    body = {"error": {"code": exc.code, "message": exc.message}}
+    return JSONResponse(body, status_code=exc.status, headers={"Cache-Control": "no-store"})

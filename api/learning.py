@@ -1,0 +1,317 @@
+"""What learners do, as the server decides it: one open step, completions, awards.
+
+Every action reads what it needs, decides in Python, and writes one atomic batch whose
+statements are safe to race: facts are inserted once (unique keys), the open step moves only
+from the step that was read, awards are `ON CONFLICT DO NOTHING` on their cause.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from . import rules, sql
+from .course import Course, StepInfo, parse_manifest
+from .errors import ApiError
+from .storage import Database, Statement
+
+Clock = Callable[[], datetime]
+Learner = dict[str, Any]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class Outcome:
+    """What an action changes: the batch to write and the answer to give."""
+
+    statements: list[Statement] = field(default_factory=list)
+    xp: list[dict[str, Any]] = field(default_factory=list)
+    badges: list[str] = field(default_factory=list)
+
+    def add_xp(self, learner_id: str, amount: int, cause: str, now: str) -> None:
+        self.statements.append(sql.award_xp(learner_id, amount, cause, now))
+        self.xp.append({"cause": cause, "amount": amount})
+
+
+class Learning:
+    """The learning rules over one database and one clock."""
+
+    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+        self.db = db
+        self.clock = clock
+        self.courses: dict[str, Course] = {}
+
+    # -- course and placement ------------------------------------------------------------------
+
+    async def course(self) -> Course:
+        """The current course version (parsed once per version)."""
+        row = (await self.db.execute(sql.current_course())).first()
+        if row is None:
+            raise ApiError(
+                503, "no_course", "No course is published yet (python build.py publish)."
+            )
+        version = row["version"]
+        if version not in self.courses:
+            manifest = (await self.db.execute(sql.course_manifest(version))).first()
+            assert manifest is not None
+            self.courses = {version: parse_manifest(manifest["manifest"])}
+        return self.courses[version]
+
+    async def place(self, learner: Learner, course: Course) -> Learner:
+        """Make sure the learner's open step is computed for the current course version."""
+        if learner["course_version"] == course.version:
+            return learner
+        rows = (await self.db.execute(sql.completed_steps(learner["id"]))).rows
+        open_step = course.open_step_for({r["step_id"] for r in rows})
+        now = iso(self.clock())
+        await self.db.batch([sql.set_open_step(learner["id"], open_step, course.version, now)])
+        return {
+            **learner,
+            "open_step": open_step,
+            "course_version": course.version,
+            "opened_at": now,
+        }
+
+    def open_step(self, learner: Learner, course: Course, step_id: object) -> StepInfo:
+        """The step the learner acts on, which must be their open one (409/403 otherwise)."""
+        if not isinstance(step_id, str) or not step_id:
+            raise ApiError(422, "invalid", "'stepId' must be a step id.")
+        step = course.step(step_id)
+        if step is None:
+            raise ApiError(404, "unknown_step", f"There is no step '{step_id}' in this course.")
+        if step_id == learner["open_step"]:
+            return step
+        open_id = learner["open_step"]
+        if open_id is None or course.index[step_id] < course.index.get(open_id, len(course.steps)):
+            raise ApiError(409, "step_closed", f"Step '{step_id}' is finished and closed for good.")
+        raise ApiError(403, "step_locked", f"Step '{step_id}' is not open yet.")
+
+    # -- idempotency ---------------------------------------------------------------------------
+
+    async def replay(self, learner: Learner, event_id: str, kind: str) -> dict[str, Any] | None:
+        row = (await self.db.execute(sql.event_response(learner["id"], event_id))).first()
+        if row is None:
+            return None
+        if row["kind"] != kind:
+            raise ApiError(
+                409, "event_id_reused", f"Event id '{event_id}' was used for another kind of event."
+            )
+        answer: dict[str, Any] = json.loads(row["response"])
+        return answer
+
+    async def commit(
+        self, learner: Learner, event_id: str, kind: str, outcome: Outcome, answer: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Write the outcome and the event in one batch; a lost race answers what the winner did."""
+        now = iso(self.clock())
+        record = sql.record_event(learner["id"], event_id, kind, json.dumps(answer), now)
+        results = await self.db.batch([*outcome.statements, record])
+        if results[-1].changes == 0:
+            first = await self.replay(learner, event_id, kind)
+            if first is not None:
+                return first
+        return answer
+
+    # -- awards --------------------------------------------------------------------------------
+
+    def finish(
+        self,
+        learner: Learner,
+        course: Course,
+        step: StepInfo,
+        now: datetime,
+        outcome: Outcome,
+        perfect: bool = False,
+    ) -> str | None:
+        """Add the statements that complete the open step and award what it earns."""
+        lid, t = learner["id"], iso(now)
+        after = course.after(step.id)
+        outcome.statements += [
+            sql.complete_step(lid, step.id, step.kind, step.module, t),
+            sql.advance(lid, step.id, after, t),
+        ]
+        if step.kind == "video":
+            outcome.add_xp(lid, rules.XP_VIDEO, f"video:{step.id}", t)
+            self._badges(learner, "video", 1, outcome, t)
+        elif step.kind == "quiz":
+            outcome.add_xp(lid, rules.XP_QUIZ_PASS, f"quiz:{step.id}", t)
+            self._badges(learner, "quiz", 1, outcome, t)
+            if perfect:
+                outcome.add_xp(lid, rules.XP_QUIZ_PERFECT, f"quiz-perfect:{step.id}", t)
+                outcome.statements.append(sql.award_badge(lid, "perfectionist", t))
+                outcome.badges.append("perfectionist")
+        if course.ends_module(step.id):
+            outcome.statements.append(sql.complete_module(lid, step.module, t))
+            outcome.add_xp(lid, rules.XP_MODULE, f"module:{step.module}", t)
+            self._badges(learner, "module", 1, outcome, t)
+        return after
+
+    def _badges(self, learner: Learner, family: str, step: int, outcome: Outcome, now: str) -> None:
+        for badge, counter, threshold in rules.COUNTER_BADGES[family]:
+            outcome.statements.append(
+                sql.award_badge_at(learner["id"], badge, counter, threshold, now)
+            )
+            before = int(learner[counter])
+            if before < threshold <= before + step:
+                outcome.badges.append(badge)
+
+    def learning_day(self, learner: Learner, now: datetime, outcome: Outcome) -> None:
+        """Count today (in the learner's time zone) for the streak, once a day."""
+        day = rules.local_day(now, learner["tz"])
+        streak = rules.next_streak(day, learner["streak_day"], int(learner["streak"]))
+        if streak is None:
+            return
+        lid, t = learner["id"], iso(now)
+        outcome.statements.append(
+            sql.learning_day(lid, day.isoformat(), streak, learner["streak_day"])
+        )
+        outcome.add_xp(lid, rules.XP_STREAK_DAY, f"day:{day.isoformat()}", t)
+        self._badges({**learner, "streak": streak - 1}, "streak", 1, outcome, t)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    async def video_event(
+        self, learner: Learner, course: Course, event_id: str, step_id: object, intervals: object
+    ) -> dict[str, Any]:
+        step = self.open_step(learner, course, step_id)
+        if step.kind != "video" or step.duration is None:
+            raise ApiError(422, "not_a_video", f"Step '{step.id}' has no video.")
+        reported = rules.check_intervals(intervals, step.duration)
+        now = self.clock()
+        row = (await self.db.execute(sql.video_view(learner["id"], step.id))).first()
+        previous: list[rules.Interval] = (
+            [(float(a), float(b)) for a, b in json.loads(row["intervals"])] if row else []
+        )
+        merged = rules.merge([*previous, *reported])
+        watched = rules.covered(merged)
+        first_play = parse_iso(row["first_play_at"]) if row else now
+        try:
+            rules.check_plausible(watched, first_play, now, course.max_rate)
+        except rules.RuleError as exc:
+            raise ApiError(422, exc.code, exc.message) from None
+        outcome = Outcome()
+        t = iso(now)
+        outcome.statements.append(
+            sql.save_video_view(
+                learner["id"],
+                step.id,
+                json.dumps(merged),
+                watched,
+                t,
+                row["revision"] if row else 0,
+            )
+        )
+        required = course.completion * step.duration
+        complete = watched + 1e-6 >= required
+        after = None
+        if watched > rules.covered(rules.merge(previous)):
+            self.learning_day(learner, now, outcome)
+        if complete:
+            after = self.finish(learner, course, step, now, outcome)
+        answer = {
+            "stepId": step.id,
+            "watched": round(watched, 3),
+            "duration": step.duration,
+            "required": round(required, 3),
+            "complete": complete,
+            "nextStep": _public(course, after) if complete else None,
+            "xp": outcome.xp,
+            "badges": outcome.badges,
+        }
+        return await self.commit(learner, event_id, "video", outcome, answer)
+
+    async def lesson_done(
+        self, learner: Learner, course: Course, event_id: str, step_id: object
+    ) -> dict[str, Any]:
+        step = self.open_step(learner, course, step_id)
+        if step.kind != "lesson":
+            what = "its video" if step.kind == "video" else "its quiz"
+            raise ApiError(422, "not_a_text_lesson", f"Step '{step.id}' completes through {what}.")
+        now = self.clock()
+        outcome = Outcome()
+        self.learning_day(learner, now, outcome)
+        after = self.finish(learner, course, step, now, outcome)
+        answer = {
+            "stepId": step.id,
+            "complete": True,
+            "nextStep": _public(course, after),
+            "xp": outcome.xp,
+            "badges": outcome.badges,
+        }
+        return await self.commit(learner, event_id, "lesson", outcome, answer)
+
+    async def quiz_submission(
+        self, learner: Learner, course: Course, event_id: str, step_id: object, answers: object
+    ) -> dict[str, Any]:
+        step = self.open_step(learner, course, step_id)
+        if step.kind != "quiz":
+            raise ApiError(422, "not_a_quiz", f"Step '{step.id}' is not a quiz.")
+        if step.tally:
+            raise ApiError(422, "tally_quiz", f"Step '{step.id}' is scored by its Tally form.")
+        try:
+            result = rules.grade(answers, step.answers, step.choices, step.multiple, step.pass_mark)
+        except rules.RuleError as exc:
+            raise ApiError(422, exc.code, exc.message) from None
+        now = self.clock()
+        outcome = self.attempt(learner, course, step, "builtin", result, json.dumps(answers), now)
+        answer = {
+            "stepId": step.id,
+            "score": round(result.score, 4),
+            "pass": step.pass_mark,
+            "passed": result.passed,
+            "perfect": result.perfect,
+            "correct": result.correct,
+            "explanations": list(step.explains) if result.passed else [],
+            "nextStep": _public(course, course.after(step.id)) if result.passed else None,
+            "xp": outcome.xp,
+            "badges": outcome.badges,
+        }
+        return await self.commit(learner, event_id, "quiz", outcome, answer)
+
+    def attempt(
+        self,
+        learner: Learner,
+        course: Course,
+        step: StepInfo,
+        source: str,
+        result: rules.Grade,
+        answers: str,
+        now: datetime,
+    ) -> Outcome:
+        """Record a graded attempt; a pass completes the step (built-in and Tally alike)."""
+        outcome = Outcome()
+        outcome.statements.append(
+            sql.record_attempt(
+                learner["id"],
+                step.id,
+                source,
+                result.score,
+                result.passed,
+                result.perfect,
+                answers,
+                iso(now),
+            )
+        )
+        self.learning_day(learner, now, outcome)
+        if result.passed:
+            self.finish(learner, course, step, now, outcome, perfect=result.perfect)
+        return outcome
+
+
+def _public(course: Course, step_id: str | None) -> dict[str, Any] | None:
+    step = course.step(step_id) if step_id else None
+    return step.public() if step else None

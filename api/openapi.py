@@ -1,0 +1,350 @@
+"""The OpenAPI 3.1 document of the API (GET /api/openapi.json), written by hand next to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+STEP = {"$ref": "#/components/schemas/Step"}
+EVENT_ID = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{7,99}$",
+    "description": "Client-made id; a replay returns the first answer.",
+}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {
+        str(c): {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
+        for c in codes
+    }
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+AWARDS = {
+    "xp": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"cause": {"type": "string"}, "amount": {"type": "integer"}},
+        },
+    },
+    "badges": {"type": "array", "items": {"type": "string"}},
+}
+LEARNER: list[dict[str, list[str]]] = [{"cookieAuth": []}]
+ADMIN: list[dict[str, list[str]]] = [{"adminToken": []}]
+
+
+def document() -> dict[str, Any]:
+    """Return the OpenAPI document."""
+    paths: dict[str, Any] = {
+        "/api/health": {
+            "get": {
+                "summary": "Check the API and its database",
+                "responses": {"200": _json({"type": "object"}), **_errors(503)},
+            }
+        },
+        "/api/openapi.json": {
+            "get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}
+        },
+        "/api/admin/learners": {
+            "post": {
+                "summary": "Enroll a learner and get their personal invite link",
+                "security": ADMIN,
+                "requestBody": _body(
+                    {
+                        "name": {"type": "string", "maxLength": 200},
+                        "email": {"type": "string", "format": "email"},
+                        "teamId": {"type": "string", "maxLength": 64},
+                        "tz": {"type": "string", "description": "IANA time zone for streak days"},
+                    },
+                    ["name", "email", "teamId"],
+                ),
+                "responses": {
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "userId": {"type": "string"},
+                                "inviteToken": {"type": "string"},
+                                "inviteUrl": {"type": "string"},
+                            },
+                        },
+                        "Enrolled",
+                    ),
+                    **_errors(400, 401, 403, 409, 413, 415, 422),
+                },
+            }
+        },
+        "/api/admin/reset": {
+            "post": {
+                "summary": "Start a learner's course again (progress goes; XP and badges stay)",
+                "security": ADMIN,
+                "requestBody": _body({"userId": {"type": "string"}}, ["userId"]),
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    **_errors(400, 401, 403, 404, 413, 415, 422, 503),
+                },
+            }
+        },
+        "/api/admin/publish": {
+            "post": {
+                "summary": "Publish a course manifest (site-private/manifest.json) as current",
+                "security": ADMIN,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "201": _json({"type": "object", "properties": {"version": {"type": "string"}}}),
+                    **_errors(401, 403, 413, 422),
+                },
+            }
+        },
+        "/api/session": {
+            "post": {
+                "summary": "Sign in with an invite token: sets the HttpOnly session cookie",
+                "requestBody": _body({"inviteToken": {"type": "string"}}, ["inviteToken"]),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "userId": {"type": "string"},
+                                "name": {"type": "string"},
+                                "teamId": {"type": "string"},
+                            },
+                        }
+                    ),
+                    **_errors(400, 401, 413, 415, 422),
+                },
+            },
+            "delete": {"summary": "Sign out", "responses": {"204": {"description": "Signed out"}}},
+        },
+        "/api/learner": {
+            "get": {
+                "summary": "Your progress: XP, level, badges, streak, open and completed steps",
+                "security": LEARNER,
+                "parameters": [
+                    {
+                        "name": "userId",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "Admins only",
+                    }
+                ],
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Progress"}),
+                    **_errors(401, 404, 503),
+                },
+            }
+        },
+        "/api/video-event": {
+            "post": {
+                "summary": "Report watched media intervals of the open video step",
+                "security": LEARNER,
+                "requestBody": _body(
+                    {
+                        "eventId": EVENT_ID,
+                        "stepId": {"type": "string"},
+                        "intervals": {
+                            "type": "array",
+                            "maxItems": 200,
+                            "items": {
+                                "type": "array",
+                                "items": {"type": "number"},
+                                "minItems": 2,
+                                "maxItems": 2,
+                            },
+                        },
+                    },
+                    ["eventId", "stepId", "intervals"],
+                ),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "stepId": {"type": "string"},
+                                "watched": {"type": "number"},
+                                "duration": {"type": "number"},
+                                "required": {"type": "number"},
+                                "complete": {"type": "boolean"},
+                                "nextStep": {"oneOf": [STEP, {"type": "null"}]},
+                                **AWARDS,
+                            },
+                        }
+                    ),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 422, 503),
+                },
+            }
+        },
+        "/api/lesson-done": {
+            "post": {
+                "summary": "Finish the open text lesson (a lesson without video)",
+                "security": LEARNER,
+                "requestBody": _body(
+                    {"eventId": EVENT_ID, "stepId": {"type": "string"}}, ["eventId", "stepId"]
+                ),
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 422, 503),
+                },
+            }
+        },
+        "/api/quiz-submission": {
+            "post": {
+                "summary": "Submit the open built-in quiz; graded on the server",
+                "security": LEARNER,
+                "requestBody": _body(
+                    {
+                        "eventId": EVENT_ID,
+                        "stepId": {"type": "string"},
+                        "answers": {
+                            "type": "array",
+                            "items": {
+                                "oneOf": [
+                                    {"type": "integer"},
+                                    {"type": "array", "items": {"type": "integer"}},
+                                ]
+                            },
+                        },
+                    },
+                    ["eventId", "stepId", "answers"],
+                ),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "score": {"type": "number"},
+                                "passed": {"type": "boolean"},
+                                "perfect": {"type": "boolean"},
+                                "correct": {"type": "array", "items": {"type": "boolean"}},
+                                **AWARDS,
+                            },
+                        }
+                    ),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 422, 503),
+                },
+            }
+        },
+        "/api/leaderboard": {
+            "get": {
+                "summary": "Your team's leaderboard over 7 days, 30 days or all time",
+                "security": LEARNER + ADMIN,
+                "parameters": [
+                    {
+                        "name": "teamId",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "period",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["7d", "30d", "all"], "default": "7d"},
+                    },
+                ],
+                "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 422)},
+            }
+        },
+        "/api/tally-link": {
+            "get": {
+                "summary": "The open Tally quiz's form URL with your signed hidden field",
+                "security": LEARNER,
+                "parameters": [
+                    {
+                        "name": "stepId",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    **_errors(401, 403, 404, 409, 422, 503),
+                },
+            }
+        },
+        "/api/tally-hook": {
+            "post": {
+                "summary": "Tally webhook (FORM_RESPONSE), checked with the Tally-Signature header",
+                "parameters": [
+                    {
+                        "name": "Tally-Signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    **_errors(400, 401, 403, 404, 409, 413, 422, 503),
+                },
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Sillon learning API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "sillon_session"},
+                "adminToken": {"type": "http", "scheme": "bearer"},
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+                "Step": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "type": {"type": "string", "enum": ["video", "lesson", "quiz"]},
+                        "title": {"type": "string"},
+                        "module": {"type": "string"},
+                    },
+                },
+                "Progress": {
+                    "type": "object",
+                    "properties": {
+                        "userId": {"type": "string"},
+                        "teamId": {"type": "string"},
+                        "xp": {"type": "integer"},
+                        "level": {"type": "integer"},
+                        "badges": {"type": "array"},
+                        "streak": {"type": "object"},
+                        "currentStep": {"oneOf": [STEP, {"type": "null"}]},
+                        "completed": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    }

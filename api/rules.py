@@ -1,0 +1,168 @@
+"""The rules the server decides by: video coverage, quiz grades, XP, badges, streaks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# XP of the seed brief.
+XP_VIDEO = 10
+XP_QUIZ_PASS = 50
+XP_QUIZ_PERFECT = 25
+XP_MODULE = 100
+XP_STREAK_DAY = 5
+XP_PER_LEVEL = 250
+
+# Badges earned when a learner counter reaches a threshold: (badge, counter, threshold).
+COUNTER_BADGES = {
+    "video": [
+        ("first-video", "videos_done", 1),
+        ("video-5", "videos_done", 5),
+        ("video-25", "videos_done", 25),
+    ],
+    "quiz": [("first-quiz", "quizzes_passed", 1), ("quiz-master", "quizzes_passed", 5)],
+    "module": [("som-complete", "modules_done", 1), ("expert", "modules_done", 5)],
+    "streak": [("streak-7", "streak", 7), ("streak-30", "streak", 30)],
+}
+
+# A first report may already cover this much media (the player reports every few seconds).
+GRACE_SECONDS = 10.0
+# Media time may overshoot the manifest's duration by this much (container rounding).
+DURATION_SLACK = 1.0
+MAX_INTERVALS = 200
+
+Interval = tuple[float, float]
+
+
+class RuleError(ValueError):
+    """A report the rules refuse; `code` is the API error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def level(xp: int) -> int:
+    return 1 + xp // XP_PER_LEVEL
+
+
+def check_intervals(raw: object, duration: float) -> list[Interval]:
+    """Validate reported [start, end] media intervals (seconds) against the real duration."""
+    if not isinstance(raw, list) or len(raw) > MAX_INTERVALS:
+        raise RuleError(
+            "invalid_intervals",
+            f"'intervals' must be a list of at most {MAX_INTERVALS} [start, end] pairs",
+        )
+    result: list[Interval] = []
+    for item in raw:
+        if not (isinstance(item, list) and len(item) == 2 and all(_number(v) for v in item)):
+            raise RuleError("invalid_intervals", "each interval must be [start, end] in seconds")
+        start, end = float(item[0]), float(item[1])
+        if not 0 <= start <= end <= duration + DURATION_SLACK:
+            raise RuleError(
+                "invalid_intervals",
+                f"interval [{start:g}, {end:g}] is outside the video (0 to {duration:g} s)",
+            )
+        result.append((start, min(end, duration)))
+    return result
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def merge(intervals: list[Interval]) -> list[Interval]:
+    """Union of intervals, sorted and non-overlapping."""
+    merged: list[Interval] = []
+    for start, end in sorted(i for i in intervals if i[1] > i[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def covered(intervals: list[Interval]) -> float:
+    return sum(end - start for start, end in intervals)
+
+
+def check_plausible(watched: float, first_play: datetime, now: datetime, max_rate: float) -> None:
+    """Refuse more media than the wall clock allows at the speed cap since the first report."""
+    elapsed = max(0.0, (now - first_play).total_seconds())
+    allowed = elapsed * max_rate + GRACE_SECONDS
+    if watched > allowed + 1e-6:
+        raise RuleError(
+            "implausible_watch",
+            f"{watched:.1f} s of video in {elapsed:.1f} s is faster than the course's "
+            f"{max_rate:g}x limit",
+        )
+
+
+@dataclass(frozen=True)
+class Grade:
+    score: float
+    passed: bool
+    perfect: bool
+    correct: list[bool]
+
+
+def grade(
+    answers: object,
+    keys: tuple[tuple[int, ...], ...],
+    choices: tuple[int, ...],
+    multiple: tuple[bool, ...],
+    pass_mark: float,
+) -> Grade:
+    """Grade a built-in quiz: a question counts when exactly its right choices are picked."""
+    if not isinstance(answers, list) or len(answers) != len(keys):
+        raise RuleError(
+            "invalid_answers", f"'answers' must be a list of {len(keys)} answers, one per question"
+        )
+    correct: list[bool] = []
+    for number, (given, key) in enumerate(zip(answers, keys, strict=True)):
+        picked = [given] if isinstance(given, int) and not isinstance(given, bool) else given
+        if not isinstance(picked, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in picked
+        ):
+            raise RuleError(
+                "invalid_answers", f"answer {number + 1} must be a choice index or a list of them"
+            )
+        if any(not 0 <= i < choices[number] for i in picked) or len(set(picked)) != len(picked):
+            raise RuleError(
+                "invalid_answers", f"answer {number + 1} names a choice that does not exist"
+            )
+        if not multiple[number] and len(picked) > 1:
+            raise RuleError("invalid_answers", f"question {number + 1} takes one answer")
+        correct.append(sorted(picked) == list(key))
+    score = sum(correct) / len(keys) if keys else 0.0
+    return Grade(score, score + 1e-9 >= pass_mark, score == 1.0, correct)
+
+
+def local_day(now: datetime, tz: str) -> date:
+    """The learner's own calendar day (their time zone; UTC when unknown)."""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).date()
+
+
+def next_streak(day: date, last_day: str | None, streak: int) -> int | None:
+    """The streak after learning on `day`; None when `day` was already counted."""
+    if last_day is None:
+        return 1
+    previous = date.fromisoformat(last_day)
+    if day <= previous:
+        return None
+    return streak + 1 if day - previous == timedelta(days=1) else 1
+
+
+def valid_zone(tz: str) -> bool:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -1,0 +1,294 @@
+"""Every SQL statement the API runs, each a small named function. `?` placeholders only."""
+
+from __future__ import annotations
+
+from .storage import Statement as S
+
+LEARNER_COLUMNS = (
+    "l.id, l.name, l.email, l.team_id, l.tz, l.open_step, l.course_version, l.opened_at, l.xp, "
+    "l.videos_done, l.quizzes_passed, l.modules_done, l.streak, l.streak_best, l.streak_day"
+)
+
+
+# -- course versions ---------------------------------------------------------------------------
+
+
+def current_course() -> S:
+    return S("SELECT version, seq FROM course_versions ORDER BY seq DESC LIMIT 1")
+
+
+def course_manifest(version: str) -> S:
+    return S("SELECT manifest FROM course_versions WHERE version = ?", (version,))
+
+
+def publish_course(version: str, manifest: str, now: str) -> S:
+    """Make `version` current; publishing an older version again makes it current again."""
+    return S(
+        "INSERT INTO course_versions (seq, version, manifest, published_at) "
+        "VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM course_versions), ?, ?, ?) "
+        "ON CONFLICT (version) DO UPDATE SET "
+        "seq = (SELECT MAX(seq) + 1 FROM course_versions), published_at = excluded.published_at",
+        (version, manifest, now),
+    )
+
+
+# -- learners, invites, sessions ---------------------------------------------------------------
+
+
+def enroll(
+    learner_id: str, name: str, email: str, team_id: str, tz: str, invite_hash: str, now: str
+) -> S:
+    return S(
+        "INSERT INTO learners (id, name, email, team_id, tz, invite_hash, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (learner_id, name, email, team_id, tz, invite_hash, now),
+    )
+
+
+def learner_by_email(email: str) -> S:
+    return S("SELECT id FROM learners WHERE email = ?", (email,))
+
+
+def learner_by_id(learner_id: str) -> S:
+    return S(f"SELECT {LEARNER_COLUMNS} FROM learners l WHERE l.id = ?", (learner_id,))
+
+
+def learner_by_invite(invite_hash: str) -> S:
+    return S(f"SELECT {LEARNER_COLUMNS} FROM learners l WHERE l.invite_hash = ?", (invite_hash,))
+
+
+def learner_by_session(token_hash: str, now: str) -> S:
+    return S(
+        f"SELECT {LEARNER_COLUMNS} FROM sessions s JOIN learners l ON l.id = s.learner_id "
+        "WHERE s.token_hash = ? AND s.expires_at > ?",
+        (token_hash, now),
+    )
+
+
+def all_learners() -> S:
+    return S(f"SELECT {LEARNER_COLUMNS} FROM learners l ORDER BY l.team_id, l.name")
+
+
+def new_session(token_hash: str, learner_id: str, now: str, expires_at: str) -> S:
+    return S(
+        "INSERT INTO sessions (token_hash, learner_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        (token_hash, learner_id, now, expires_at),
+    )
+
+
+def end_session(token_hash: str) -> S:
+    return S("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+
+def end_expired_sessions(learner_id: str, now: str) -> S:
+    return S("DELETE FROM sessions WHERE learner_id = ? AND expires_at <= ?", (learner_id, now))
+
+
+# -- progress ----------------------------------------------------------------------------------
+
+
+def completed_steps(learner_id: str) -> S:
+    return S(
+        "SELECT step_id, module_id FROM completions WHERE learner_id = ? ORDER BY completed_at",
+        (learner_id,),
+    )
+
+
+def completed_modules(learner_id: str) -> S:
+    return S("SELECT module_id FROM module_completions WHERE learner_id = ?", (learner_id,))
+
+
+def set_open_step(learner_id: str, step_id: str | None, version: str, now: str) -> S:
+    """Place the learner for a (new) course version; guarded so it never undoes a newer move."""
+    return S(
+        "UPDATE learners SET open_step = ?, course_version = ?, opened_at = ? "
+        "WHERE id = ? AND course_version IS NOT ?",
+        (step_id, version, now, learner_id, version),
+    )
+
+
+def advance(learner_id: str, from_step: str, to_step: str | None, now: str) -> S:
+    """Open the next step, only if `from_step` is still the open one (never twice, never back)."""
+    return S(
+        "UPDATE learners SET open_step = ?, opened_at = ? WHERE id = ? AND open_step = ?",
+        (to_step, now, learner_id, from_step),
+    )
+
+
+def complete_step(learner_id: str, step_id: str, kind: str, module_id: str, now: str) -> S:
+    return S(
+        "INSERT INTO completions (learner_id, step_id, kind, module_id, completed_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (learner_id, step_id, kind, module_id, now),
+    )
+
+
+def complete_module(learner_id: str, module_id: str, now: str) -> S:
+    return S(
+        "INSERT INTO module_completions (learner_id, module_id, completed_at) VALUES (?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (learner_id, module_id, now),
+    )
+
+
+def reset_learner(learner_id: str, first_step: str | None, version: str, now: str) -> list[S]:
+    """Start the course again ("redoubler"): progress goes, XP and badges stay (earned once)."""
+    return [
+        S("DELETE FROM completions WHERE learner_id = ?", (learner_id,)),
+        S("DELETE FROM module_completions WHERE learner_id = ?", (learner_id,)),
+        S("DELETE FROM video_views WHERE learner_id = ?", (learner_id,)),
+        S(
+            "UPDATE learners SET open_step = ?, course_version = ?, opened_at = ?, "
+            "videos_done = 0, quizzes_passed = 0, modules_done = 0 WHERE id = ?",
+            (first_step, version, now, learner_id),
+        ),
+    ]
+
+
+# -- events (idempotency) ----------------------------------------------------------------------
+
+
+def event_response(learner_id: str, event_id: str) -> S:
+    return S(
+        "SELECT kind, response FROM events WHERE learner_id = ? AND event_id = ?",
+        (learner_id, event_id),
+    )
+
+
+def record_event(learner_id: str, event_id: str, kind: str, response: str, now: str) -> S:
+    return S(
+        "INSERT INTO events (learner_id, event_id, kind, response, created_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (learner_id, event_id, kind, response, now),
+    )
+
+
+# -- video -------------------------------------------------------------------------------------
+
+
+def video_view(learner_id: str, step_id: str) -> S:
+    return S(
+        "SELECT intervals, watched, first_play_at, revision FROM video_views "
+        "WHERE learner_id = ? AND step_id = ?",
+        (learner_id, step_id),
+    )
+
+
+def save_video_view(
+    learner_id: str, step_id: str, intervals: str, watched: float, now: str, revision: int
+) -> S:
+    """Insert or update the merged intervals, only over the revision that was read."""
+    return S(
+        "INSERT INTO video_views (learner_id, step_id, intervals, watched, first_play_at, "
+        "updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, 0) "
+        "ON CONFLICT (learner_id, step_id) DO UPDATE SET intervals = excluded.intervals, "
+        "watched = excluded.watched, updated_at = excluded.updated_at, "
+        "revision = video_views.revision + 1 WHERE video_views.revision = ?",
+        (learner_id, step_id, intervals, watched, now, now, revision),
+    )
+
+
+# -- quizzes -----------------------------------------------------------------------------------
+
+
+def record_attempt(
+    learner_id: str,
+    step_id: str,
+    source: str,
+    score: float,
+    passed: bool,
+    perfect: bool,
+    answers: str,
+    now: str,
+) -> S:
+    return S(
+        "INSERT INTO quiz_attempts (learner_id, step_id, source, score, passed, perfect, answers, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (learner_id, step_id, source, score, int(passed), int(perfect), answers, now),
+    )
+
+
+def last_attempt(learner_id: str, step_id: str) -> S:
+    return S(
+        "SELECT score, passed, perfect, created_at FROM quiz_attempts "
+        "WHERE learner_id = ? AND step_id = ? ORDER BY id DESC LIMIT 1",
+        (learner_id, step_id),
+    )
+
+
+# -- XP, badges, streaks -----------------------------------------------------------------------
+
+
+def award_xp(learner_id: str, amount: int, cause: str, now: str) -> S:
+    """Record an award once per cause; the trigger keeps learners.xp and xp_history in step."""
+    return S(
+        "INSERT INTO xp_logs (learner_id, amount, cause, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (learner_id, amount, cause, now),
+    )
+
+
+# One statement per counter, so no column name is ever formatted into SQL at run time.
+_BADGE_BY_COUNTER = {
+    "videos_done": "SELECT id, ?, ? FROM learners WHERE id = ? AND videos_done >= ?",
+    "quizzes_passed": "SELECT id, ?, ? FROM learners WHERE id = ? AND quizzes_passed >= ?",
+    "modules_done": "SELECT id, ?, ? FROM learners WHERE id = ? AND modules_done >= ?",
+    "streak": "SELECT id, ?, ? FROM learners WHERE id = ? AND streak >= ?",
+}
+
+
+def award_badge_at(learner_id: str, badge_id: str, counter: str, threshold: int, now: str) -> S:
+    """Give a badge once the learner's counter reaches the threshold (read in the same batch)."""
+    return S(
+        "INSERT INTO learner_badges (learner_id, badge_id, earned_at) "
+        + _BADGE_BY_COUNTER[counter]
+        + " ON CONFLICT DO NOTHING",
+        (badge_id, now, learner_id, threshold),
+    )
+
+
+def award_badge(learner_id: str, badge_id: str, now: str) -> S:
+    return S(
+        "INSERT INTO learner_badges (learner_id, badge_id, earned_at) VALUES (?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (learner_id, badge_id, now),
+    )
+
+
+def badges_of(learner_id: str) -> S:
+    return S(
+        "SELECT b.id, b.name, b.rule, lb.earned_at FROM badges b "
+        "LEFT JOIN learner_badges lb ON lb.badge_id = b.id AND lb.learner_id = ? ORDER BY b.sort",
+        (learner_id,),
+    )
+
+
+def learning_day(learner_id: str, day: str, streak: int, previous_day: str | None) -> S:
+    """Count a local day of learning, only over the streak state that was read."""
+    return S(
+        "UPDATE learners SET streak_day = ?, streak = ?, streak_best = MAX(streak_best, ?) "
+        "WHERE id = ? AND streak_day IS ?",
+        (day, streak, streak, learner_id, previous_day),
+    )
+
+
+# -- leaderboards ------------------------------------------------------------------------------
+
+
+def leaderboard(team_id: str, before_day: str | None, limit: int) -> S:
+    """Rank a team by XP since `before_day` (all time when None): two indexed rows a learner."""
+    if before_day is None:
+        return S(
+            "SELECT id, name, xp FROM learners WHERE team_id = ? ORDER BY xp DESC, name LIMIT ?",
+            (team_id, limit),
+        )
+    return S(
+        "SELECT l.id, l.name, l.xp - COALESCE((SELECT h.total FROM xp_history h "
+        "WHERE h.learner_id = l.id AND h.day < ? ORDER BY h.day DESC LIMIT 1), 0) AS xp "
+        "FROM learners l WHERE l.team_id = ? ORDER BY xp DESC, l.name LIMIT ?",
+        (before_day, team_id, limit),
+    )
+
+
+def health() -> S:
+    return S("SELECT 1 AS ok")

@@ -1,0 +1,98 @@
+"""One execute/batch interface over the database, whatever runs it.
+
+Every request reads with `execute`/`batch` and writes with ONE `batch`, which is atomic: D1 has
+no interactive transactions, so no request holds one open across round trips. Statements use
+`?` placeholders only (D1 rejects named parameters) and at most 100 of them.
+
+Backends: `SQLiteDatabase` (the local default) here; the D1 binding and D1 over HTTP arrive with
+the Cloudflare issue behind the same two methods.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schema.sql"
+MAX_PARAMETERS = 100
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.params) > MAX_PARAMETERS:
+            raise ValueError(
+                f"{len(self.params)} parameters: D1 allows {MAX_PARAMETERS} a statement"
+            )
+
+
+@dataclass
+class Result:
+    """Rows as dicts, plus what D1's `meta` reports."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    changes: int = 0
+    last_row_id: int | None = None
+    duration_ms: float = 0.0
+
+    def first(self) -> dict[str, Any] | None:
+        return self.rows[0] if self.rows else None
+
+
+class Database(Protocol):
+    async def execute(self, statement: Statement) -> Result: ...
+
+    async def batch(self, statements: list[Statement]) -> list[Result]: ...
+
+
+class SQLiteDatabase:
+    """A SQLite file in WAL mode, used from the event loop (each statement is microseconds)."""
+
+    def __init__(self, path: str | Path) -> None:
+        target = Path(path)
+        if str(target) != ":memory:":
+            target.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        self.connection.row_factory = sqlite3.Row
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            "busy_timeout=5000",
+        ):
+            self.connection.execute(f"PRAGMA {pragma}")
+        self.connection.executescript(SCHEMA.read_text(encoding="utf-8"))
+
+    async def execute(self, statement: Statement) -> Result:
+        return self._run(statement)
+
+    async def batch(self, statements: list[Statement]) -> list[Result]:
+        """Run statements in one transaction: all of them, or (on any error) none."""
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            results = [self._run(s) for s in statements]
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+        return results
+
+    def _run(self, statement: Statement) -> Result:
+        started = time.perf_counter()
+        cursor = self.connection.execute(statement.sql, statement.params)
+        rows = [dict(row) for row in cursor.fetchall()]
+        return Result(
+            rows=rows,
+            changes=cursor.rowcount if cursor.rowcount > 0 else 0,
+            last_row_id=cursor.lastrowid,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def close(self) -> None:
+        self.connection.close()
