@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from . import auth, rules, sql, tally
 from .body import event_id, forbid_identity, read_body, read_json, text
@@ -21,6 +21,7 @@ from .storage import Database, SQLiteDatabase
 
 PERIODS = {"7d": 7, "30d": 30, "all": None}
 LEADERBOARD_SIZE = 100
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 @dataclass
@@ -315,6 +316,17 @@ class Api:
         return JSONResponse(document())
 
     async def not_found(self, request: Request) -> Response:
+        """Unknown endpoints; a known path with another method is a 405, not a 404."""
+        allowed = sorted(
+            method
+            for route in self.routes()[:-1]
+            if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+            for method in route.methods or ()
+            if method != "HEAD"
+        )
+        if allowed:
+            message = f"{request.method} is not allowed here; use {', '.join(allowed)}."
+            raise ApiError(405, "method_not_allowed", message)
         raise ApiError(404, "not_found", f"No API endpoint {request.method} {request.url.path}.")
 
     def routes(self) -> list[BaseRoute]:

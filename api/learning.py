@@ -199,10 +199,7 @@ class Learning:
         merged = rules.merge([*previous, *reported])
         watched = rules.covered(merged)
         first_play = parse_iso(row["first_play_at"]) if row else now
-        try:
-            rules.check_plausible(watched, first_play, now, course.max_rate)
-        except rules.RuleError as exc:
-            raise ApiError(422, exc.code, exc.message) from None
+        rules.check_plausible(watched, first_play, now, course.max_rate)
         outcome = Outcome()
         t = iso(now)
         outcome.statements.append(
@@ -262,10 +259,7 @@ class Learning:
             raise ApiError(422, "not_a_quiz", f"Step '{step.id}' is not a quiz.")
         if step.tally:
             raise ApiError(422, "tally_quiz", f"Step '{step.id}' is scored by its Tally form.")
-        try:
-            result = rules.grade(answers, step.answers, step.choices, step.multiple, step.pass_mark)
-        except rules.RuleError as exc:
-            raise ApiError(422, exc.code, exc.message) from None
+        result = rules.grade(answers, step.answers, step.choices, step.multiple, step.pass_mark)
         now = self.clock()
         outcome = self.attempt(learner, course, step, "builtin", result, json.dumps(answers), now)
         answer = {

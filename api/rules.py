@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import ApiError
+
 # XP of the seed brief.
 XP_VIDEO = 10
 XP_QUIZ_PASS = 50
@@ -36,13 +38,11 @@ MAX_INTERVALS = 200
 Interval = tuple[float, float]
 
 
-class RuleError(ValueError):
-    """A report the rules refuse; `code` is the API error code."""
+class RuleError(ApiError):
+    """A report the rules refuse: answered 422 with `code`, nothing written."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(422, code, message)
 
 
 def level(xp: int) -> int:

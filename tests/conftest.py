@@ -21,7 +21,7 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def make_course(root: Path, language: str = "fr") -> Path:
+def make_course(root: Path, language: str = "fr", duration: int = 8, unlock: str = "end") -> Path:
     """Write a minimal valid course (two modules, lesson + video + quiz + handout) under root."""
     content = root / "content"
     write(
@@ -30,6 +30,7 @@ def make_course(root: Path, language: str = "fr") -> Path:
         title: Petit cours
         language: {language}
         modules: [m1, m2]
+        kms: {{unlock: {unlock}}}
         """,
     )
     write(
@@ -42,7 +43,7 @@ def make_course(root: Path, language: str = "fr") -> Path:
         id: intro
         title: Introduction
         video: media/clip.webm
-        duration: 8
+        duration: DURATION
         captions: media/clip.vtt
         ---
         Bonjour **tout le monde**. Voir [la fiche](../../kms/M1/fiche.md).
@@ -50,6 +51,8 @@ def make_course(root: Path, language: str = "fr") -> Path:
         ![Un schéma](img/schema.svg)
         """,
     )
+    intro = content / "modules/m1/intro.md"
+    intro.write_text(intro.read_text().replace("DURATION", str(duration)))
     write(content / "modules/m1/media/clip.webm", "not really a video, but bytes")
     write(content / "modules/m1/media/clip.vtt", "WEBVTT\n\n00:00.000 --> 00:02.000\nBonjour\n")
     write(content / "modules/m1/img/schema.svg", '<svg xmlns="http://www.w3.org/2000/svg"/>\n')
