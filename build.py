@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from builder.config import BuildConfig
 from builder.errors import BuildError, ConfigError, Problem
 
-COMMANDS = ("build", "check", "serve", "fields")
+COMMANDS = ("build", "check", "serve", "fields", "publish", "learners")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,7 +24,7 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="build.py", description="Build, check or serve a Sillon course."
     )
-    sub = main.add_subparsers(dest="command", metavar="{build,check,serve,fields}")
+    sub = main.add_subparsers(dest="command", metavar="{build,check,serve,publish,learners,fields}")
     build = sub.add_parser("build", help="render content/ into site/ (the default command)")
     _common(build)
     build.add_argument("--out", default="site", help="output directory (default: site)")
@@ -46,7 +47,51 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "fields", help="print the content reference tables (Markdown) from the declarations"
     )
+    _admin_commands(sub)
     return main
+
+
+def _admin_commands(sub: Any) -> None:
+    publish = sub.add_parser(
+        "publish", help="build, then make it the current course in the database"
+    )
+    _common(publish)
+    publish.add_argument("--out", default="site", help="output directory (default: site)")
+    publish.add_argument(
+        "--private", default=None, help="manifest directory (default: <out>-private)"
+    )
+    _database(publish)
+    learners = sub.add_parser("learners", help="enroll, list, export or reset learners")
+    actions = learners.add_subparsers(dest="action", metavar="{add,import,list,export,reset}")
+    actions.required = True
+    add = actions.add_parser("add", help="enroll one learner and print their invite link")
+    add.add_argument("--name", required=True)
+    add.add_argument("--email", required=True)
+    add.add_argument("--team", required=True, help="team id (leaderboards are per team)")
+    add.add_argument("--tz", default="", help="IANA time zone for streak days (default: SILLON_TZ)")
+    bulk = actions.add_parser("import", help="enroll learners from a CSV (name,email,teamId[,tz])")
+    bulk.add_argument("csv", help="CSV file with a header row")
+    bulk.add_argument(
+        "--invites", default=None, help="write the invite links here (default: stdout)"
+    )
+    listing = actions.add_parser("list", help="print every learner's progress")
+    export = actions.add_parser("export", help="write every learner's progress as CSV")
+    export.add_argument("--to", default=None, help="CSV file (default: stdout)")
+    again = actions.add_parser("reset", help="start a learner's course again (redoubler)")
+    again.add_argument("user_id")
+    for action in (add, bulk, listing, export, again):
+        _database(action)
+
+
+def _database(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--db", default=None, help="SQLite file (default: $SILLON_DB or .sillon/sillon.sqlite3)"
+    )
+    command.add_argument(
+        "--base-url",
+        default=None,
+        help="site address for invite links (default: $SILLON_BASE_URL or http://127.0.0.1:8000)",
+    )
 
 
 def _common(command: argparse.ArgumentParser) -> None:
@@ -76,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "check":
             return _check(args)
+        if args.command in ("publish", "learners"):
+            return _admin(args)
         if args.command == "serve":
             return _serve(args)
         return _build(args)
@@ -121,6 +168,47 @@ def _build(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _admin(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from api import admin
+
+    db = args.db or os.environ.get("SILLON_DB", ".sillon/sillon.sqlite3")
+    base_url = args.base_url or os.environ.get("SILLON_BASE_URL", "http://127.0.0.1:8000")
+    try:
+        if args.command == "publish":
+            _build(args)
+            config = _config(args)
+            version = admin.publish(db, config.private / "manifest.json")
+            print(f"Published course version {version[:12]} to {db}", file=sys.stderr)
+        elif args.action == "add":
+            row = {"name": args.name, "email": args.email, "teamId": args.team, "tz": args.tz}
+            print(admin.enroll(db, base_url, [row])[0]["inviteUrl"])
+        elif args.action == "import":
+            invites = admin.enroll(db, base_url, admin.read_csv(Path(args.csv)))
+            _output(admin.csv_text(invites), args.invites)
+            print(f"Enrolled {len(invites)} learner(s) in {db}", file=sys.stderr)
+        elif args.action == "list":
+            print(admin.table(admin.progress_rows(db)))
+        elif args.action == "export":
+            _output(admin.csv_text(admin.progress_rows(db)), args.to)
+        else:
+            print(f"{args.user_id} starts again at {admin.reset(db, args.user_id)}")
+    except admin.AdminError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _output(text: str, path: str | None) -> None:
+    if path is None:
+        sys.stdout.write(text)
+    else:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -89,7 +89,8 @@ def end_expired_sessions(learner_id: str, now: str) -> S:
 
 def completed_steps(learner_id: str) -> S:
     return S(
-        "SELECT step_id, module_id FROM completions WHERE learner_id = ? ORDER BY completed_at",
+        "SELECT step_id, module_id FROM completions WHERE learner_id = ? "
+        "ORDER BY completed_at, rowid",
         (learner_id,),
     )
 

@@ -69,6 +69,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "preview_note": "Aperçu local pour les auteurs : toutes les étapes, sans verrou. "
         "Les apprenants ne voient que l'étape ouverte.",
         "file_size_kb": "Ko",
+        "join_title": "Bienvenue",
+        "join_working": "Ouverture de votre session…",
+        "join_failed": "Ce lien d'invitation n'est pas valide. Demandez un nouveau lien à votre "
+        "formateur.",
     },
     "en": {
         "nav_course": "Course",
@@ -135,6 +139,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "preview_note": "Local preview for authors: every step, unlocked. Learners only see the "
         "open step.",
         "file_size_kb": "KB",
+        "join_title": "Welcome",
+        "join_working": "Opening your session…",
+        "join_failed": "This invite link is not valid. Ask your trainer for a new one.",
     },
 }
 

@@ -589,3 +589,121 @@ def test_api_unknown_endpoint_and_method(app: Cohort) -> None:
     assert_error(app.client.get("/api/video-event"), 405, "method_not_allowed")
     assert_error(app.client.put("/api/session"), 405, "method_not_allowed")
     assert app.client.get("/api/health").json() == {"ok": True, "database": "sqlite"}
+
+
+# -- Tally ---------------------------------------------------------------------------------------
+
+
+def tally_payload(
+    token: str, score: float, response_id: str = "resp-0001", form: str = "wMx9Qd"
+) -> bytes:
+    import json
+
+    payload = {
+        "eventId": "evt-" + response_id,
+        "eventType": "FORM_RESPONSE",
+        "createdAt": "2026-11-24T10:00:00.000Z",
+        "data": {
+            "responseId": response_id,
+            "formId": form,
+            "fields": [
+                {
+                    "key": "question_1",
+                    "label": "Votre nom",
+                    "type": "INPUT_TEXT",
+                    "value": "<script>x</script>",
+                },
+                {"key": "question_2", "label": "sillon", "type": "HIDDEN_FIELDS", "value": token},
+                {
+                    "key": "question_3",
+                    "label": "score",
+                    "type": "CALCULATED_FIELDS",
+                    "value": score,
+                },
+            ],
+        },
+    }
+    return json.dumps(payload).encode()
+
+
+def post_hook(app: Cohort, body: bytes, signature: str | None = "sign"):  # type: ignore[no-untyped-def]
+    from apiclient import TALLY_SECRET
+
+    from api.tally import sign_webhook
+
+    headers = {"Content-Type": "application/json"}
+    if signature == "sign":
+        headers["Tally-Signature"] = sign_webhook(TALLY_SECRET, body)
+    elif signature is not None:
+        headers["Tally-Signature"] = signature
+    return app.client.post("/api/tally-hook", content=body, headers=headers)
+
+
+def reach_tally_step(app: Cohort, browser) -> str:  # type: ignore[no-untyped-def]
+    finish_module_one(app, browser)
+    browser.post("/api/lesson-done", json={"eventId": event(), "stepId": "texte"})
+    link = browser.get("/api/tally-link?stepId=final").json()
+    assert link["formUrl"].startswith("https://tally.so/r/wMx9Qd?sillon=")
+    token: str = link["formUrl"].split("sillon=", 1)[1]
+    return token
+
+
+def test_api_tally_hook_scores_the_open_step_once(app: Cohort) -> None:
+    _, browser = app.learner()
+    token = reach_tally_step(app, browser)
+    low = post_hook(app, tally_payload(token, 40, "resp-low")).json()
+    assert (low["passed"], low["score"]) == (False, 0.4)
+    body = tally_payload(token, 90, "resp-high")
+    passed = post_hook(app, body).json()
+    assert (passed["passed"], passed["perfect"]) == (True, False)
+    assert {"cause": "quiz:final", "amount": 50} in passed["xp"] and {
+        "cause": "module:M2",
+        "amount": 100,
+    } in passed["xp"]
+    assert post_hook(app, body).json() == {**passed, "replayed": True}, (
+        "Tally retries: same answer, nothing new"
+    )
+    progress = browser.get("/api/learner").json()
+    assert progress["currentStep"] is None and progress["completed"][-1] == "final"
+    assert rows(app, "SELECT COUNT(*) FROM xp_logs WHERE cause = 'quiz:final'") == [(1,)]
+    assert rows(app, "SELECT source, passed FROM quiz_attempts WHERE step_id = 'final'") == [
+        ("tally", 0),
+        ("tally", 1),
+    ]
+    assert browser.get("/kms/").status_code == 200
+
+
+def test_api_tally_hook_refuses_bad_signatures_and_forged_fields(app: Cohort) -> None:
+    _, browser = app.learner()
+    token = reach_tally_step(app, browser)
+    body = tally_payload(token, 100)
+    assert_error(post_hook(app, body, signature=None), 401, "bad_signature")
+    assert_error(post_hook(app, body, signature="bm90IHRoZSBzaWduYXR1cmU="), 401, "bad_signature")
+    learner_id, step, expires, mac = token.split(".")
+    forged = ".".join(["u_someoneelse", step, expires, mac])
+    assert_error(post_hook(app, tally_payload(forged, 100)), 401, "bad_hidden_field")
+    assert_error(post_hook(app, tally_payload("garbage", 100)), 422, "bad_hidden_field")
+    assert_error(post_hook(app, tally_payload(token, 250)), 422, "no_score")
+    assert_error(post_hook(app, tally_payload(token, 100, form="otherForm")), 422, "wrong_form")
+    app.clock.advance(days=8)
+    assert_error(post_hook(app, tally_payload(token, 100)), 422, "expired_hidden_field")
+    assert rows(app, "SELECT COUNT(*) FROM quiz_attempts WHERE step_id = 'final'") == [(0,)]
+
+
+def test_api_tally_link_only_for_the_open_tally_step(app: Cohort) -> None:
+    _, browser = app.learner()
+    assert_error(browser.get("/api/tally-link?stepId=final"), 403, "step_locked")
+    assert_error(browser.get("/api/tally-link?stepId=intro"), 422, "not_a_tally_quiz")
+    assert_error(app.client.get("/api/tally-link?stepId=final"), 401, "unauthorized")
+
+
+def test_api_tally_disabled_without_secret(tmp_path: Path) -> None:
+    content = make_course(tmp_path / "course")
+    with cohort(content, tmp_path, tally_secret=None) as running:
+        assert_error(
+            running.client.post(
+                "/api/tally-hook", content=b"{}", headers={"Content-Type": "application/json"}
+            ),
+            503,
+            "tally_disabled",
+        )

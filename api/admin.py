@@ -1,0 +1,189 @@
+"""Operator commands on the local database: publish, enroll (one or a CSV), list, export, reset.
+
+`python build.py publish` and `python build.py learners ...` call these; they use the same
+statements and rules as the API, on the SQLite file named by SILLON_DB (or --db).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+from . import rules, sql
+from .app import Api, Settings, publish_manifest
+from .errors import ApiError
+from .learning import iso
+from .storage import SQLiteDatabase
+
+T = TypeVar("T")
+CSV_FIELDS = ("name", "email", "teamId", "tz")
+
+
+class AdminError(Exception):
+    """An operator mistake: printed as `error: ...`, exit 2."""
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def _api(db_path: str, base_url: str | None) -> Api:
+    return Api(Settings(db_path=db_path, base_url=base_url), SQLiteDatabase(db_path))
+
+
+def publish(db_path: str, manifest: Path) -> str:
+    """Make a built course (its private manifest) the current version in the database."""
+    if not manifest.is_file():
+        raise AdminError(f"{manifest}: no manifest here (run `python build.py` first)")
+    api = _api(db_path, None)
+    try:
+        return _run(
+            publish_manifest(api.db, manifest.read_text(encoding="utf-8"), iso(api.clock()))
+        )
+    except ApiError as exc:
+        raise AdminError(f"{manifest}: {exc.message}") from None
+
+
+def enroll(db_path: str, base_url: str, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Enroll learners and return each with their invite URL; all rows are checked first."""
+    api = _api(db_path, base_url)
+    checked = _check_rows(api, rows)
+    invites: list[dict[str, str]] = []
+    for name, email, team, tz in checked:
+        created = _run(api.create_learner(name, email, team, tz))
+        url = f"{base_url.rstrip('/')}/join/#{created['inviteToken']}"
+        invites.append(
+            {
+                "userId": created["userId"],
+                "name": name,
+                "email": email,
+                "teamId": team,
+                "inviteUrl": url,
+            }
+        )
+    return invites
+
+
+def _check_rows(api: Api, rows: list[dict[str, str]]) -> list[tuple[str, str, str, str]]:
+    """Validate every row before enrolling anyone, so a bad file enrolls nobody."""
+    checked: list[tuple[str, str, str, str]] = []
+    seen: set[str] = set()
+    for number, row in enumerate(rows, start=1):
+        name, email, team = (str(row.get(k) or "").strip() for k in ("name", "email", "teamId"))
+        email = email.lower()
+        tz = str(row.get("tz") or "").strip() or api.settings.default_tz
+        where = f"row {number}" if len(rows) > 1 else "learner"
+        if not name or "@" not in email or not team:
+            raise AdminError(f"{where}: name, email and teamId are required (got {row!r})")
+        if not rules.valid_zone(tz):
+            raise AdminError(f"{where}: unknown time zone {tz!r}")
+        if email in seen or _run(api.db.execute(sql.learner_by_email(email))).first():
+            raise AdminError(f"{where}: {email} is already enrolled")
+        seen.add(email)
+        checked.append((name, email, team, tz))
+    return checked
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """Read learners from a CSV with a header: name,email,teamId[,tz]."""
+    if not path.is_file():
+        raise AdminError(f"{path}: no such file")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"name", "email", "teamId"} - set(reader.fieldnames or ())
+        if missing:
+            raise AdminError(
+                f"{path}:1: missing column(s) {', '.join(sorted(missing))} "
+                "(header: name,email,teamId[,tz])"
+            )
+        return [dict(row) for row in reader]
+
+
+def progress_rows(db_path: str) -> list[dict[str, Any]]:
+    """Every learner's progress, as the API computes it."""
+    api = _api(db_path, None)
+
+    async def collect() -> list[dict[str, Any]]:
+        course = await api.learning.course()
+        result = []
+        for learner in (await api.db.execute(sql.all_learners())).rows:
+            learner = await api.learning.place(learner, course)
+            progress = await api.progress_of(learner, course)
+            result.append(
+                {
+                    "userId": progress["userId"],
+                    "name": progress["name"],
+                    "teamId": progress["teamId"],
+                    "xp": progress["xp"],
+                    "level": progress["level"],
+                    "completed": len(progress["completed"]),
+                    "totalSteps": progress["totalSteps"],
+                    "currentStep": progress["currentStep"]["id"]
+                    if progress["currentStep"]
+                    else "(finished)",
+                    "streak": progress["streak"]["current"],
+                    "badges": " ".join(b["id"] for b in progress["badges"] if b["earnedAt"]),
+                }
+            )
+        return result
+
+    try:
+        return _run(collect())
+    except ApiError as exc:
+        raise AdminError(exc.message) from None
+
+
+def write_csv(rows: list[dict[str, Any]], out: TextIO = sys.stdout) -> None:
+    if not rows:
+        return
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """A plain text table for the terminal."""
+    if not rows:
+        return "(no learners)"
+    columns = ["name", "teamId", "xp", "completed", "currentStep", "streak", "userId"]
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    for row in rows:
+        cells = [
+            str(row[c]) if c != "completed" else f"{row[c]}/{row['totalSteps']}" for c in columns
+        ]
+        lines.append(
+            "  ".join(cell.ljust(widths[c]) for cell, c in zip(cells, columns, strict=True))
+        )
+    return "\n".join(lines)
+
+
+def reset(db_path: str, user_id: str) -> str:
+    """Start a learner's course again; return the step they are back on."""
+    api = _api(db_path, None)
+
+    async def go() -> str:
+        learner = (await api.db.execute(sql.learner_by_id(user_id))).first()
+        if learner is None:
+            raise AdminError(f"no learner '{user_id}'")
+        course = await api.learning.course()
+        await api.db.batch(
+            sql.reset_learner(user_id, course.first, course.version, iso(api.clock()))
+        )
+        return course.first or "(empty course)"
+
+    try:
+        return _run(go())
+    except ApiError as exc:
+        raise AdminError(exc.message) from None
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    write_csv(rows, buffer)
+    return buffer.getvalue()
