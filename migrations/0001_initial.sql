@@ -1,0 +1,160 @@
+-- Sillon's one schema, valid on SQLite and on Cloudflare D1 (applied as-is by both; D1 also
+-- takes it as migrations/0001). Statements are idempotent (IF NOT EXISTS, OR IGNORE).
+-- Times are ISO-8601 UTC text ('2026-11-24T20:04:05.123Z'); days are 'YYYY-MM-DD'.
+
+-- A published course: the private manifest the build writes, one row per version.
+CREATE TABLE IF NOT EXISTS course_versions (
+  seq           INTEGER PRIMARY KEY,          -- publication order; the highest is current
+  version       TEXT NOT NULL UNIQUE,         -- the manifest's content hash
+  manifest      TEXT NOT NULL,                -- JSON: steps in order, durations, answer keys
+  published_at  TEXT NOT NULL
+);
+
+-- Learners, with their progress pointer and the counters awards read (one row read per rule).
+CREATE TABLE IF NOT EXISTS learners (
+  id              TEXT PRIMARY KEY,
+  name            TEXT NOT NULL,
+  email           TEXT NOT NULL UNIQUE,
+  team_id         TEXT NOT NULL,
+  tz              TEXT NOT NULL DEFAULT 'UTC',   -- IANA zone: streak days are local days
+  invite_hash     TEXT UNIQUE,                   -- sha256 of the personal invite token
+  open_step       TEXT,                          -- the one open step (NULL: finished)
+  course_version  TEXT,                          -- version open_step was computed for
+  opened_at       TEXT,                          -- when open_step opened
+  xp              INTEGER NOT NULL DEFAULT 0,    -- = SUM(xp_logs.amount), kept by a trigger
+  videos_done     INTEGER NOT NULL DEFAULT 0,
+  quizzes_passed  INTEGER NOT NULL DEFAULT 0,
+  modules_done    INTEGER NOT NULL DEFAULT 0,
+  streak          INTEGER NOT NULL DEFAULT 0,
+  streak_best     INTEGER NOT NULL DEFAULT 0,
+  streak_day      TEXT,                          -- last local day with a learning event
+  created_at      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS learners_team ON learners (team_id, xp DESC);
+
+CREATE TABLE IF NOT EXISTS sessions (
+  token_hash  TEXT PRIMARY KEY,                  -- sha256 of the cookie value
+  learner_id  TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  created_at  TEXT NOT NULL,
+  expires_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_learner ON sessions (learner_id);
+
+-- Steps a learner finished, in the order finished. A fact recorded once.
+CREATE TABLE IF NOT EXISTS completions (
+  learner_id    TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  step_id       TEXT NOT NULL,
+  kind          TEXT NOT NULL,                   -- video | lesson | quiz
+  module_id     TEXT NOT NULL,
+  completed_at  TEXT NOT NULL,
+  PRIMARY KEY (learner_id, step_id)
+);
+
+CREATE TABLE IF NOT EXISTS module_completions (
+  learner_id    TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  module_id     TEXT NOT NULL,
+  completed_at  TEXT NOT NULL,
+  PRIMARY KEY (learner_id, module_id)
+);
+
+-- Watched media intervals of a video step, merged (JSON [[start, end], ...] in media seconds).
+CREATE TABLE IF NOT EXISTS video_views (
+  learner_id     TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  step_id        TEXT NOT NULL,
+  intervals      TEXT NOT NULL,
+  watched        REAL NOT NULL,                  -- length of the union, seconds
+  first_play_at  TEXT NOT NULL,                  -- server time of the first report
+  updated_at     TEXT NOT NULL,
+  revision       INTEGER NOT NULL DEFAULT 0,     -- optimistic guard between read and write
+  PRIMARY KEY (learner_id, step_id)
+);
+
+CREATE TABLE IF NOT EXISTS quiz_attempts (
+  id          INTEGER PRIMARY KEY,
+  learner_id  TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  step_id     TEXT NOT NULL,
+  source      TEXT NOT NULL,                     -- builtin | tally
+  score       REAL NOT NULL,
+  passed      INTEGER NOT NULL,
+  perfect     INTEGER NOT NULL,
+  answers     TEXT NOT NULL,                     -- JSON
+  created_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS quiz_attempts_learner ON quiz_attempts (learner_id, step_id);
+
+-- Client event ids already answered: a replay gets the stored answer and changes nothing.
+CREATE TABLE IF NOT EXISTS events (
+  learner_id  TEXT NOT NULL,
+  event_id    TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  response    TEXT NOT NULL,                     -- JSON answered the first time
+  created_at  TEXT NOT NULL,
+  PRIMARY KEY (learner_id, event_id)
+);
+
+CREATE TABLE IF NOT EXISTS badges (
+  id     TEXT PRIMARY KEY,
+  name   TEXT NOT NULL,
+  rule   TEXT NOT NULL,
+  sort   INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS learner_badges (
+  learner_id  TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  badge_id    TEXT NOT NULL REFERENCES badges (id),
+  earned_at   TEXT NOT NULL,
+  PRIMARY KEY (learner_id, badge_id)
+);
+
+-- Every XP award, once per cause ('video:<step>', 'quiz:<step>', 'module:<id>', 'day:<date>').
+CREATE TABLE IF NOT EXISTS xp_logs (
+  id          INTEGER PRIMARY KEY,
+  learner_id  TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  amount      INTEGER NOT NULL,
+  cause       TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  UNIQUE (learner_id, cause)
+);
+
+-- A learner's XP total at the end of each UTC day they earned any: a period's XP is the total
+-- now minus the total before the period, one indexed row per learner.
+CREATE TABLE IF NOT EXISTS xp_history (
+  learner_id  TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  day         TEXT NOT NULL,
+  total       INTEGER NOT NULL,
+  PRIMARY KEY (learner_id, day)
+);
+
+CREATE TRIGGER IF NOT EXISTS xp_logs_total AFTER INSERT ON xp_logs
+BEGIN
+  UPDATE learners SET xp = xp + NEW.amount WHERE id = NEW.learner_id;
+  INSERT INTO xp_history (learner_id, day, total)
+    VALUES (NEW.learner_id, substr(NEW.created_at, 1, 10),
+            (SELECT xp FROM learners WHERE id = NEW.learner_id))
+    ON CONFLICT (learner_id, day) DO UPDATE SET total = excluded.total;
+END;
+
+CREATE TRIGGER IF NOT EXISTS completions_count AFTER INSERT ON completions
+BEGIN
+  UPDATE learners
+    SET videos_done = videos_done + (NEW.kind = 'video'),
+        quizzes_passed = quizzes_passed + (NEW.kind = 'quiz')
+    WHERE id = NEW.learner_id;
+END;
+
+CREATE TRIGGER IF NOT EXISTS module_completions_count AFTER INSERT ON module_completions
+BEGIN
+  UPDATE learners SET modules_done = modules_done + 1 WHERE id = NEW.learner_id;
+END;
+
+INSERT OR IGNORE INTO badges (id, name, rule, sort) VALUES
+  ('first-video', 'First Video', 'Finish your first video', 1),
+  ('video-5', 'Video 5', 'Finish 5 videos', 2),
+  ('video-25', 'Video 25', 'Finish 25 videos', 3),
+  ('first-quiz', 'First Quiz', 'Pass your first quiz', 4),
+  ('quiz-master', 'Quiz Master', 'Pass 5 quizzes', 5),
+  ('perfectionist', 'Perfectionist', 'Score 100% on a quiz', 6),
+  ('streak-7', 'Streak 7', 'Learn 7 days in a row', 7),
+  ('streak-30', 'Streak 30', 'Learn 30 days in a row', 8),
+  ('som-complete', 'SOM Complete', 'Finish a module (SOM)', 9),
+  ('expert', 'Expert', 'Finish 5 modules (SOMs)', 10);

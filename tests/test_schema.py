@@ -1,0 +1,47 @@
+"""schema.sql and the D1 migrations describe the same database."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from conftest import ROOT
+
+
+def objects(connection: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    return connection.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
+    ).fetchall()
+
+
+def test_schema_migrations_in_order_equal_schema_sql(tmp_path: Path) -> None:
+    from_schema = sqlite3.connect(tmp_path / "schema.sqlite3")
+    from_schema.executescript((ROOT / "schema.sql").read_text())
+    from_migrations = sqlite3.connect(tmp_path / "migrations.sqlite3")
+    files = sorted((ROOT / "migrations").glob("*.sql"))
+    assert files[0].name == "0001_initial.sql"
+    for migration in files:
+        from_migrations.executescript(migration.read_text())
+    assert objects(from_migrations) == objects(from_schema)
+    assert from_schema.execute("SELECT COUNT(*) FROM badges").fetchone() == (10,)
+
+
+def test_schema_applies_twice_and_uses_indexes(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "db.sqlite3")
+    db.executescript((ROOT / "schema.sql").read_text())
+    db.executescript((ROOT / "schema.sql").read_text())
+    plan = " ".join(
+        row[3]
+        for row in db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM learners WHERE team_id = ? ORDER BY xp DESC", ("t",)
+        )
+    )
+    assert "USING INDEX learners_team" in plan and "TEMP B-TREE" not in plan
+    plan = " ".join(
+        row[3]
+        for row in db.execute(
+            "EXPLAIN QUERY PLAN SELECT total FROM xp_history WHERE learner_id = ? AND day < ? ORDER BY day DESC LIMIT 1",
+            ("u", "2026-01-01"),
+        )
+    )
+    assert "USING PRIMARY KEY" in plan or "USING INDEX" in plan
