@@ -227,6 +227,38 @@ class Api:
         ]
         return JSONResponse({"teamId": team, "period": period, "entries": entries})
 
+    async def playback(self, request: Request) -> Response:
+        """The open video step's playback: its gated URL (local) and what was already watched."""
+        learner, course = await self.placed(request)
+        step = self.learning.open_step(learner, course, request.query_params.get("stepId"))
+        if step.kind != "video" or step.duration is None:
+            raise ApiError(422, "not_a_video", f"Step '{step.id}' has no video.")
+        if step.stream_uid:
+            raise ApiError(
+                503,
+                "stream_unavailable",
+                "Cloudflare Stream playback is not configured on this server (signing keys).",
+            )
+        row = (await self.db.execute(sql.video_view(learner["id"], step.id))).first()
+        intervals = json.loads(row["intervals"]) if row else []
+        resume = next((end for start, end in intervals if start <= 0.5), 0.0)
+        return JSONResponse(
+            {
+                "stepId": step.id,
+                "kind": "local",
+                "url": step.video_url,
+                "duration": step.duration,
+                "maxRate": course.max_rate,
+                "completion": course.completion,
+                "intervals": intervals,
+                "resumeAt": resume,
+                "token": None,
+                "iframeUrl": None,
+                "hlsUrl": None,
+                "expiresAt": None,
+            }
+        )
+
     async def tally_link(self, request: Request) -> Response:
         """The open Tally quiz's form URL, with the signed hidden field that names you."""
         learner, course = await self.placed(request)
@@ -343,6 +375,7 @@ class Api:
             Route("/api/lesson-done", self.lesson_done, methods=["POST"]),
             Route("/api/quiz-submission", self.quiz_submission, methods=["POST"]),
             Route("/api/leaderboard", self.leaderboard, methods=["GET"]),
+            Route("/api/playback", self.playback, methods=["GET"]),
             Route("/api/tally-link", self.tally_link, methods=["GET"]),
             Route("/api/tally-hook", self.tally_hook, methods=["POST"]),
             Route(

@@ -259,6 +259,24 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 422)},
             }
         },
+        "/api/playback": {
+            "get": {
+                "summary": "The open video step's playback and what was watched",
+                "security": LEARNER,
+                "parameters": [
+                    {
+                        "name": "stepId",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    **_errors(401, 403, 404, 409, 422, 503),
+                },
+            }
+        },
         "/api/tally-link": {
             "get": {
                 "summary": "The open Tally quiz's form URL with your signed hidden field",

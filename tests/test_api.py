@@ -707,3 +707,19 @@ def test_api_tally_disabled_without_secret(tmp_path: Path) -> None:
             503,
             "tally_disabled",
         )
+
+
+def test_api_playback_of_the_open_video(app: Cohort) -> None:
+    _, browser = app.learner()
+    body = browser.get("/api/playback?stepId=intro").json()
+    assert (
+        body["url"].startswith("/media/clip.") and body["duration"] == 120 and body["resumeAt"] == 0
+    )
+    assert browser.get(body["url"]).status_code == 200
+    watch(app, browser, [[0, 10]])
+    app.clock.advance(seconds=10)
+    watch(app, browser, [[10, 25], [40, 45]])
+    body = browser.get("/api/playback?stepId=intro").json()
+    assert (body["intervals"], body["resumeAt"], body["maxRate"]) == ([[0, 25], [40, 45]], 25, 2.0)
+    assert_error(browser.get("/api/playback?stepId=quiz-1"), 403, "step_locked")
+    assert_error(app.client.get(body["url"]), 401, "unauthorized")
