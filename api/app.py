@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
 from . import auth, rules, sql, tally
+from .access import HEADER as ACCESS_HEADER
+from .access import AccessVerifier
 from .body import event_id, forbid_identity, read_body, read_json, text
 from .errors import ApiError
 from .learning import Clock, Learner, Learning, iso, utc_now
@@ -34,6 +37,7 @@ class Settings:
     tally_secret: str | None = None  # TALLY_SIGNING_SECRET
     base_url: str | None = None  # SILLON_BASE_URL, for invite links
     default_tz: str = "Europe/Paris"  # SILLON_TZ
+    access: AccessVerifier | None = None  # SILLON_ACCESS_TEAM_DOMAIN + SILLON_ACCESS_AUD
 
 
 class Api:
@@ -48,7 +52,9 @@ class Api:
     # -- identity ------------------------------------------------------------------------------
 
     async def learner(self, request: Request) -> Learner:
-        """The signed-in learner, from the session cookie only."""
+        """The signed-in learner: from Cloudflare Access when on, else the session cookie only."""
+        if self.settings.access is not None:
+            return await self.access_learner(request, self.settings.access)
         token = auth.session_token(request)
         if token is None:
             raise ApiError(401, "unauthorized", "Sign in with your invite link first.")
@@ -59,6 +65,18 @@ class Api:
                 401, "unauthorized", "Your session has ended: open your invite link again."
             )
         return row
+
+    async def access_learner(self, request: Request, verifier: AccessVerifier) -> Learner:
+        assertion = request.headers.get(ACCESS_HEADER)
+        if not assertion:
+            raise ApiError(401, "unauthorized", "Sign in through Cloudflare Access first.")
+        email = await run_in_threadpool(verifier.email, assertion)  # may fetch the team's keys
+        row = (await self.db.execute(sql.learner_by_email(email))).first()
+        if row is None:
+            raise ApiError(403, "not_enrolled", f"{email} is not enrolled in this course.")
+        learner = (await self.db.execute(sql.learner_by_id(row["id"]))).first()
+        assert learner is not None
+        return learner
 
     async def placed(self, request: Request) -> tuple[Learner, Any]:
         learner = await self.learner(request)

@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import gate
+from api.access import AccessConfig, AccessVerifier
 from api.app import Api, Settings, publish_manifest
 from api.errors import ApiError, api_error, error_response
 from api.learning import Clock, iso, utc_now
@@ -312,6 +313,10 @@ def settings_from_env() -> Settings:
         base_url=os.environ.get("SILLON_BASE_URL") or None,
         default_tz=os.environ.get("SILLON_TZ", "Europe/Paris"),
     )
+    access = AccessConfig.from_env(os.environ)
+    if access is not None:
+        settings.access = AccessVerifier(access)
+        log.info("Cloudflare Access mode: learners are identified by %s", access.issuer)
     if os.environ.get("SILLON_SECRET"):
         settings.secret = os.environ["SILLON_SECRET"]
     else:
