@@ -90,12 +90,16 @@ def _module_of(course: Course, url: str) -> str | None:
     return parts[1] if len(parts) > 2 else None
 
 
+def navigating(request: Request) -> bool:
+    """A browser opening the address itself (not a script fetching it)."""
+    return request.headers.get(
+        "sec-fetch-mode"
+    ) == "navigate" and "text/html" in request.headers.get("accept", "")
+
+
 def refusal(request: Request, exc: ApiError) -> Response:
     """Refuse in the one error shape, or as a short page for a browser navigating there."""
-    if (
-        "text/html" in request.headers.get("accept", "")
-        and request.headers.get("sec-fetch-mode") == "navigate"
-    ):
+    if navigating(request):
         page = REFUSAL_PAGE.format(title="Accès fermé", message=html.escape(exc.message))
         return HTMLResponse(page, status_code=exc.status, headers={"Cache-Control": "no-store"})
     body = {"error": {"code": exc.code, "message": exc.message}}

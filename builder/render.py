@@ -164,6 +164,7 @@ def render_site(
     out["me/index.html"] = site.page("me.html", "")
     out["404.html"] = site.page("404.html", "")
     out["join/index.html"] = site.page("join.html", "")
+    out["kms/locked.html"] = site.page("kms_locked.html", "")
     for module in course.modules:
         for step in module.steps:
             view, key = _step_view(step, docs, handles, media)

@@ -189,10 +189,20 @@ class SiteFiles(StaticFiles):
         if hidden or path in ("_headers", "_redirects"):
             return self.not_found(scope)
         if gate.gated(path):
-            refused = await gate.check(self.api, Request(scope), path)
+            request = Request(scope)
+            refused = await gate.check(self.api, request, path)
             if refused is not None:
-                return refused
+                return self.refusal_page(request, path, refused)
         return await super().get_response(path, scope)
+
+    def refusal_page(self, request: Request, path: str, refused: Response) -> Response:
+        """A browser opening a locked handout page gets the handout's locked view."""
+        locked = Path(str(self.directory)) / "kms" / "locked.html"
+        if path.startswith("kms") and gate.navigating(request) and locked.is_file():
+            return FileResponse(
+                locked, status_code=refused.status_code, headers={"Cache-Control": "no-store"}
+            )
+        return refused
 
     def not_found(self, scope: Scope) -> Response:
         page = Path(str(self.directory)) / "404.html"

@@ -47,8 +47,75 @@
     });
     setProgress("course", completed.size, steps.length);
     const cta = document.querySelector("[data-fill='cta']");
-    if (cta && completed.size) cta.hidden = !open;
+    if (cta && open && completed.size) cta.textContent = cta.dataset.continue + " : " + me.currentStep.title;
+    if (cta && !open) cta.hidden = true;
   }
+
+  function text(tag, value, className) {
+    const node = document.createElement(tag);
+    node.textContent = value;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function fillMe(me) {
+    const box = document.querySelector("[data-fill='me']");
+    if (!box) return;
+    document.querySelector("[data-fill='me-xp']").textContent = String(me.xp);
+    document.querySelector("[data-fill='me-level']").textContent = String(me.level);
+    document.querySelector("[data-fill='me-streak']").textContent = String(me.streak.current);
+    setProgress("course", me.completed.length, me.totalSteps);
+    const earned = document.querySelector("[data-fill='me-badges']");
+    const todo = document.querySelector("[data-fill='me-badges-todo']");
+    me.badges.forEach(function (badge) {
+      const item = document.createElement("li");
+      item.className = "badge";
+      item.dataset.earned = String(Boolean(badge.earnedAt));
+      item.appendChild(text("strong", badge.name));
+      const when = badge.earnedAt ? box.dataset.earnedOn + " " + badge.earnedAt.slice(0, 10) : badge.rule;
+      item.appendChild(text("span", when, "muted"));
+      (badge.earnedAt ? earned : todo).appendChild(item);
+    });
+  }
+
+  function fillBoard(me, period) {
+    const rows = document.querySelector("[data-fill='board-rows']");
+    if (!rows) return;
+    const board = document.querySelector("[data-fill='board']");
+    fetch(api + "/leaderboard?period=" + period, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (answer) {
+        rows.innerHTML = "";
+        if (!answer || !answer.entries.length) {
+          const row = document.createElement("tr");
+          const cell = text("td", board.dataset.empty, "muted");
+          cell.colSpan = 3;
+          row.appendChild(cell);
+          rows.appendChild(row);
+          return;
+        }
+        answer.entries.forEach(function (entry) {
+          const row = document.createElement("tr");
+          if (entry.me) {
+            row.className = "me";
+            row.setAttribute("aria-current", "true");
+          }
+          row.appendChild(text("td", String(entry.rank)));
+          row.appendChild(text("td", entry.me ? entry.name + " (" + board.dataset.me + ")" : entry.name));
+          row.appendChild(text("td", String(entry.xp)));
+          rows.appendChild(row);
+        });
+      });
+  }
+
+  document.querySelectorAll("[role='tab'][data-period]").forEach(function (tab) {
+    tab.addEventListener("click", function () {
+      document.querySelectorAll("[role='tab'][data-period]").forEach(function (other) {
+        other.setAttribute("aria-selected", String(other === tab));
+      });
+      fillBoard(null, tab.dataset.period);
+    });
+  });
 
   learner().then(function (me) {
     if (!me) return;
@@ -58,5 +125,7 @@
       chip.hidden = false;
     }
     markOutline(me);
+    fillMe(me);
+    fillBoard(me, "7d");
   });
 })();

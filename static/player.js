@@ -1,40 +1,300 @@
-// The player shell: show only the learner's open step, loaded from its gated fragment.
-// Video tracking, quizzes and the durable event queue build on this (see the player issue).
+// The player: only the learner's open step, forward only. The server decides when a step is
+// complete; the player shows it, reports what the learner does through the durable queue, and
+// opens the next step when the server says so.
 "use strict";
 (function () {
   const root = document.getElementById("player");
   if (!root) return;
+  const T = root.dataset;
+  const API = document.body.dataset.api || "/api";
   const stepBox = document.getElementById("step");
-  const main = document.getElementById("player-main");
-  const api = document.body.dataset.api || "/api";
+  const next = document.getElementById("next");
+  const status = document.getElementById("status");
+  const where = document.getElementById("where");
+  const speedControl = document.getElementById("speed-control");
+  const speed = document.getElementById("speed");
+  const toast = document.getElementById("toast");
+  const queue = window.SillonQueue;
+  let me = null;
+  let outline = null;
+  let current = null;
+  let tracker = null;
+  let pollTimer = null;
 
-  function show(id) {
-    ["signed-out", "finished"].forEach(function (panel) {
-      document.getElementById(panel).hidden = panel !== id;
-    });
-    main.hidden = Boolean(id);
+  function json(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(
+      function (response) {
+        return response.json().catch(function () { return null; }).then(function (body) {
+          return { status: response.status, body: body };
+        });
+      }
+    );
   }
 
-  fetch(api + "/learner", { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then(function (response) {
-      if (response.status === 401 || response.status === 403 || response.status === 404) return null;
-      if (!response.ok) throw new Error(response.status + " " + response.statusText);
-      return response.json();
-    })
-    .then(function (me) {
-      if (!me) return show("signed-out");
-      if (!me.currentStep) return show("finished");
-      return fetch("/steps/" + encodeURIComponent(me.currentStep.id) + ".html", { credentials: "same-origin" })
-        .then(function (response) {
-          if (!response.ok) throw new Error(response.status + " " + response.statusText);
-          return response.text();
-        })
-        .then(function (html) {
-          stepBox.innerHTML = html;
-          show(null);
-        });
-    })
-    .catch(function (error) {
-      stepBox.textContent = String(error);
+  function show(panel) {
+    ["player-main", "notice", "signed-out", "finished"].forEach(function (id) {
+      document.getElementById(id).hidden = id !== panel;
     });
+  }
+
+  function setProgress() {
+    const bar = root.querySelector("[data-progress='course']");
+    if (!bar || !me) return;
+    const percent = Math.round((100 * me.completed.length) / Math.max(1, me.totalSteps));
+    bar.setAttribute("aria-valuenow", String(percent));
+    bar.querySelector(".progress-bar").style.width = percent + "%";
+  }
+
+  function locate(stepId) {
+    if (!outline) return null;
+    for (const module of outline.modules) {
+      const index = module.steps.findIndex(function (s) { return s.id === stepId; });
+      if (index >= 0) return { module: module, index: index };
+    }
+    return null;
+  }
+
+  function refresh() {
+    return json(API + "/learner").then(function (answer) {
+      if (answer.status === 401) {
+        me = null;
+        return;
+      }
+      if (answer.status !== 200) throw new Error(answer.status);
+      me = answer.body;
+    });
+  }
+
+  // What the address asks for, against where the learner is: finished and future steps show
+  // their state, never their content.
+  function render() {
+    clearInterval(pollTimer);
+    if (!me) return show("signed-out");
+    setProgress();
+    if (!me.currentStep) return show("finished");
+    const wanted = decodeURIComponent(window.location.hash.slice(1));
+    if (wanted && wanted !== me.currentStep.id && locate(wanted)) {
+      const closed = me.completed.indexOf(wanted) >= 0;
+      document.getElementById("notice-title").textContent = closed ? T.tClosedTitle : T.tLockedTitle;
+      document.getElementById("notice-text").textContent = closed ? T.tClosedText : T.tLockedText;
+      document.getElementById("notice-go").href = "/learn/#" + me.currentStep.id;
+      return show("notice");
+    }
+    if (current && current.id === me.currentStep.id && stepBox.dataset.loaded === current.id) {
+      return show("player-main");
+    }
+    return load(me.currentStep);
+  }
+
+  function load(step) {
+    current = step;
+    tracker = null;
+    if (window.location.hash.slice(1) !== step.id) history.replaceState(null, "", "/learn/#" + step.id);
+    next.disabled = true;
+    status.textContent = "";
+    speedControl.hidden = true;
+    const place = locate(step.id);
+    where.textContent = place ? place.module.id + " · " + place.module.title + " · " + (place.index + 1) + "/" + place.module.steps.length : "";
+    return fetch("/steps/" + encodeURIComponent(step.id) + ".html", { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.text();
+      })
+      .then(function (html) {
+        stepBox.innerHTML = html;
+        stepBox.dataset.loaded = step.id;
+        show("player-main");
+        if (step.type === "video") return video(step);
+        if (step.type === "quiz") return stepBox.querySelector("[data-tally-form]") ? tally(step) : quiz(step);
+        return lesson(step);
+      })
+      .catch(function (error) {
+        stepBox.textContent = String(error);
+      });
+  }
+
+  // -- step kinds -------------------------------------------------------------------------
+
+  function video(step) {
+    const media = stepBox.querySelector("video");
+    status.textContent = T.tWatchHint;
+    return json(API + "/playback?stepId=" + encodeURIComponent(step.id)).then(function (answer) {
+      if (answer.status !== 200 || !media) return;
+      const info = answer.body;
+      media.preload = "auto";
+      tracker = window.SillonVideo.track(media, {
+        maxRate: info.maxRate,
+        duration: info.duration,
+        resumeAt: info.resumeAt,
+        report: function (intervals) {
+          queue.push(API + "/video-event", { stepId: step.id, intervals: intervals });
+        },
+      });
+      speedOptions(info.maxRate);
+    });
+  }
+
+  function speedOptions(cap) {
+    speed.innerHTML = "";
+    [1, 1.25, 1.5, 1.75, 2, 2.5, 3].filter(function (r) { return r <= cap; }).forEach(function (rate) {
+      const option = document.createElement("option");
+      option.value = String(rate);
+      option.textContent = rate + "×";
+      speed.appendChild(option);
+    });
+    speedControl.hidden = false;
+  }
+
+  speed.addEventListener("change", function () {
+    if (tracker) tracker.setRate(Number(speed.value));
+  });
+
+  function lesson(step) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button";
+    button.id = "lesson-done";
+    button.textContent = T.tLessonDone;
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      queue.push(API + "/lesson-done", { stepId: step.id });
+    });
+    stepBox.querySelector("article").appendChild(button);
+  }
+
+  function quiz(step) {
+    const form = stepBox.querySelector("form.quiz");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const answers = Array.from(form.querySelectorAll("fieldset.question")).map(function (fieldset) {
+        const picked = Array.from(fieldset.querySelectorAll("input:checked")).map(function (i) { return Number(i.value); });
+        return fieldset.dataset.multiple === "true" ? picked : picked.length ? picked[0] : [];
+      });
+      form.querySelector("button[type=submit]").disabled = true;
+      status.textContent = T.tChecking;
+      queue.push(API + "/quiz-submission", { stepId: step.id, answers: answers });
+    });
+  }
+
+  function graded(answer) {
+    const form = stepBox.querySelector("form.quiz");
+    if (!form) return;
+    const questions = form.querySelectorAll("fieldset.question");
+    questions.forEach(function (fieldset, index) {
+      const right = answer.correct[index];
+      fieldset.classList.toggle("question-right", right);
+      fieldset.classList.toggle("question-wrong", !right);
+      let mark = fieldset.querySelector(".question-mark");
+      if (!mark) {
+        mark = document.createElement("p");
+        mark.className = "question-mark";
+        fieldset.appendChild(mark);
+      }
+      mark.textContent = right ? T.tCorrect : T.tWrong;
+      if (answer.explanations && answer.explanations[index]) {
+        const explain = document.createElement("div");
+        explain.className = "question-explain";
+        explain.innerHTML = answer.explanations[index]; // the author's Markdown, rendered by the build
+        fieldset.appendChild(explain);
+      }
+    });
+    let result = form.querySelector(".quiz-result");
+    if (!result) {
+      result = document.createElement("p");
+      result.className = "quiz-result";
+      form.appendChild(result);
+    }
+    result.textContent = (answer.passed ? T.tPassed : T.tFailed) + " · " + T.tScore + " " + Math.round(answer.score * 100) + " %";
+    result.dataset.passed = String(answer.passed);
+    status.textContent = "";
+    if (answer.passed) {
+      form.querySelectorAll("input, button").forEach(function (input) { input.disabled = true; });
+      return complete(answer);
+    }
+    const submit = form.querySelector("button[type=submit]");
+    submit.disabled = false;
+    submit.textContent = T.tRetake;
+  }
+
+  function tally(step) {
+    const box = stepBox.querySelector("[data-tally-form]");
+    json(API + "/tally-link?stepId=" + encodeURIComponent(step.id)).then(function (answer) {
+      if (answer.status !== 200) return;
+      const frame = document.createElement("iframe");
+      frame.src = answer.body.formUrl;
+      frame.title = step.title;
+      frame.className = "tally-frame";
+      frame.loading = "lazy";
+      box.appendChild(frame);
+      status.textContent = T.tTallyWaiting;
+    });
+    // The score arrives by webhook: watch for the step to be done on the server.
+    pollTimer = setInterval(function () {
+      refresh().then(function () {
+        if (me && (!me.currentStep || me.currentStep.id !== step.id)) {
+          clearInterval(pollTimer);
+          complete({ xp: [], badges: [] }, true);
+        }
+      });
+    }, 4000);
+  }
+
+  // -- answers from the server --------------------------------------------------------------
+
+  function complete(answer, alreadyRefreshed) {
+    celebrate(answer);
+    next.disabled = false;
+    status.textContent = "";
+    if (!alreadyRefreshed) refresh().then(setProgress);
+    next.focus();
+  }
+
+  function celebrate(answer) {
+    const xp = (answer.xp || []).reduce(function (sum, award) { return sum + award.amount; }, 0);
+    const lines = [];
+    if (xp) lines.push("+" + xp + " " + T.tXp);
+    if ((answer.xp || []).some(function (a) { return a.cause.indexOf("module:") === 0; })) lines.push(T.tModuleDone);
+    (answer.badges || []).forEach(function (badge) { lines.push(T.tBadge + " : " + badge); });
+    if (!lines.length) return;
+    toast.textContent = lines.join(" · ");
+    toast.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { toast.hidden = true; }, 5000);
+    const chip = document.querySelector("[data-fill='xp']");
+    if (chip && me) {
+      chip.textContent = me.xp + xp + " XP";
+      chip.hidden = false;
+    }
+  }
+
+  queue.onAnswer(function (item, code, answer) {
+    if (!current || !answer) return;
+    if (answer.error) {
+      if (code === 409 || code === 403) refresh().then(render);
+      else status.textContent = answer.error.message;
+      return;
+    }
+    if (answer.stepId !== current.id || answer.replayed && stepBox.dataset.loaded !== current.id) return;
+    if (item.url.indexOf("/quiz-submission") >= 0) return graded(answer);
+    if (answer.complete) complete(answer);
+  });
+
+  next.addEventListener("click", function () {
+    next.disabled = true;
+    refresh().then(function () {
+      if (me && me.currentStep) history.pushState(null, "", "/learn/#" + me.currentStep.id);
+      render();
+    });
+  });
+
+  window.addEventListener("popstate", function () { refresh().then(render); });
+  window.addEventListener("hashchange", function () { refresh().then(render); });
+  window.addEventListener("offline", function () { status.textContent = T.tOffline; });
+
+  Promise.all([
+    refresh(),
+    json("/outline.json").then(function (answer) { outline = answer.body; }),
+  ])
+    .then(render)
+    .catch(function (error) { stepBox.textContent = String(error); });
 })();

@@ -1,0 +1,105 @@
+// Video tracking: one code path over the standard media events (play, timeupdate, seeking,
+// ratechange, pause, ended). It keeps the speed under the course's cap, refuses seeking past
+// the furthest point watched, and reports the media intervals watched to the server, which
+// alone decides when the step is complete.
+"use strict";
+(function () {
+  const REPORT_EVERY = 4000; // ms of wall clock: at 2x that is 8 s of media, under the server's grace
+  const JUMP = 1.5; // a timeupdate further than this (media s) from the last one is a jump
+
+  function track(media, options) {
+    const cap = options.maxRate || 2;
+    let furthest = options.resumeAt || 0;
+    let segment = null; // [start, end] being watched now
+    let pending = []; // closed intervals not reported yet
+    let last = media.currentTime || 0;
+    let timer = null;
+    let started = false;
+
+    function close() {
+      if (segment && segment[1] > segment[0]) pending.push([segment[0], segment[1]]);
+      segment = null;
+    }
+
+    function report(force) {
+      const spans = pending.slice();
+      if (segment && segment[1] > segment[0]) {
+        spans.push([segment[0], segment[1]]);
+        segment = [segment[1], segment[1]];
+      }
+      pending = [];
+      if (!spans.length && !force) return;
+      options.report(spans.map(function (s) { return [round(s[0]), round(s[1])]; }));
+    }
+
+    function round(value) {
+      return Math.round(value * 1000) / 1000;
+    }
+
+    media.addEventListener("play", function () {
+      if (!started) {
+        started = true;
+        report(true); // starts the server's wall clock for this video
+      }
+      segment = [media.currentTime, media.currentTime];
+      last = media.currentTime;
+      clearInterval(timer);
+      timer = setInterval(function () { report(false); }, REPORT_EVERY);
+    });
+
+    media.addEventListener("timeupdate", function () {
+      const now = media.currentTime;
+      if (media.paused || media.seeking) return;
+      if (segment && now >= last && now - last <= JUMP * Math.max(1, media.playbackRate)) {
+        segment[1] = now;
+      } else {
+        close();
+        segment = [now, now];
+      }
+      last = now;
+      if (segment[0] <= furthest + 0.5) furthest = Math.max(furthest, now);
+    });
+
+    media.addEventListener("seeking", function () {
+      close();
+      if (media.currentTime > furthest + 0.5) {
+        media.currentTime = furthest; // no skipping ahead: the server would not count it anyway
+      }
+      last = media.currentTime;
+    });
+
+    media.addEventListener("seeked", function () {
+      last = media.currentTime;
+      if (!media.paused) segment = [media.currentTime, media.currentTime];
+    });
+
+    media.addEventListener("ratechange", function () {
+      if (media.playbackRate > cap) media.playbackRate = cap;
+      if (media.defaultPlaybackRate > cap) media.defaultPlaybackRate = cap;
+    });
+
+    function stop() {
+      close();
+      clearInterval(timer);
+      report(false);
+    }
+
+    media.addEventListener("pause", stop);
+    media.addEventListener("ended", stop);
+    window.addEventListener("pagehide", stop);
+
+    if (options.resumeAt && options.resumeAt < (options.duration || Infinity) - 1) {
+      const resume = function () { media.currentTime = options.resumeAt; };
+      if (media.readyState >= 1) resume(); else media.addEventListener("loadedmetadata", resume, { once: true });
+    }
+
+    return {
+      setRate: function (rate) {
+        media.playbackRate = Math.min(cap, rate);
+      },
+      furthest: function () { return furthest; },
+    };
+  }
+
+  window.SillonVideo = { track: track };
+})();
