@@ -254,7 +254,10 @@
     const lines = [];
     if (xp) lines.push("+" + xp + " " + T.tXp);
     if ((answer.xp || []).some(function (a) { return a.cause.indexOf("module:") === 0; })) lines.push(T.tModuleDone);
-    (answer.badges || []).forEach(function (badge) { lines.push(T.tBadge + " : " + badge); });
+    (answer.badges || []).forEach(function (id) {
+      const known = me && me.badges.find(function (badge) { return badge.id === id; });
+      lines.push(T.tBadge + " : " + (known ? known.name : id));
+    });
     if (!lines.length) return;
     toast.textContent = lines.join(" · ");
     toast.hidden = false;

@@ -79,6 +79,9 @@
     });
 
     function stop() {
+      if (segment && !media.seeking && media.currentTime - segment[1] <= JUMP) {
+        segment[1] = Math.max(segment[1], media.currentTime);
+      }
       close();
       clearInterval(timer);
       report(false);

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install what the test suite needs: Debian's chromium (browser tests) and the Python test
+# dependencies. Safe to run again; used by the README's test command and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (Debian package)..." >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+fi
+python3 -m pip install --quiet -e '.[test]'
