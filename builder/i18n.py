@@ -59,8 +59,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "me_title": "Mon profil",
         "me_xp": "Points d'expérience",
         "me_level": "Niveau",
-        "me_streak": "Série",
-        "me_streak_days": "jours d'affilée",
+        "me_streak": "Série (jours d'affilée)",
         "me_badges": "Badges",
         "me_badges_todo": "À gagner",
         "not_found_title": "Page introuvable",
@@ -156,8 +155,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "me_title": "My profile",
         "me_xp": "Experience points",
         "me_level": "Level",
-        "me_streak": "Streak",
-        "me_streak_days": "days in a row",
+        "me_streak": "Streak (days in a row)",
         "me_badges": "Badges",
         "me_badges_todo": "To earn",
         "not_found_title": "Page not found",
@@ -196,6 +194,35 @@ STRINGS: dict[str, dict[str, str]] = {
         "join_working": "Opening your session…",
         "join_failed": "This invite link is not valid. Ask your trainer for a new one.",
     },
+}
+
+
+# The ten badges of the brief, named and explained in the interface language (ids as in schema.sql).
+BADGES: dict[str, list[tuple[str, str, str]]] = {
+    "fr": [
+        ("first-video", "Première vidéo", "Terminer une première vidéo"),
+        ("video-5", "5 vidéos", "Terminer 5 vidéos"),
+        ("video-25", "25 vidéos", "Terminer 25 vidéos"),
+        ("first-quiz", "Premier quiz", "Réussir un premier quiz"),
+        ("quiz-master", "Maître du quiz", "Réussir 5 quiz"),
+        ("perfectionist", "Perfectionniste", "Obtenir 100 % à un quiz"),
+        ("streak-7", "Série de 7", "Apprendre 7 jours d'affilée"),
+        ("streak-30", "Série de 30", "Apprendre 30 jours d'affilée"),
+        ("som-complete", "Module terminé", "Terminer un module (SOM)"),
+        ("expert", "Expert", "Terminer 5 modules (SOM)"),
+    ],
+    "en": [
+        ("first-video", "First Video", "Finish your first video"),
+        ("video-5", "Video 5", "Finish 5 videos"),
+        ("video-25", "Video 25", "Finish 25 videos"),
+        ("first-quiz", "First Quiz", "Pass your first quiz"),
+        ("quiz-master", "Quiz Master", "Pass 5 quizzes"),
+        ("perfectionist", "Perfectionist", "Score 100% on a quiz"),
+        ("streak-7", "Streak 7", "Learn 7 days in a row"),
+        ("streak-30", "Streak 30", "Learn 30 days in a row"),
+        ("som-complete", "SOM Complete", "Finish a module (SOM)"),
+        ("expert", "Expert", "Finish 5 modules (SOMs)"),
+    ],
 }
 
 

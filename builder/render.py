@@ -110,6 +110,7 @@ class Site:
             course=course,
             lang=course.language,
             minutes=_minutes,
+            badges=i18n.BADGES[course.language],
         )
         template_digests = [cache.file_digest(p) for p in sorted(config.templates.rglob("*.html"))]
         self.used: dict[tuple[str, ...], Page] = {}

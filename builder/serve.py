@@ -22,7 +22,13 @@ import watchfiles
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -197,6 +203,10 @@ class SiteFiles(StaticFiles):
 
     def refusal_page(self, request: Request, path: str, refused: Response) -> Response:
         """A browser opening a locked handout page gets the handout's locked view."""
+        if path.startswith("steps/") and gate.navigating(request) and refused.status_code != 401:
+            # The player shows a closed or locked step in the learner's language.
+            step_id = path[len("steps/") :].removesuffix(".html")
+            return RedirectResponse(f"/learn/#{step_id}", status_code=303)
         locked = Path(str(self.directory)) / "kms" / "locked.html"
         if path.startswith("kms") and gate.navigating(request) and locked.is_file():
             return FileResponse(

@@ -3,6 +3,15 @@
 (function () {
   const api = document.body.dataset.api || "/api";
 
+  // Code blocks and wide tables scroll sideways on small screens: keyboard users must reach them.
+  function scrollable(root) {
+    root.querySelectorAll(".prose pre, .prose table").forEach(function (element) {
+      element.setAttribute("tabindex", "0");
+    });
+  }
+  window.Sillon = { scrollable: scrollable };
+  scrollable(document);
+
   document.querySelectorAll("[data-action='print']").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });
@@ -68,11 +77,14 @@
     const earned = document.querySelector("[data-fill='me-badges']");
     const todo = document.querySelector("[data-fill='me-badges-todo']");
     me.badges.forEach(function (badge) {
+      const local = document.querySelector("#badge-text [data-id='" + CSS.escape(badge.id) + "']");
+      const name = local ? local.dataset.name : badge.name;
+      const rule = local ? local.dataset.rule : badge.rule;
       const item = document.createElement("li");
       item.className = "badge";
       item.dataset.earned = String(Boolean(badge.earnedAt));
-      item.appendChild(text("strong", badge.name));
-      const when = badge.earnedAt ? box.dataset.earnedOn + " " + badge.earnedAt.slice(0, 10) : badge.rule;
+      item.appendChild(text("strong", name));
+      const when = badge.earnedAt ? box.dataset.earnedOn + " " + badge.earnedAt.slice(0, 10) : rule;
       item.appendChild(text("span", when, "muted"));
       (badge.earnedAt ? earned : todo).appendChild(item);
     });

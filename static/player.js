@@ -103,6 +103,7 @@
       .then(function (html) {
         stepBox.innerHTML = html;
         stepBox.dataset.loaded = step.id;
+        if (window.Sillon) window.Sillon.scrollable(stepBox);
         show("player-main");
         if (step.type === "video") return video(step);
         if (step.type === "quiz") return stepBox.querySelector("[data-tally-form]") ? tally(step) : quiz(step);
@@ -255,8 +256,8 @@
     if (xp) lines.push("+" + xp + " " + T.tXp);
     if ((answer.xp || []).some(function (a) { return a.cause.indexOf("module:") === 0; })) lines.push(T.tModuleDone);
     (answer.badges || []).forEach(function (id) {
-      const known = me && me.badges.find(function (badge) { return badge.id === id; });
-      lines.push(T.tBadge + " : " + (known ? known.name : id));
+      const known = document.querySelector("#badge-text [data-id='" + CSS.escape(id) + "']");
+      lines.push(T.tBadge + " : " + (known ? known.dataset.name : id));
     });
     if (!lines.length) return;
     toast.textContent = lines.join(" · ");

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from conftest import ROOT
 from test_serve import free_port
 

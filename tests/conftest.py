@@ -10,6 +10,8 @@ import pytest
 
 from builder.config import BuildConfig
 
+pytest_plugins = ["browser"]  # the Chromium fixture for the browser tests
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "content"
 

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from browser import TALLY_SECRET, Site, browser, screenshot  # noqa: F401 - fixture
+from browser import TALLY_SECRET, Site, screenshot
 from conftest import EXAMPLE
 
 WAIT = 30_000  # ms
@@ -25,7 +24,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 
 @pytest.fixture
-def page(browser: Any, site: Site) -> Iterator[Any]:  # noqa: F811
+def page(browser: Any, site: Site) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
     opened = context.new_page()
     errors: list[str] = []
@@ -174,3 +173,148 @@ def test_browser_full_journey(page: Any, site: Site) -> None:
         page.query_selector(".kms-nav") is not None and page.query_selector(".kms-locked") is None
     )
     screenshot(page, "kms-1280")
+
+
+def test_browser_linearity_closed_locked_and_no_cheating(page: Any, site: Site) -> None:
+    sign_in(page, site)
+    page.goto(site.url + "/learn/")
+    page.wait_for_selector("#step [data-step-id='som01-bienvenue']", timeout=WAIT)
+    # The console cannot cheat: 16x is capped, seeking ahead snaps back, nothing completes.
+    page.evaluate(
+        """() => { const v = document.querySelector('#step video'); v.muted = true;
+        v.playbackRate = 16; return v.play(); }"""
+    )
+    page.wait_for_timeout(600)
+    assert page.evaluate("document.querySelector('#step video').playbackRate") == 2
+    page.evaluate("document.querySelector('#step video').currentTime = 8.5")
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.querySelector('#step video').currentTime") < 4
+    page.evaluate("document.querySelector('#step video').pause()")
+    page.wait_for_timeout(800)
+    assert page.is_disabled("#next")
+    me = current(page)
+    assert me["currentStep"]["id"] == "som01-bienvenue" and me["completed"] == []
+    # A future step's address shows it locked.
+    page.goto(site.url + "/learn/#som03-quiz")
+    page.wait_for_selector("#notice:not([hidden])", timeout=WAIT)
+    assert page.inner_text("#notice-title") == "Étape verrouillée"
+    assert page.query_selector("#step [data-step-id='som03-quiz']") is None
+    screenshot(page, "locked-1280")
+    # Finish the video; Back and the old address show the step closed, not its content.
+    page.click("#notice-go")
+    watch_video(page)
+    page.click("#next")
+    page.wait_for_selector("#step [data-step-id='som01-tables']", timeout=WAIT)
+    page.go_back()
+    page.wait_for_selector("#notice:not([hidden])", timeout=WAIT)
+    assert page.inner_text("#notice-title") == "Étape terminée"
+    assert page.query_selector("#player-main:not([hidden]) video") is None
+    page.goto(site.url + "/learn/#som01-bienvenue")
+    page.wait_for_selector("#notice:not([hidden])", timeout=WAIT)
+    assert page.inner_text("#notice-title") == "Étape terminée"
+    page.goto(site.url + "/steps/som01-bienvenue.html")  # the fragment's own address
+    page.wait_for_selector("#notice:not([hidden])", timeout=WAIT)
+    assert (
+        page.url.endswith("/learn/#som01-bienvenue")
+        and page.inner_text("#notice-title") == "Étape terminée"
+    )
+    # The outline shows it done, and done steps are not links.
+    page.goto(site.url + "/")
+    page.wait_for_selector(".step[data-step-id='som01-bienvenue'][data-state='done']", timeout=WAIT)
+    assert page.query_selector(".outline a[href*='som01']") is None
+    assert page.get_attribute(".step[data-step-id='som01-tables']", "data-state") == "open"
+
+
+def test_browser_events_survive_an_api_outage(page: Any, site: Site) -> None:
+    sign_in(page, site)
+    page.goto(site.url + "/learn/")
+    page.wait_for_selector("#step video", timeout=WAIT)
+    page.evaluate(
+        "() => { const v = document.querySelector('#step video'); v.muted = true; v.playbackRate = 2; return v.play(); }"
+    )
+    page.wait_for_timeout(1500)
+    site.stop()  # the API goes away in the middle of the video; the learner keeps watching
+    page.wait_for_function("() => document.querySelector('#step video').ended", timeout=WAIT)
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.SillonQueue.pending()") > 0, "events wait in localStorage"
+    site.start()
+    page.wait_for_selector("#next:not([disabled])", timeout=60_000)
+    assert page.evaluate("window.SillonQueue.pending()") == 0
+    assert site.rows("SELECT COUNT(*) FROM xp_logs WHERE cause = 'video:som01-bienvenue'") == [(1,)]
+    page.click("#next")
+    page.wait_for_selector("#step [data-step-id='som01-tables']", timeout=WAIT)
+    page.reload()  # reopening continues the open step, resends nothing new, changes nothing
+    page.wait_for_selector("#step [data-step-id='som01-tables']", timeout=WAIT)
+    assert site.rows("SELECT COUNT(*) FROM xp_logs WHERE cause = 'video:som01-bienvenue'") == [(1,)]
+
+
+def test_browser_signed_out_visitor_sees_invite_page(page: Any, site: Site) -> None:
+    page.goto(site.url + "/learn/")
+    page.wait_for_selector("#signed-out:not([hidden])", timeout=WAIT)
+    assert "invitation" in page.inner_text("#signed-out")
+    assert page.is_hidden("#player-main")
+    page.goto(site.url + "/join/#not-a-real-token")
+    page.wait_for_selector("#join-failed:not([hidden])", timeout=WAIT)
+    assert "not-a-real-token" not in page.url
+
+
+PAGES = [
+    ("home", "/"),
+    ("player-video", "/learn/"),
+    ("player-quiz", "/learn/"),
+    ("board", "/board/"),
+    ("me", "/me/"),
+    ("kms-locked", "/kms/"),
+]
+
+
+def reach_quiz(page: Any, site: Site) -> None:
+    page.goto(site.url + "/learn/")
+    watch_video(page)
+    page.click("#next")
+    for _ in range(2):
+        page.wait_for_selector("#lesson-done", timeout=WAIT)
+        page.click("#lesson-done")
+        page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
+        page.click("#next")
+    page.wait_for_selector("form.quiz", timeout=WAIT)
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (375, 812)])
+def test_browser_pages_accessible_and_captured(
+    browser: Any, site: Site, width: int, height: int
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    # axe-core is injected by script, which the site's CSP rightly forbids: bypass it here only.
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, bypass_csp=True, locale="fr-FR"
+    )
+    page = context.new_page()
+    sign_in(page, site, f"Ada{width}")
+    axe = Axe()
+    found: dict[str, list[str]] = {}
+    for name, path in PAGES:
+        if name == "player-quiz":
+            reach_quiz(page, site)
+        else:
+            page.goto(site.url + path)
+        page.wait_for_load_state("networkidle")
+        if name == "player-video":
+            page.wait_for_selector("#step video", timeout=WAIT)
+        if name == "board":
+            page.wait_for_selector(
+                ".leaderboard tbody tr.me, .leaderboard tbody td.muted", timeout=WAIT
+            )
+        screenshot(page, f"{name}-{width}")
+        violations = axe.run(page).response["violations"]
+        serious = [
+            f"{v['id']}: {v['help']}" for v in violations if v["impact"] in ("serious", "critical")
+        ]
+        if serious:
+            found[name] = serious
+        if width < 400:
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{name} scrolls sideways at {width}px ({overflow}px)"
+    context.close()
+    assert not found, found

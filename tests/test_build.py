@@ -344,3 +344,18 @@ def test_build_no_cache_flag_renders_everything(
     assert "rendered 0 of" in capsys.readouterr().err
     assert build.main(["--content", "content", "--no-cache"]) == 0
     assert "rendered 0 of" not in capsys.readouterr().err
+
+
+def test_build_player_page_weighs_under_60kb_gzipped(tmp_path: Path) -> None:
+    import gzip
+
+    from conftest import EXAMPLE
+
+    config = config_for(EXAMPLE, out=tmp_path / "site", private=tmp_path / "private")
+    run_build(config)
+    page = (config.out / "learn/index.html").read_text()
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    total = sum(len(gzip.compress((config.out / a.lstrip("/")).read_bytes())) for a in assets)
+    total += len(gzip.compress(page.encode()))
+    assert total < 60 * 1024, f"{total} bytes gzipped"
