@@ -20,10 +20,11 @@ from .body import event_id, forbid_identity, read_body, read_json, text
 from .errors import ApiError
 from .learning import Clock, Learner, Learning, iso, utc_now
 from .openapi import document
-from .storage import Database, SQLiteDatabase
+from .storage import Conflict, Database, SQLiteDatabase
 
 PERIODS = {"7d": 7, "30d": 30, "all": None}
 LEADERBOARD_SIZE = 100
+CONFLICT_RETRIES = 5
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -204,6 +205,16 @@ class Api:
         forbid_identity(body)
         eid = event_id(body)
         learner, course = await self.placed(request)
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return await self._decide(learner, course, eid, kind, body)
+            except Conflict:
+                learner, course = await self.placed(request)  # someone wrote meanwhile: read again
+        raise ApiError(503, "busy", "Too many simultaneous reports; the event will be retried.")
+
+    async def _decide(
+        self, learner: Learner, course: Any, eid: str, kind: str, body: dict[str, Any]
+    ) -> Response:
         first = await self.learning.replay(learner, eid, kind)
         if first is not None:
             return JSONResponse({**first, "replayed": True})
@@ -238,7 +249,8 @@ class Api:
         before = (
             None if days is None else (self.clock() - timedelta(days=days - 1)).date().isoformat()
         )
-        rows = (await self.db.execute(sql.leaderboard(team, before, LEADERBOARD_SIZE))).rows
+        rows = (await self.db.execute(sql.leaderboard(team, before))).rows
+        rows = sorted(rows, key=lambda r: (-r["xp"], r["name"], r["id"]))[:LEADERBOARD_SIZE]
         entries = [
             {"rank": n, "userId": r["id"], "name": r["name"], "xp": r["xp"], "me": r["id"] == me}
             for n, r in enumerate(rows, start=1)

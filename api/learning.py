@@ -202,16 +202,13 @@ class Learning:
         rules.check_plausible(watched, first_play, now, course.max_rate)
         outcome = Outcome()
         t = iso(now)
-        outcome.statements.append(
+        revision = row["revision"] if row else None
+        outcome.statements += [
+            sql.video_view_unchanged(learner["id"], step.id, revision),
             sql.save_video_view(
-                learner["id"],
-                step.id,
-                json.dumps(merged),
-                watched,
-                t,
-                row["revision"] if row else 0,
-            )
-        )
+                learner["id"], step.id, json.dumps(merged), watched, t, revision or 0
+            ),
+        ]
         required = course.completion * step.duration
         complete = watched + 1e-6 >= required
         after = None

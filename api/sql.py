@@ -175,6 +175,25 @@ def video_view(learner_id: str, step_id: str) -> S:
     )
 
 
+def video_view_unchanged(learner_id: str, step_id: str, revision: int | None) -> S:
+    """Abort the whole batch (CHECK fails) if the row changed since it was read.
+
+    D1 has no transactions across round trips, so a concurrent report could otherwise
+    overwrite another's merged intervals; this makes the loser's batch fail and retry.
+    """
+    if revision is None:
+        return S(
+            "INSERT INTO guards (ok) SELECT 0 WHERE EXISTS "
+            "(SELECT 1 FROM video_views WHERE learner_id = ? AND step_id = ?)",
+            (learner_id, step_id),
+        )
+    return S(
+        "INSERT INTO guards (ok) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM video_views "
+        "WHERE learner_id = ? AND step_id = ? AND revision = ?)",
+        (learner_id, step_id, revision),
+    )
+
+
 def save_video_view(
     learner_id: str, step_id: str, intervals: str, watched: float, now: str, revision: int
 ) -> S:
@@ -276,18 +295,19 @@ def learning_day(learner_id: str, day: str, streak: int, previous_day: str | Non
 # -- leaderboards ------------------------------------------------------------------------------
 
 
-def leaderboard(team_id: str, before_day: str | None, limit: int) -> S:
-    """Rank a team by XP since `before_day` (all time when None): two indexed rows a learner."""
+def leaderboard(team_id: str, before_day: str | None) -> S:
+    """A team's XP since `before_day` (all time when None): one index row, one history row each.
+
+    Unsorted on purpose: the caller ranks in Python, which saves D1 a row per learner that a
+    SQL sort would read back from its temporary b-tree.
+    """
     if before_day is None:
-        return S(
-            "SELECT id, name, xp FROM learners WHERE team_id = ? ORDER BY xp DESC, name LIMIT ?",
-            (team_id, limit),
-        )
+        return S("SELECT id, name, xp FROM learners WHERE team_id = ?", (team_id,))
     return S(
         "SELECT l.id, l.name, l.xp - COALESCE((SELECT h.total FROM xp_history h "
         "WHERE h.learner_id = l.id AND h.day < ? ORDER BY h.day DESC LIMIT 1), 0) AS xp "
-        "FROM learners l WHERE l.team_id = ? ORDER BY xp DESC, l.name LIMIT ?",
-        (before_day, team_id, limit),
+        "FROM learners l WHERE l.team_id = ?",
+        (before_day, team_id),
     )
 
 

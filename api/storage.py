@@ -45,6 +45,10 @@ class Result:
         return self.rows[0] if self.rows else None
 
 
+class Conflict(Exception):
+    """A batch aborted by a guard or a constraint: nothing was written; the caller may retry."""
+
+
 class Database(Protocol):
     async def execute(self, statement: Statement) -> Result: ...
 
@@ -77,6 +81,9 @@ class SQLiteDatabase:
         self.connection.execute("BEGIN IMMEDIATE")
         try:
             results = [self._run(s) for s in statements]
+        except sqlite3.IntegrityError as exc:
+            self.connection.execute("ROLLBACK")
+            raise Conflict(str(exc)) from exc
         except BaseException:
             self.connection.execute("ROLLBACK")
             raise

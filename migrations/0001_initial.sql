@@ -82,6 +82,12 @@ CREATE TABLE IF NOT EXISTS quiz_attempts (
 );
 CREATE INDEX IF NOT EXISTS quiz_attempts_learner ON quiz_attempts (learner_id, step_id);
 
+-- Never holds a row: a statement inserting ok = 0 here aborts its whole batch (optimistic
+-- concurrency without transactions, see sql.video_view_unchanged).
+CREATE TABLE IF NOT EXISTS guards (
+  ok  INTEGER NOT NULL CHECK (ok = 1)
+);
+
 -- Client event ids already answered: a replay gets the stored answer and changes nothing.
 CREATE TABLE IF NOT EXISTS events (
   learner_id  TEXT NOT NULL,

@@ -1,0 +1,87 @@
+"""Requests interleaved between their read and their write, as on D1 (no transactions across
+round trips): a database wrapper that yields before every statement makes the race happen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+
+import httpx
+from apiclient import ADMIN, Clock
+from conftest import make_course
+from starlette.applications import Starlette
+
+from api.app import Api, Settings, publish_manifest
+from api.errors import ApiError, api_error
+from api.learning import iso
+from api.storage import Result, SQLiteDatabase, Statement
+from builder.config import BuildConfig
+from builder.pipeline import build
+
+
+class YieldingDatabase(SQLiteDatabase):
+    """SQLite, but every call lets other requests run first (like a network round trip)."""
+
+    async def execute(self, statement: Statement) -> Result:
+        await asyncio.sleep(0)
+        return await super().execute(statement)
+
+    async def batch(self, statements: list[Statement]) -> list[Result]:
+        await asyncio.sleep(0)
+        return await super().batch(statements)
+
+
+def test_interleaved_video_reports_are_never_lost(tmp_path: Path) -> None:
+    content = make_course(tmp_path / "course", duration=120)
+    config = BuildConfig.make(content=content, out=tmp_path / "site", disk_cache=False)
+    build(config)
+    clock = Clock()
+    db_path = tmp_path / "db.sqlite3"
+    api = Api(Settings(db_path=str(db_path), admin_token=ADMIN), YieldingDatabase(db_path), clock)
+    app = Starlette(routes=api.routes(), exception_handlers={ApiError: api_error})
+
+    async def scenario() -> list[httpx.Response]:
+        await publish_manifest(api.db, (config.private / "manifest.json").read_text(), iso(clock()))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            created = await client.post(
+                "/api/admin/learners",
+                json={"name": "Ada", "email": "ada@example.org", "teamId": "t"},
+                headers={"Authorization": f"Bearer {ADMIN}"},
+            )
+            session = await client.post(
+                "/api/session", json={"inviteToken": created.json()["inviteToken"]}
+            )
+            assert session.status_code == 200
+            first = await client.post(
+                "/api/video-event",
+                json={"eventId": "event-0000", "stepId": "intro", "intervals": [[0, 1]]},
+            )
+            assert first.status_code == 200
+            clock.advance(seconds=5)
+            reports = [[[1, 3]], [[3, 5]], [[5, 7]], [[7, 9]], [[9, 11]], [[11, 13]]]
+            bodies = [
+                {"eventId": f"event-{n:04d}", "stepId": "intro", "intervals": spans}
+                for n, spans in enumerate(reports, start=1)
+            ]
+            answers = await asyncio.gather(
+                *(client.post("/api/video-event", json=b) for b in bodies)
+            )
+            # A report that lost every retry answers 503 busy: the player's queue sends it again.
+            for index, answer in enumerate(answers):
+                if answer.status_code == 503:
+                    assert answer.json()["error"]["code"] == "busy"
+                    answers[index] = await client.post("/api/video-event", json=bodies[index])
+            return answers
+
+    responses = asyncio.run(scenario())
+    assert [r.status_code for r in responses] == [200] * 6, [r.text for r in responses]
+    with sqlite3.connect(db_path) as db:
+        ((intervals, watched),) = db.execute(
+            "SELECT intervals, watched FROM video_views"
+        ).fetchall()
+        assert json.loads(intervals) == [[0, 13]] and watched == 13
+        assert db.execute("SELECT COUNT(*) FROM events").fetchone() == (7,)
+        assert db.execute("SELECT COUNT(*) FROM guards").fetchone() == (0,)
