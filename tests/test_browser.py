@@ -318,3 +318,34 @@ def test_browser_pages_accessible_and_captured(
             assert overflow <= 1, f"{name} scrolls sideways at {width}px ({overflow}px)"
     context.close()
     assert not found, found
+
+
+def test_browser_resume_where_the_learner_was(page: Any, site: Site) -> None:
+    sign_in(page, site)
+    page.goto(site.url + "/learn/")
+    page.wait_for_selector("#step video", timeout=WAIT)
+    page.evaluate(
+        "() => { const v = document.querySelector('#step video'); v.muted = true; return v.play(); }"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#step video').currentTime > 4.5", timeout=WAIT
+    )
+    page.evaluate("document.querySelector('#step video').pause()")
+    page.wait_for_function("() => window.SillonQueue.pending() === 0", timeout=WAIT)
+    page.reload()
+    page.wait_for_selector("#step video", timeout=WAIT)
+    page.wait_for_function(
+        "() => document.querySelector('#step video').currentTime > 4", timeout=WAIT
+    )
+    assert page.is_disabled("#next")
+
+
+def test_browser_narrowest_phone_has_no_sideways_scroll(browser: Any, site: Site) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    sign_in(page, site, "Narrow")
+    for path in ("/", "/learn/", "/board/", "/me/", "/kms/", "/join/"):
+        page.goto(site.url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1, path
+    context.close()
