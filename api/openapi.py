@@ -43,6 +43,22 @@ LEARNER: list[dict[str, list[str]]] = [{"cookieAuth": []}]
 ADMIN: list[dict[str, list[str]]] = [{"adminToken": []}]
 
 
+def _open_step_get(summary: str) -> dict[str, Any]:
+    """A learner's GET about their open step (`?stepId=`)."""
+    step_id = {"name": "stepId", "in": "query", "required": True, "schema": {"type": "string"}}
+    return {
+        "get": {
+            "summary": summary,
+            "security": LEARNER,
+            "parameters": [step_id],
+            "responses": {
+                "200": _json({"type": "object"}),
+                **_errors(401, 403, 404, 409, 422, 503),
+            },
+        }
+    }
+
+
 def document() -> dict[str, Any]:
     """Return the OpenAPI document."""
     paths: dict[str, Any] = {
@@ -259,42 +275,8 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 422)},
             }
         },
-        "/api/playback": {
-            "get": {
-                "summary": "The open video step's playback and what was watched",
-                "security": LEARNER,
-                "parameters": [
-                    {
-                        "name": "stepId",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "responses": {
-                    "200": _json({"type": "object"}),
-                    **_errors(401, 403, 404, 409, 422, 503),
-                },
-            }
-        },
-        "/api/tally-link": {
-            "get": {
-                "summary": "The open Tally quiz's form URL with your signed hidden field",
-                "security": LEARNER,
-                "parameters": [
-                    {
-                        "name": "stepId",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "responses": {
-                    "200": _json({"type": "object"}),
-                    **_errors(401, 403, 404, 409, 422, 503),
-                },
-            }
-        },
+        "/api/playback": _open_step_get("The open video step's playback and what was watched"),
+        "/api/tally-link": _open_step_get("The open Tally quiz's form URL with your hidden field"),
         "/api/tally-hook": {
             "post": {
                 "summary": "Tally webhook (FORM_RESPONSE), checked with the Tally-Signature header",
