@@ -44,9 +44,11 @@ class Course:
     kms_files: dict[str, str | None] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)
     module_steps: dict[str, list[str]] = field(default_factory=dict)
+    video_owner: dict[str, str] = field(default_factory=dict)  # local video URL -> step id
 
     def __post_init__(self) -> None:
         self.index = {s.id: n for n, s in enumerate(self.steps)}
+        self.video_owner = {s.video_url: s.id for s in self.steps if s.video_url}
         for step in self.steps:
             self.module_steps.setdefault(step.module, []).append(step.id)
 
