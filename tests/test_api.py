@@ -330,7 +330,10 @@ def test_api_past_and_future_steps_are_refused(app: Cohort) -> None:
     )
     assert_error(browser.get("/steps/quiz-1.html"), 403, "step_locked")
     assert browser.get("/steps/intro.html").status_code == 200
+    video = browser.get("/api/playback?stepId=intro").json()["url"]
+    assert browser.get(video).status_code == 200
     watch_whole_video(app, browser)
+    assert_error(browser.get(video), 403, "video_locked")
     assert_error(watch(app, browser, [[0, 5]]), 409, "step_closed")
     assert_error(browser.get("/steps/intro.html"), 409, "step_closed")
     assert browser.get("/steps/quiz-1.html").status_code == 200
