@@ -228,14 +228,6 @@ def record_attempt(
     )
 
 
-def last_attempt(learner_id: str, step_id: str) -> S:
-    return S(
-        "SELECT score, passed, perfect, created_at FROM quiz_attempts "
-        "WHERE learner_id = ? AND step_id = ? ORDER BY id DESC LIMIT 1",
-        (learner_id, step_id),
-    )
-
-
 # -- XP, badges, streaks -----------------------------------------------------------------------
 
 

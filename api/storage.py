@@ -40,6 +40,8 @@ class Result:
     changes: int = 0
     last_row_id: int | None = None
     duration_ms: float = 0.0
+    rows_read: int | None = None  # D1 reports these; local SQLite does not count them
+    rows_written: int | None = None
 
     def first(self) -> dict[str, Any] | None:
         return self.rows[0] if self.rows else None
@@ -47,6 +49,10 @@ class Result:
 
 class Conflict(Exception):
     """A batch aborted by a guard or a constraint: nothing was written; the caller may retry."""
+
+
+class DatabaseError(Exception):
+    """The database could not run a statement (unreachable, bad SQL, refused credentials)."""
 
 
 class Database(Protocol):
@@ -103,3 +109,68 @@ class SQLiteDatabase:
 
     def close(self) -> None:
         self.connection.close()
+
+
+class D1HttpDatabase:
+    """D1 over HTTP, with the contract of Cloudflare's REST `query` endpoint.
+
+    `url` is `{CLOUDFLARE_API_BASE}/accounts/<account>/d1/database/<id>/query` in production, or
+    any server speaking the same contract (the conformance tests run one on wrangler's local
+    D1). A batch is one request with `{"batch": [...]}`, which D1 runs as one transaction.
+    """
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = url
+        self.client = httpx.AsyncClient(headers=headers, timeout=timeout)
+
+    async def execute(self, statement: Statement) -> Result:
+        return (await self._post({"sql": statement.sql, "params": list(statement.params)}))[0]
+
+    async def batch(self, statements: list[Statement]) -> list[Result]:
+        body = {"batch": [{"sql": s.sql, "params": list(s.params)} for s in statements]}
+        results = await self._post(body)
+        if len(results) != len(statements):
+            raise DatabaseError(
+                f"D1 answered {len(results)} results for {len(statements)} statements"
+            )
+        return results
+
+    async def _post(self, body: dict[str, Any]) -> list[Result]:
+        import httpx
+
+        try:
+            response = await self.client.post(self.url, json=body)
+        except httpx.HTTPError as exc:
+            raise DatabaseError(f"D1 is unreachable: {exc}") from exc
+        try:
+            data = response.json()
+        except ValueError:
+            raise DatabaseError(f"D1 answered {response.status_code} without JSON") from None
+        if response.status_code >= 400 or not data.get("success", False):
+            message = (
+                "; ".join(str(e.get("message", e)) for e in data.get("errors") or [])
+                or response.text
+            )
+            if "constraint failed" in message:
+                raise Conflict(message)
+            raise DatabaseError(f"D1 refused the query ({response.status_code}): {message}")
+        return [_d1_result(item) for item in data.get("result") or []]
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _d1_result(item: dict[str, Any]) -> Result:
+    """One entry of D1's `result` array: {results, success, meta}."""
+    meta = item.get("meta") or {}
+    return Result(
+        rows=list(item.get("results") or []),
+        changes=int(meta.get("changes") or 0),
+        last_row_id=meta.get("last_row_id"),
+        duration_ms=float(meta.get("duration") or 0.0),
+        rows_read=meta.get("rows_read"),
+        rows_written=meta.get("rows_written"),
+    )
