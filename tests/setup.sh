@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the test suite needs: Debian's chromium (browser tests) and the Python test
-# dependencies. Safe to run again; used by the README's test command and by .ci/run.
+# Install what the test suite needs: Debian's chromium (browser tests), the Python test
+# dependencies and wrangler from npm (D1 tests). Safe to run again; used by the README's test
+# command and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -10,3 +11,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
 fi
 python3 -m pip install --quiet -e '.[test]'
+# wrangler (pinned in package-lock.json): the real D1 engine, offline, for the D1 tests.
+if [ ! -x node_modules/.bin/wrangler ]; then
+  echo "installing wrangler (npm ci)..." >&2
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+fi

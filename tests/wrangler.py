@@ -1,0 +1,121 @@
+"""wrangler from npm, offline: its local D1 (the real D1 engine) and its dry-run deploys."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ROOT
+
+WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
+WORKER = ROOT / "tests" / "d1worker"
+
+
+def environment(home: Path) -> dict[str, str]:
+    """No credentials, no telemetry, nothing fetched from Cloudflare."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFLARE_")}
+    env.update(
+        WRANGLER_SEND_METRICS="false",
+        WRANGLER_SEND_ERROR_REPORTS="false",
+        CLOUDFLARE_CF_FETCH_ENABLED="false",
+        WRANGLER_LOG_PATH=str(home / "logs"),
+        XDG_CONFIG_HOME=str(home / "config"),
+    )
+    return env
+
+
+def require_wrangler() -> None:
+    if not WRANGLER.exists():
+        pytest.fail("wrangler is not installed: run `bash tests/setup.sh` (npm ci)")
+
+
+def run(
+    args: list[str], cwd: Path, home: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    require_wrangler()
+    return subprocess.run(
+        [str(WRANGLER), *args],
+        cwd=cwd,
+        env=environment(home),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class LocalD1:
+    """`wrangler dev` of the test Worker on 127.0.0.1, over a fresh migrated local D1."""
+
+    def __init__(self, state: Path, port: int) -> None:
+        self.state, self.port = state, port
+        self.url = f"http://127.0.0.1:{port}/query"
+        applied = run(
+            ["d1", "migrations", "apply", "sillon", "--local", "--persist-to", str(state)],
+            WORKER,
+            state,
+        )
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        self.log = (state / "dev.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                str(WRANGLER),
+                "dev",
+                "--local",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--persist-to",
+                str(state),
+            ],
+            cwd=WORKER,
+            env=environment(state),
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if (
+                    httpx.post(self.url, json={"sql": "SELECT 1 AS ok"}, timeout=2).status_code
+                    == 200
+                ):
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError((state / "dev.log").read_text())
+
+    def sqlite_file(self) -> Path:
+        """The SQLite file behind the local D1 (the one holding our tables)."""
+        import sqlite3
+
+        for path in sorted((self.state / "v3" / "d1").rglob("*.sqlite")):
+            with sqlite3.connect(path) as db:
+                if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'learners'").fetchone():
+                    return path
+        raise AssertionError(f"no D1 database with our tables under {self.state}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def local_d1(tmp: Path) -> Iterator[LocalD1]:
+    from test_serve import free_port
+
+    d1 = LocalD1(tmp, free_port())
+    yield d1
+    d1.stop()
