@@ -16,7 +16,7 @@ from typing import Any
 from builder.config import BuildConfig
 from builder.errors import BuildError, ConfigError, Problem
 
-COMMANDS = ("build", "check", "serve", "fields", "publish", "learners")
+COMMANDS = ("build", "check", "serve", "fields", "publish", "learners", "worker")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -24,7 +24,9 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="build.py", description="Build, check or serve a Sillon course."
     )
-    sub = main.add_subparsers(dest="command", metavar="{build,check,serve,publish,learners,fields}")
+    sub = main.add_subparsers(
+        dest="command", metavar="{build,check,serve,publish,learners,worker,fields}"
+    )
     build = sub.add_parser("build", help="render content/ into site/ (the default command)")
     _common(build)
     build.add_argument("--out", default="site", help="output directory (default: site)")
@@ -48,6 +50,11 @@ def parser() -> argparse.ArgumentParser:
         "fields", help="print the content reference tables (Markdown) from the declarations"
     )
     _admin_commands(sub)
+    worker = sub.add_parser("worker", help="stage the Python Worker for `wrangler deploy`")
+    worker.add_argument("--site", default="site", help="the built site to serve (default: site)")
+    worker.add_argument(
+        "--out", default=".sillon/worker", help="staging directory (default: .sillon/worker)"
+    )
     return main
 
 
@@ -123,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command in ("publish", "learners"):
             return _admin(args)
+        if args.command == "worker":
+            return _worker(args)
         if args.command == "serve":
             return _serve(args)
         return _build(args)
@@ -200,6 +209,20 @@ def _admin(args: argparse.Namespace) -> int:
     except admin.AdminError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from api.deploy import DeployError, stage
+
+    try:
+        config = stage(Path(args.out), Path(args.site))
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Staged the Worker: npx wrangler deploy -c {config}", file=sys.stderr)
     return 0
 
 

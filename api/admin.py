@@ -18,7 +18,7 @@ from . import rules, sql
 from .app import Api, Settings, publish_manifest
 from .errors import ApiError
 from .learning import iso
-from .storage import SQLiteDatabase
+from .sqlite import SQLiteDatabase
 
 T = TypeVar("T")
 CSV_FIELDS = ("name", "email", "teamId", "tz")

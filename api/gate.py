@@ -10,7 +10,7 @@ import html
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from . import auth, sql
 from .errors import ApiError
@@ -88,6 +88,35 @@ def _module_of(course: Course, url: str) -> str | None:
         return course.kms_files[url]
     parts = url.strip("/").split("/")
     return parts[1] if len(parts) > 2 else None
+
+
+async def decide(api: Api, request: Request, path: str) -> Response | None:
+    """The gate's answer for a site path: None to serve the file, or what to answer instead.
+
+    A browser opening a closed or locked step's fragment is sent to the player, which shows the
+    step's state in the learner's language; a locked handout page is marked so the server
+    answers with the handout's locked view (`kms/locked.html`) and the refusal's status.
+    """
+    refused = await check(api, request, path)
+    if refused is None or not navigating(request):
+        return refused
+    if path.startswith("steps/") and refused.status_code != 401:
+        return RedirectResponse(f"/learn/#{path[len('steps/') :].removesuffix('.html')}", 303)
+    if path == "kms" or path.startswith("kms/"):
+        refused.headers["x-sillon-locked"] = "kms"
+    return refused
+
+
+async def endpoint(api: Api, request: Request) -> Response:
+    """GET /api/gate?path=: 204 when the caller may open that site path (the Worker asks)."""
+    path = request.query_params.get("path", "").lstrip("/")
+    if not gate_path(path):
+        raise ApiError(422, "invalid", "'path' must be a site path such as steps/<id>.html.")
+    return await decide(api, request, path) or Response(status_code=204)
+
+
+def gate_path(path: str) -> bool:
+    return bool(path) and ".." not in path.split("/") and len(path) < 500
 
 
 def navigating(request: Request) -> bool:

@@ -275,6 +275,19 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 422)},
             }
         },
+        "/api/gate": {
+            "get": {
+                "summary": "204 when you may open a site path (steps/, kms/, media/)",
+                "parameters": [
+                    {"name": "path", "in": "query", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "204": {"description": "Allowed"},
+                    "303": {"description": "A browser opening a closed or locked step: the player"},
+                    **_errors(401, 403, 404, 409, 422, 503),
+                },
+            }
+        },
         "/api/playback": _open_step_get("The open video step's playback and what was watched"),
         "/api/tally-link": _open_step_get("The open Tally quiz's form URL with your hidden field"),
         "/api/tally-hook": {

@@ -16,7 +16,8 @@ from starlette.applications import Starlette
 from api.app import Api, Settings, publish_manifest
 from api.errors import ApiError, api_error
 from api.learning import iso
-from api.storage import Result, SQLiteDatabase, Statement
+from api.sqlite import SQLiteDatabase
+from api.storage import Result, Statement
 from builder.config import BuildConfig
 from builder.pipeline import build
 

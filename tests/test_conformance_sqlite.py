@@ -8,7 +8,7 @@ from pathlib import Path
 from conformance import counting_statements, deterministic_ids, run, statement_functions
 from conftest import make_course
 
-from api.storage import SQLiteDatabase
+from api.sqlite import SQLiteDatabase
 from builder.config import BuildConfig
 from builder.pipeline import build
 

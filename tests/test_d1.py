@@ -13,7 +13,9 @@ from conformance import deterministic_ids, run
 from test_conformance_sqlite import manifest_of
 from wrangler import LocalD1, local_d1
 
-from api.storage import Conflict, D1HttpDatabase, SQLiteDatabase, Statement
+from api.d1 import D1HttpDatabase
+from api.sqlite import SQLiteDatabase
+from api.storage import Conflict, Statement
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,59 @@
+"""Stage the Python Worker for `wrangler deploy`: our package, its pure-Python dependencies,
+and a wrangler.toml pointing at the built site and the migrations.
+
+wrangler uploads every module-like file under the entry's base directory, so the Worker is
+staged in a directory of its own (default `.sillon/worker/`) instead of the repository root.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# What the Worker imports, besides Pyodide's standard library: Starlette and its dependencies.
+VENDORED = ["starlette", "anyio", "idna", "sniffio", "typing_extensions"]
+PYTHON = "3.13"  # the Python of Cloudflare's Python Workers runtime
+
+
+class DeployError(Exception):
+    """A staging step failed: printed as `error: ...`, exit 2."""
+
+
+def stage(out: Path, site: Path) -> Path:
+    """Write the Worker's deployable directory; return its wrangler.toml."""
+    if not (site / "index.html").is_file():
+        raise DeployError(f"{site}: no built site here (run `python build.py` first)")
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(
+        ROOT / "api", out / "api", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    vendor(out / "python_modules")
+    config = (ROOT / "wrangler.toml").read_text(encoding="utf-8")
+    # Modules are named from the staging root, so `api` stays a package (api.app, api.gate...).
+    config = re.sub(r'(?m)^(main = ".*")$', r'\1\nbase_dir = "."', config, count=1)
+    config = re.sub(r'(?m)^directory = ".*"$', f'directory = "{site.resolve()}"', config)
+    config = re.sub(
+        r'(?m)^migrations_dir = ".*"$',
+        f'migrations_dir = "{(ROOT / "migrations").resolve()}"',
+        config,
+    )
+    target = out / "wrangler.toml"
+    target.write_text(config, encoding="utf-8")
+    return target
+
+
+def vendor(target: Path) -> None:
+    """Pure-Python wheels for the Workers' Python, by pip (no native code can run there)."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    command += ["--target", str(target), "--only-binary=:all:", "--implementation", "py"]
+    command += ["--python-version", PYTHON, "--no-deps", *VENDORED]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise DeployError(f"vendoring {', '.join(VENDORED)} failed:\n{done.stderr.strip()}")
+    for extra in ("bin", "__pycache__"):
+        shutil.rmtree(target / extra, ignore_errors=True)

@@ -1,0 +1,61 @@
+"""The local backend: one SQLite file in WAL mode, schema.sql applied at open."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from .storage import Conflict, Result, Statement
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schema.sql"
+
+
+class SQLiteDatabase:
+    """A SQLite file in WAL mode, used from the event loop (each statement is microseconds)."""
+
+    def __init__(self, path: str | Path) -> None:
+        target = Path(path)
+        if str(target) != ":memory:":
+            target.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        self.connection.row_factory = sqlite3.Row
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            "busy_timeout=5000",
+        ):
+            self.connection.execute(f"PRAGMA {pragma}")
+        self.connection.executescript(SCHEMA.read_text(encoding="utf-8"))
+
+    async def execute(self, statement: Statement) -> Result:
+        return self._run(statement)
+
+    async def batch(self, statements: list[Statement]) -> list[Result]:
+        """Run statements in one transaction: all of them, or (on any error) none."""
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            results = [self._run(s) for s in statements]
+        except sqlite3.IntegrityError as exc:
+            self.connection.execute("ROLLBACK")
+            raise Conflict(str(exc)) from exc
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+        return results
+
+    def _run(self, statement: Statement) -> Result:
+        started = time.perf_counter()
+        cursor = self.connection.execute(statement.sql, statement.params)
+        rows = [dict(row) for row in cursor.fetchall()]
+        return Result(
+            rows=rows,
+            changes=cursor.rowcount if cursor.rowcount > 0 else 0,
+            last_row_id=cursor.lastrowid,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,97 @@
+"""The Cloudflare Python Worker entry (wrangler.toml `main`): the same Starlette app, on D1.
+
+Requests for `/api/*` go to the app through `asgi.fetch`. Site requests that the gate guards
+(`/steps/`, `/kms/`, `/media/`: wrangler.toml's `run_worker_first`) first ask the app's gate
+(`GET /api/gate?path=...`, the same `api.gate.check` the local server runs) and reach the static
+assets only when it answers 204. Everything else is served by the assets directly. The modules
+`workers`, `asgi` and `js` exist only in the Workers runtime.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import asgi
+from js import Request as JsRequest
+from starlette.applications import Starlette
+from workers import WorkerEntrypoint
+
+from api import gate
+from api.app import Api, Settings
+from api.d1 import D1BindingDatabase
+from api.errors import ApiError, api_error
+
+SECRETS = ("SILLON_ADMIN_TOKEN", "SILLON_SECRET", "TALLY_SIGNING_SECRET")
+_apps: dict[int, Starlette] = {}
+
+
+def settings(env: Any) -> Settings:
+    """Vars from wrangler.toml and secrets from `wrangler secret put`, never from git."""
+
+    def value(name: str) -> str | None:
+        found = getattr(env, name, None)
+        return str(found) if found else None
+
+    result = Settings(
+        db_path="d1:DB",
+        admin_token=value("SILLON_ADMIN_TOKEN"),
+        tally_secret=value("TALLY_SIGNING_SECRET"),
+        base_url=value("SILLON_BASE_URL"),
+        default_tz=value("SILLON_TZ") or "Europe/Paris",
+    )
+    secret = value("SILLON_SECRET")
+    if secret:
+        result.secret = secret
+    return result
+
+
+def app_for(env: Any) -> Starlette:
+    """One app per isolate (no expensive start-up: the ASGI lifespan runs on every request)."""
+    key = id(env.DB)
+    if key not in _apps:
+        api = Api(settings(env), D1BindingDatabase(env.DB))
+        _apps.clear()
+        _apps[key] = Starlette(routes=api.routes(), exception_handlers={ApiError: api_error})
+    return _apps[key]
+
+
+def gate_url(url: str) -> str:
+    """The app's gate question for a site URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/api/gate?path={quote(parts.path.lstrip('/'))}"
+
+
+class Default(WorkerEntrypoint):  # type: ignore[misc]
+    async def fetch(self, request: Any) -> Any:
+        app = app_for(self.env)
+        path = urlsplit(str(request.url)).path
+        if path.startswith("/api/"):
+            return await asgi.fetch(app, request, self.env)
+        if gate.gated(path.lstrip("/")):
+            verdict = await asgi.fetch(
+                app, JsRequest.new(gate_url(str(request.url)), request), self.env
+            )
+            if verdict.status != 204:
+                return await self.refused(request, path, verdict)
+        return await self.env.ASSETS.fetch(request)
+
+    async def refused(self, request: Any, path: str, verdict: Any) -> Any:
+        """A browser opening a locked handout page gets the handout's locked view."""
+        if verdict.headers.get("x-sillon-locked") == "kms":
+            locked = await self.env.ASSETS.fetch(
+                JsRequest.new(gate_url_page(str(request.url)), request)
+            )
+            return _with_status(locked, verdict.status)
+        return verdict
+
+
+def gate_url_page(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/kms/locked.html"
+
+
+def _with_status(response: Any, status: int) -> Any:
+    from js import Response as JsResponse
+
+    return JsResponse.new(response.body, {"status": status, "headers": response.headers})
