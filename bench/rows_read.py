@@ -58,7 +58,8 @@ from starlette.testclient import TestClient  # noqa: E402
 
 import builder.serve  # noqa: E402
 from api.app import Settings  # noqa: E402
-from api.storage import Result, SQLiteDatabase, Statement  # noqa: E402
+from api.sqlite import SQLiteDatabase  # noqa: E402
+from api.storage import Result, Statement  # noqa: E402
 from builder.config import BuildConfig  # noqa: E402
 
 ROWS_READ, ROWS_WRITTEN = 1025, 1026  # LIBSQL_STMTSTATUS_ROWS_READ / _ROWS_WRITTEN

@@ -46,16 +46,32 @@ class Recording:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.log: list[tuple[str, tuple[Any, ...], list[dict[str, Any]], int]] = []
+        self.request = "setup"
+        # per request: [statements, rows read, rows written] as the backend's meta reports them
+        self.meters: list[tuple[str, list[int]]] = []
+
+    def begin(self, request: str) -> None:
+        self.request = request
+        self.meters.append((request, [0, 0, 0]))
+
+    def _count(self, result: Result) -> None:
+        if self.meters:
+            meter = self.meters[-1][1]
+            meter[0] += 1
+            meter[1] += result.rows_read or 0
+            meter[2] += result.rows_written or 0
 
     async def execute(self, statement: Statement) -> Result:
         result = await self.db.execute(statement)
         self.log.append((statement.sql, statement.params, result.rows, result.changes))
+        self._count(result)
         return result
 
     async def batch(self, statements: list[Statement]) -> list[Result]:
         results = await self.db.batch(statements)
         for statement, result in zip(statements, results, strict=True):
             self.log.append((statement.sql, statement.params, result.rows, result.changes))
+            self._count(result)
         return results
 
 
@@ -89,6 +105,7 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
 
         async def call(method: str, url: str, **options: Any) -> Any:
+            recording.begin(f"{method} {url}")
             response = await client.request(method, url, **options)
             answers.append(
                 [method, url, response.status_code, response.json() if response.content else None]
@@ -203,7 +220,7 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
     for name in TABLES:
         rows = (await db.execute(Statement(f"SELECT * FROM {name}"))).rows
         tables[name] = sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
-    return {"answers": answers, "tables": tables, "log": recording.log}
+    return {"answers": answers, "tables": tables, "log": recording.log, "meters": recording.meters}
 
 
 def statement_functions() -> set[str]:
