@@ -1,4 +1,4 @@
-"""The local backend: one SQLite file in WAL mode, schema.sql applied at open."""
+"""The local backend: one SQLite file in WAL mode, migrated at open like D1."""
 
 from __future__ import annotations
 
@@ -8,7 +8,37 @@ from pathlib import Path
 
 from .storage import Conflict, Result, Statement
 
-SCHEMA = Path(__file__).resolve().parent.parent / "schema.sql"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# wrangler records applied migrations in this table; using the same one keeps both in step.
+TRACKING = (
+    "CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
+)
+
+
+def migrate(connection: sqlite3.Connection, directory: Path = MIGRATIONS) -> list[str]:
+    """Apply the migrations not applied yet, in file-name order; return their names.
+
+    The same files `wrangler d1 migrations apply` runs on D1 (migrations_dir in wrangler.toml),
+    each in its own transaction, recorded in the same table.
+    """
+    connection.execute(TRACKING)
+    done = {row[0] for row in connection.execute("SELECT name FROM d1_migrations")}
+    applied: list[str] = []
+    for path in sorted(directory.glob("*.sql")):
+        if path.name in done:
+            continue
+        script = path.read_text(encoding="utf-8")
+        try:
+            connection.executescript(f"BEGIN;\n{script}\n;")  # leaves the transaction open
+            connection.execute("INSERT INTO d1_migrations (name) VALUES (?)", (path.name,))
+            connection.execute("COMMIT")
+        except sqlite3.Error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        applied.append(path.name)
+    return applied
 
 
 class SQLiteDatabase:
@@ -27,7 +57,7 @@ class SQLiteDatabase:
             "busy_timeout=5000",
         ):
             self.connection.execute(f"PRAGMA {pragma}")
-        self.connection.executescript(SCHEMA.read_text(encoding="utf-8"))
+        migrate(self.connection)
 
     async def execute(self, statement: Statement) -> Result:
         return self._run(statement)

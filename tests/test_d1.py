@@ -87,3 +87,49 @@ def test_d1_batch_is_atomic_and_constraint_failures_are_conflicts(d1: LocalD1) -
     count, rows_read = asyncio.run(scenario())
     assert count == 1, "the failed batch wrote nothing"
     assert rows_read >= 1, "D1's meta reports rows read"
+
+
+def test_d1_and_sqlite_apply_a_later_migration_the_same_way(tmp_path: Path) -> None:
+    """A schema change after the first release: one file, applied by wrangler on D1 and by the
+    local backend on SQLite, gives the same schema on both."""
+    import shutil
+
+    from test_schema import objects
+    from wrangler import WORKER, run
+
+    from api.sqlite import migrate
+
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    shutil.copy(WORKER / "src" / "index.js", project / "src" / "index.js")
+    config = (
+        (WORKER / "wrangler.toml")
+        .read_text()
+        .replace('migrations_dir = "../../migrations"', 'migrations_dir = "migrations"')
+    )
+    (project / "wrangler.toml").write_text(config)
+    shutil.copytree(Path(__file__).parent.parent / "migrations", project / "migrations")
+    (project / "migrations" / "0002_nickname.sql").write_text(
+        "ALTER TABLE learners ADD COLUMN nickname TEXT;\n"
+    )
+    state = tmp_path / "state"
+    done = run(
+        ["d1", "migrations", "apply", "sillon", "--local", "--persist-to", str(state)],
+        project,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    local = sqlite3.connect(tmp_path / "local.sqlite3", isolation_level=None)
+    assert migrate(local, project / "migrations") == ["0001_initial.sql", "0002_nickname.sql"]
+    d1_file = next(
+        p for p in (state / "v3" / "d1").rglob("*.sqlite") if p.name != "metadata.sqlite"
+    )
+    with sqlite3.connect(d1_file) as remote:
+        bookkeeping = ("d1_", "_cf_", "sqlite_")
+        ours = [o for o in objects(remote) if not o[1].startswith(bookkeeping)]
+        mine = [o for o in objects(local) if not o[1].startswith(bookkeeping)]
+        assert [normal(o) for o in ours] == [normal(o) for o in mine]
+        assert [r[0] for r in remote.execute("SELECT name FROM d1_migrations ORDER BY id")] == [
+            "0001_initial.sql",
+            "0002_nickname.sql",
+        ]

@@ -45,3 +45,30 @@ def test_schema_applies_twice_and_uses_indexes(tmp_path: Path) -> None:
         )
     )
     assert "USING PRIMARY KEY" in plan or "USING INDEX" in plan
+
+
+def test_schema_local_database_applies_migrations_once(tmp_path: Path) -> None:
+    from api.sqlite import migrate
+
+    extra = tmp_path / "migrations"
+    extra.mkdir()
+    for migration in (ROOT / "migrations").glob("*.sql"):
+        (extra / migration.name).write_text(migration.read_text())
+    (extra / "9001_nickname.sql").write_text("ALTER TABLE learners ADD COLUMN nickname TEXT;\n")
+    db = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    assert migrate(db, extra) == [
+        *sorted(p.name for p in (ROOT / "migrations").glob("*.sql")),
+        "9001_nickname.sql",
+    ]
+    assert migrate(db, extra) == []
+    assert "nickname" in [row[1] for row in db.execute("PRAGMA table_info(learners)")]
+    (extra / "9002_broken.sql").write_text("ALTER TABLE nowhere ADD COLUMN x TEXT;\n")
+    try:
+        migrate(db, extra)
+    except sqlite3.Error:
+        pass
+    else:
+        raise AssertionError("a broken migration must fail loudly")
+    assert [row[0] for row in db.execute("SELECT name FROM d1_migrations ORDER BY id")][
+        -1
+    ] == "9001_nickname.sql"
