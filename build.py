@@ -237,7 +237,11 @@ def _output(text: str, path: str | None) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from builder.serve import serve
 
-    return serve(_config(args, dev=True), host=args.host, port=args.port)
+    try:
+        return serve(_config(args, dev=True), host=args.host, port=args.port)
+    except ValueError as exc:  # half-configured settings (Stream keys, Cloudflare Access)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _report(problems: list[Problem]) -> None:

@@ -22,6 +22,7 @@ from .storage import Conflict, Database
 
 if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
     from .access import AccessVerifier
+    from .stream import StreamKeys
 
 ACCESS_HEADER = "Cf-Access-Jwt-Assertion"
 PERIODS = {"7d": 7, "30d": 30, "all": None}
@@ -41,6 +42,7 @@ class Settings:
     base_url: str | None = None  # SILLON_BASE_URL, for invite links
     default_tz: str = "Europe/Paris"  # SILLON_TZ
     access: AccessVerifier | None = None  # SILLON_ACCESS_TEAM_DOMAIN + SILLON_ACCESS_AUD
+    stream: StreamKeys | None = None  # CLOUDFLARE_STREAM_SIGNING_KEY_ID, _PEM, _CUSTOMER_CODE
 
 
 class Api:
@@ -265,29 +267,36 @@ class Api:
         step = self.learning.open_step(learner, course, request.query_params.get("stepId"))
         if step.kind != "video" or step.duration is None:
             raise ApiError(422, "not_a_video", f"Step '{step.id}' has no video.")
+        signed: dict[str, Any] = {
+            "token": None,
+            "iframeUrl": None,
+            "hlsUrl": None,
+            "expiresAt": None,
+        }
         if step.stream_uid:
-            raise ApiError(
-                503,
-                "stream_unavailable",
-                "Cloudflare Stream playback is not configured on this server (signing keys).",
-            )
+            if self.settings.stream is None:
+                raise ApiError(
+                    503,
+                    "stream_unavailable",
+                    "Cloudflare Stream playback is not configured on this server (signing keys).",
+                )
+            from .stream import playback
+
+            signed = playback(self.settings.stream, step.stream_uid, self.clock())
         row = (await self.db.execute(sql.video_view(learner["id"], step.id))).first()
         intervals = json.loads(row["intervals"]) if row else []
         resume = next((end for start, end in intervals if start <= 0.5), 0.0)
         return JSONResponse(
             {
                 "stepId": step.id,
-                "kind": "local",
+                "kind": "stream" if step.stream_uid else "local",
                 "url": step.video_url,
                 "duration": step.duration,
                 "maxRate": course.max_rate,
                 "completion": course.completion,
                 "intervals": intervals,
                 "resumeAt": resume,
-                "token": None,
-                "iframeUrl": None,
-                "hlsUrl": None,
-                "expiresAt": None,
+                **signed,
             }
         )
 

@@ -43,6 +43,10 @@ def settings(env: Any) -> Settings:
     secret = value("SILLON_SECRET")
     if secret:
         result.secret = secret
+    from api.stream import CUSTOMER_ENV, KEY_ID_ENV, PEM_ENV, StreamKeys
+
+    names = (KEY_ID_ENV, PEM_ENV, CUSTOMER_ENV)
+    result.stream = StreamKeys.from_env({n: value(n) or "" for n in names})
     return result
 
 

@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
     PlainTextResponse,
-    RedirectResponse,
     Response,
     StreamingResponse,
 )
@@ -38,7 +37,8 @@ from api.access import AccessConfig, AccessVerifier
 from api.app import Api, Settings, publish_manifest
 from api.errors import ApiError, api_error, error_response
 from api.learning import Clock, iso, utc_now
-from api.storage import SQLiteDatabase
+from api.sqlite import SQLiteDatabase
+from api.stream import StreamKeys
 from builder.cache import Cache
 from builder.config import BuildConfig
 from builder.errors import BuildError
@@ -195,23 +195,17 @@ class SiteFiles(StaticFiles):
         if hidden or path in ("_headers", "_redirects"):
             return self.not_found(scope)
         if gate.gated(path):
-            request = Request(scope)
-            refused = await gate.check(self.api, request, path)
+            refused = await gate.decide(self.api, Request(scope), path)
             if refused is not None:
-                return self.refusal_page(request, path, refused)
+                return self.locked_view(refused)
         return await super().get_response(path, scope)
 
-    def refusal_page(self, request: Request, path: str, refused: Response) -> Response:
-        """A browser opening a locked handout page gets the handout's locked view."""
-        if path.startswith("steps/") and gate.navigating(request) and refused.status_code != 401:
-            # The player shows a closed or locked step in the learner's language.
-            step_id = path[len("steps/") :].removesuffix(".html")
-            return RedirectResponse(f"/learn/#{step_id}", status_code=303)
+    def locked_view(self, refused: Response) -> Response:
+        """A locked handout page, opened in a browser, shows the handout's locked view."""
         locked = Path(str(self.directory)) / "kms" / "locked.html"
-        if path.startswith("kms") and gate.navigating(request) and locked.is_file():
-            return FileResponse(
-                locked, status_code=refused.status_code, headers={"Cache-Control": "no-store"}
-            )
+        if refused.headers.get("x-sillon-locked") == "kms" and locked.is_file():
+            headers = {"Cache-Control": "no-store"}
+            return FileResponse(locked, status_code=refused.status_code, headers=headers)
         return refused
 
     def not_found(self, scope: Scope) -> Response:
@@ -333,6 +327,7 @@ def settings_from_env() -> Settings:
         base_url=os.environ.get("SILLON_BASE_URL") or None,
         default_tz=os.environ.get("SILLON_TZ", "Europe/Paris"),
     )
+    settings.stream = StreamKeys.from_env(os.environ)
     access = AccessConfig.from_env(os.environ)
     if access is not None:
         settings.access = AccessVerifier(access)
