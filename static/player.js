@@ -117,21 +117,56 @@
   // -- step kinds -------------------------------------------------------------------------
 
   function video(step) {
-    const media = stepBox.querySelector("video");
     status.textContent = T.tWatchHint;
     return json(API + "/playback?stepId=" + encodeURIComponent(step.id)).then(function (answer) {
-      if (answer.status !== 200 || !media) return;
+      if (answer.status !== 200) {
+        status.textContent = answer.body && answer.body.error ? answer.body.error.message : "";
+        return;
+      }
       const info = answer.body;
-      media.preload = "auto";
-      tracker = window.SillonVideo.track(media, {
-        maxRate: info.maxRate,
-        duration: info.duration,
-        resumeAt: info.resumeAt,
-        report: function (intervals) {
-          queue.push(API + "/video-event", { stepId: step.id, intervals: intervals });
-        },
+      return mediaFor(info).then(function (media) {
+        tracker = window.SillonVideo.track(media, {
+          maxRate: info.maxRate,
+          duration: info.duration,
+          resumeAt: info.resumeAt,
+          report: function (intervals) {
+            queue.push(API + "/video-event", { stepId: step.id, intervals: intervals });
+          },
+        });
+        speedOptions(info.maxRate);
       });
-      speedOptions(info.maxRate);
+    });
+  }
+
+  // The same tracking for both: a local <video>, or Cloudflare Stream's player, whose SDK
+  // object speaks the HTMLMediaElement events and properties. Stream gets the signed token
+  // the API issued for this step only.
+  function mediaFor(info) {
+    const local = stepBox.querySelector("video");
+    if (info.kind !== "stream") {
+      local.preload = "auto";
+      return Promise.resolve(local);
+    }
+    const figure = stepBox.querySelector("figure.video");
+    const frame = document.createElement("iframe");
+    frame.src = info.iframeUrl;
+    frame.title = current.title;
+    frame.allow = "accelerometer; autoplay; encrypted-media; picture-in-picture";
+    frame.allowFullscreen = true;
+    figure.appendChild(frame);
+    return loadScript("https://embed.cloudflarestream.com/embed/sdk.latest.js").then(function () {
+      return window.Stream(frame);
+    });
+  }
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      if (document.querySelector("script[src='" + src + "']")) return resolve();
+      const script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.appendChild(script);
     });
   }
 

@@ -93,6 +93,7 @@
 
     if (options.resumeAt && options.resumeAt < (options.duration || Infinity) - 1) {
       const resume = function () { media.currentTime = options.resumeAt; };
+      // A <video> knows its readyState; Stream's SDK player tells only by its events.
       if (media.readyState >= 1) resume(); else media.addEventListener("loadedmetadata", resume, { once: true });
     }
 
