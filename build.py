@@ -16,7 +16,7 @@ from typing import Any
 from builder.config import BuildConfig
 from builder.errors import BuildError, ConfigError, Problem
 
-COMMANDS = ("build", "check", "serve", "fields", "publish", "learners", "worker")
+COMMANDS = ("build", "check", "serve", "fields", "publish", "learners", "worker", "stream-key")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
         prog="build.py", description="Build, check or serve a Sillon course."
     )
     sub = main.add_subparsers(
-        dest="command", metavar="{build,check,serve,publish,learners,worker,fields}"
+        dest="command", metavar="{build,check,serve,publish,learners,worker,stream-key,fields}"
     )
     build = sub.add_parser("build", help="render content/ into site/ (the default command)")
     _common(build)
@@ -50,6 +50,12 @@ def parser() -> argparse.ArgumentParser:
         "fields", help="print the content reference tables (Markdown) from the declarations"
     )
     _admin_commands(sub)
+    keys = sub.add_parser(
+        "stream-key", help="create a Cloudflare Stream signing key (signed playback)"
+    )
+    keys.add_argument(
+        "--out", default=".sillon/stream-signing-key.json", help="where to save it (mode 600)"
+    )
     worker = sub.add_parser("worker", help="stage the Python Worker for `wrangler deploy`")
     worker.add_argument("--site", default="site", help="the built site to serve (default: site)")
     worker.add_argument(
@@ -132,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _admin(args)
         if args.command == "worker":
             return _worker(args)
+        if args.command == "stream-key":
+            return _stream_key(args)
         if args.command == "serve":
             return _serve(args)
         return _build(args)
@@ -209,6 +217,20 @@ def _admin(args: argparse.Namespace) -> int:
     except admin.AdminError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _stream_key(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from builder import stream_keys
+
+    try:
+        key_id = stream_keys.create(Path(args.out))
+    except stream_keys.StreamKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    print(stream_keys.instructions(key_id, Path(args.out)))
     return 0
 
 
