@@ -16,7 +16,17 @@ from typing import Any
 from builder.config import BuildConfig
 from builder.errors import BuildError, ConfigError, Problem
 
-COMMANDS = ("build", "check", "serve", "fields", "publish", "learners", "worker", "stream-key")
+COMMANDS = (
+    "build",
+    "check",
+    "serve",
+    "fields",
+    "publish",
+    "learners",
+    "worker",
+    "stream-key",
+    "upload",
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
         prog="build.py", description="Build, check or serve a Sillon course."
     )
     sub = main.add_subparsers(
-        dest="command", metavar="{build,check,serve,publish,learners,worker,stream-key,fields}"
+        dest="command",
+        metavar="{build,check,serve,publish,learners,upload,worker,stream-key,fields}",
     )
     build = sub.add_parser("build", help="render content/ into site/ (the default command)")
     _common(build)
@@ -123,6 +134,10 @@ def _common(command: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["upload"]:  # Stream uploads have their own options (stream_upload.py)
+        from builder import upload
+
+        return upload.main(args_list[1:], prog="build.py upload")
     if not args_list or args_list[0] not in (*COMMANDS, "-h", "--help"):
         args_list.insert(0, "build")
     args = parser().parse_args(args_list)

@@ -4,15 +4,20 @@
 # command and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "installing chromium (Debian package)..." >&2
+if ! command -v chromium >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+  echo "installing chromium and ffmpeg (Debian packages)..." >&2
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium ffmpeg fonts-dejavu-core >/dev/null
 fi
 python3 -m pip install --quiet -e '.[test]'
 # wrangler (pinned in package-lock.json): the real D1 engine, offline, for the D1 tests.
 if [ ! -x node_modules/.bin/wrangler ]; then
   echo "installing wrangler (npm ci)..." >&2
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+fi
+# The upload tests' tus server (@tus/server + @tus/file-store, pinned in its own lock file).
+if [ ! -d tests/tusserver/node_modules/@tus/server ]; then
+  echo "installing the test tus server (npm ci in tests/tusserver)..." >&2
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error --prefix tests/tusserver
 fi
