@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
-from . import auth, rules, sql, tally
+from . import auth, limits, rules, sql, tally
 from .body import event_id, forbid_identity, read_body, read_json, text
 from .errors import ApiError
 from .learning import Clock, Learner, Learning, iso, utc_now
@@ -43,6 +43,8 @@ class Settings:
     default_tz: str = "Europe/Paris"  # SILLON_TZ
     access: AccessVerifier | None = None  # SILLON_ACCESS_TEAM_DOMAIN + SILLON_ACCESS_AUD
     stream: StreamKeys | None = None  # CLOUDFLARE_STREAM_SIGNING_KEY_ID, _PEM, _CUSTOMER_CODE
+    client_ip_header: str | None = None  # e.g. cf-connecting-ip behind Cloudflare
+    cors_origins: list[str] = field(default_factory=list)  # SILLON_CORS_ORIGINS; closed when empty
 
 
 class Api:
@@ -53,6 +55,17 @@ class Api:
         self.db = db
         self.clock = clock
         self.learning = Learning(db, clock)
+        self.limiter = limits.Limiter()
+
+    def limit(self, request: Request, rule: limits.Rule, key: str | None = None) -> None:
+        """Spend a token of this rule for the caller (its address unless a key is given)."""
+        self.limiter.take(rule, key or self.address(request), self.clock().timestamp())
+
+    def address(self, request: Request) -> str:
+        header = self.settings.client_ip_header
+        if header and request.headers.get(header):
+            return request.headers[header]
+        return request.client.host if request.client else "unknown"
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -100,6 +113,7 @@ class Api:
         return JSONResponse({"ok": True, "database": "sqlite"})
 
     async def enroll(self, request: Request) -> Response:
+        self.limit(request, limits.ADMIN)
         auth.require_admin(request, self.settings.admin_token)
         body = await read_json(request)
         name = text(body, "name")
@@ -128,6 +142,7 @@ class Api:
         return {"userId": learner_id, "inviteToken": token}
 
     async def open_session(self, request: Request) -> Response:
+        self.limit(request, limits.SESSION)
         body = await read_json(request)
         token = text(body, "inviteToken", max_length=200)
         learner = (await self.db.execute(sql.learner_by_invite(auth.token_hash(token)))).first()
@@ -205,6 +220,10 @@ class Api:
         return await self._event(request, "quiz")
 
     async def _event(self, request: Request, kind: str) -> Response:
+        self.limit(request, limits.WRITES)
+        token = auth.session_token(request)
+        if token:
+            self.limit(request, limits.EVENTS, "session:" + auth.token_hash(token))
         body = await read_json(request)
         forbid_identity(body)
         eid = event_id(body)
@@ -313,6 +332,7 @@ class Api:
         return JSONResponse({"stepId": step.id, "formId": step.tally, "formUrl": url})
 
     async def tally_hook(self, request: Request) -> Response:
+        self.limit(request, limits.WRITES)
         raw = await read_body(request)
         tally.verify_webhook(
             self.settings.tally_secret, raw, request.headers.get("tally-signature")
@@ -365,6 +385,7 @@ class Api:
         )
 
     async def reset(self, request: Request) -> Response:
+        self.limit(request, limits.ADMIN)
         auth.require_admin(request, self.settings.admin_token)
         body = await read_json(request)
         user_id = text(body, "userId", max_length=64)
@@ -380,6 +401,7 @@ class Api:
         )
 
     async def publish(self, request: Request) -> Response:
+        self.limit(request, limits.ADMIN)
         auth.require_admin(request, self.settings.admin_token)
         raw = await read_body(request, limit=16 * 1024 * 1024)
         version = await publish_manifest(self.db, raw.decode("utf-8", "replace"), iso(self.clock()))

@@ -39,6 +39,7 @@ def settings(env: Any) -> Settings:
         tally_secret=value("TALLY_SIGNING_SECRET"),
         base_url=value("SILLON_BASE_URL"),
         default_tz=value("SILLON_TZ") or "Europe/Paris",
+        client_ip_header="cf-connecting-ip",  # set by Cloudflare's edge, not by the client
     )
     secret = value("SILLON_SECRET")
     if secret:

@@ -21,6 +21,7 @@ import uvicorn
 import watchfiles
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -286,6 +287,14 @@ def create_app(
             Exception: server_error,
         },
     )
+    if settings.cors_origins:  # closed by default: only an explicit allow-list opens it
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "Authorization"],
+        )
     app.add_middleware(InjectReload)
     app.add_middleware(PagesHeaders, out=config.out)
     app.state.stop = stop
@@ -326,6 +335,9 @@ def settings_from_env() -> Settings:
         tally_secret=os.environ.get("TALLY_SIGNING_SECRET") or None,
         base_url=os.environ.get("SILLON_BASE_URL") or None,
         default_tz=os.environ.get("SILLON_TZ", "Europe/Paris"),
+        cors_origins=[
+            o.strip() for o in os.environ.get("SILLON_CORS_ORIGINS", "").split(",") if o.strip()
+        ],
     )
     settings.stream = StreamKeys.from_env(os.environ)
     access = AccessConfig.from_env(os.environ)
