@@ -461,7 +461,8 @@ async def publish_manifest(db: Database, text_: str, now: str) -> str:
 
     try:
         course = parse_manifest(text_)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ApiError(422, "invalid_manifest", f"Not a Sillon course manifest: {exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+        # Any shape the build never writes: a manifest is taken whole or not at all.
+        raise ApiError(422, "invalid_manifest", f"Not a Sillon course manifest: {exc!r}") from None
     await db.batch([sql.publish_course(course.version, text_, now)])
     return course.version

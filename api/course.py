@@ -86,8 +86,12 @@ class Course:
 def parse_manifest(text: str) -> Course:
     """Read a manifest written by the build (format 1)."""
     data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("a manifest is a JSON object")
     if data.get("format") != 1:
         raise ValueError(f"unsupported course manifest format {data.get('format')!r}")
+    if not isinstance(data.get("version"), str) or not data["version"]:
+        raise ValueError("'version' must be the manifest's hash (a string)")
     steps = [_step(entry) for entry in data["steps"]]
     return Course(
         version=data["version"],

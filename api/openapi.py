@@ -14,6 +14,7 @@ EVENT_ID = {
 
 
 def _errors(*codes: int) -> dict[str, Any]:
+    codes = (*codes, 429) if 429 not in codes else codes  # every endpoint may be rate limited
     return {
         str(c): {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
         for c in codes

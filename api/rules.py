@@ -71,7 +71,13 @@ def check_intervals(raw: object, duration: float) -> list[Interval]:
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A real, finite JSON number (huge integers do not fit a float: refused too)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def merge(intervals: list[Interval]) -> list[Interval]:
