@@ -343,6 +343,14 @@ class Api:
         learner_id, step_id = tally.read_hidden_token(
             self.settings.secret, submission.token, self.clock().timestamp()
         )
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return await self._tally_attempt(learner_id, step_id, submission)
+            except Conflict:
+                continue  # the learner moved meanwhile: read again
+        raise ApiError(503, "busy", "Too many simultaneous submissions; Tally will retry.")
+
+    async def _tally_attempt(self, learner_id: str, step_id: str, submission: Any) -> Response:
         learner = (await self.db.execute(sql.learner_by_id(learner_id))).first()
         if learner is None:
             raise ApiError(404, "unknown_learner", "The learner of this response no longer exists.")
@@ -356,21 +364,11 @@ class Api:
             raise ApiError(
                 422, "wrong_form", f"This response is not from step '{step.id}''s Tally form."
             )
-        result = rules.Grade(
-            submission.fraction,
-            submission.fraction + 1e-9 >= step.pass_mark,
-            submission.fraction >= 1.0,
-            [],
-        )
-        now = self.clock()
+        fraction = submission.fraction
+        result = rules.Grade(fraction, fraction + 1e-9 >= step.pass_mark, fraction >= 1.0, [])
+        answers = json.dumps({"fraction": fraction})
         outcome = self.learning.attempt(
-            learner,
-            course,
-            step,
-            "tally",
-            result,
-            json.dumps({"fraction": submission.fraction}),
-            now,
+            learner, course, step, "tally", result, answers, self.clock()
         )
         answer = {
             "stepId": step.id,
@@ -380,9 +378,10 @@ class Api:
             "xp": outcome.xp,
             "badges": outcome.badges,
         }
-        return JSONResponse(
-            await self.learning.commit(learner, submission.event_id, "tally", outcome, answer)
+        committed = await self.learning.commit(
+            learner, submission.event_id, "tally", outcome, answer, step.id
         )
+        return JSONResponse(committed)
 
     async def reset(self, request: Request) -> Response:
         self.limit(request, limits.ADMIN)

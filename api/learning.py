@@ -114,17 +114,39 @@ class Learning:
         return answer
 
     async def commit(
-        self, learner: Learner, event_id: str, kind: str, outcome: Outcome, answer: dict[str, Any]
+        self,
+        learner: Learner,
+        event_id: str,
+        kind: str,
+        outcome: Outcome,
+        answer: dict[str, Any],
+        step_id: str,
     ) -> dict[str, Any]:
-        """Write the outcome and the event in one batch; a lost race answers what the winner did."""
+        """Write the outcome and the event in one batch; a lost race answers what the winner did.
+
+        The batch starts with a guard: if the open step moved since it was read (a reset, a
+        concurrent completion), it aborts whole (Conflict) and the caller reads again.
+        """
+        await self._drop_known_awards(learner, outcome)
         now = iso(self.clock())
         record = sql.record_event(learner["id"], event_id, kind, json.dumps(answer), now)
-        results = await self.db.batch([*outcome.statements, record])
+        guard = sql.still_open(learner["id"], step_id)
+        results = await self.db.batch([guard, *outcome.statements, record])
         if results[-1].changes == 0:
             first = await self.replay(learner, event_id, kind)
             if first is not None:
                 return first
         return answer
+
+    async def _drop_known_awards(self, learner: Learner, outcome: Outcome) -> None:
+        """Keep out of the answer what the learner already had (their inserts do nothing)."""
+        causes = [award["cause"] for award in outcome.xp if not award["cause"].startswith("day:")]
+        if not causes and not outcome.badges:
+            return
+        statement = sql.known_awards(learner["id"], causes, outcome.badges)
+        known = {row["award"] for row in (await self.db.execute(statement)).rows}
+        outcome.xp[:] = [a for a in outcome.xp if a["cause"] not in known]
+        outcome.badges[:] = [b for b in outcome.badges if f"badge:{b}" not in known]
 
     # -- awards --------------------------------------------------------------------------------
 
@@ -226,7 +248,7 @@ class Learning:
             "xp": outcome.xp,
             "badges": outcome.badges,
         }
-        return await self.commit(learner, event_id, "video", outcome, answer)
+        return await self.commit(learner, event_id, "video", outcome, answer, step.id)
 
     async def lesson_done(
         self, learner: Learner, course: Course, event_id: str, step_id: object
@@ -246,7 +268,7 @@ class Learning:
             "xp": outcome.xp,
             "badges": outcome.badges,
         }
-        return await self.commit(learner, event_id, "lesson", outcome, answer)
+        return await self.commit(learner, event_id, "lesson", outcome, answer, step.id)
 
     async def quiz_submission(
         self, learner: Learner, course: Course, event_id: str, step_id: object, answers: object
@@ -271,7 +293,7 @@ class Learning:
             "xp": outcome.xp,
             "badges": outcome.badges,
         }
-        return await self.commit(learner, event_id, "quiz", outcome, answer)
+        return await self.commit(learner, event_id, "quiz", outcome, answer, step.id)
 
     def attempt(
         self,

@@ -175,6 +175,40 @@ def video_view(learner_id: str, step_id: str) -> S:
     )
 
 
+def still_open(learner_id: str, step_id: str) -> S:
+    """Abort the whole batch if the learner's open step moved since it was read.
+
+    Every learner action acts on the open step; on D1 a concurrent request (a reset, another
+    completion) may move it between this request's read and its write.
+    """
+    return S(
+        "INSERT INTO guards (ok) SELECT 0 WHERE NOT EXISTS "
+        "(SELECT 1 FROM learners WHERE id = ? AND open_step = ?)",
+        (learner_id, step_id),
+    )
+
+
+def known_awards(learner_id: str, causes: list[str], badges: list[str]) -> S:
+    """Which of these XP causes and badges the learner already has (so answers never announce
+    them again, e.g. after a reset); an indexed lookup per name."""
+    parts: list[str] = []
+    params: list[str] = []
+    if causes:
+        marks = ", ".join("?" for _ in causes)
+        parts.append(
+            f"SELECT cause AS award FROM xp_logs WHERE learner_id = ? AND cause IN ({marks})"
+        )
+        params += [learner_id, *causes]
+    if badges:
+        marks = ", ".join("?" for _ in badges)
+        parts.append(
+            "SELECT 'badge:' || badge_id AS award FROM learner_badges "
+            f"WHERE learner_id = ? AND badge_id IN ({marks})"
+        )
+        params += [learner_id, *badges]
+    return S(" UNION ALL ".join(parts), tuple(params))
+
+
 def video_view_unchanged(learner_id: str, step_id: str, revision: int | None) -> S:
     """Abort the whole batch (CHECK fails) if the row changed since it was read.
 
