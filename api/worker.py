@@ -85,13 +85,14 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
         """A browser opening a locked handout page gets the handout's locked view."""
         if verdict.headers.get("x-sillon-locked") == "kms":
             locked = await self.env.ASSETS.fetch(
-                JsRequest.new(gate_url_page(str(request.url)), request)
+                JsRequest.new(locked_page_url(str(request.url)), request)
             )
             return _with_status(locked, verdict.status)
         return verdict
 
 
-def gate_url_page(url: str) -> str:
+def locked_page_url(url: str) -> str:
+    """The handout's locked view, on the same site as the refused request."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}/kms/locked.html"
 
