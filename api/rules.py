@@ -58,7 +58,7 @@ def check_intervals(raw: object, duration: float) -> list[Interval]:
         )
     result: list[Interval] = []
     for item in raw:
-        if not (isinstance(item, list) and len(item) == 2 and all(_number(v) for v in item)):
+        if not (isinstance(item, list) and len(item) == 2 and all(finite_number(v) for v in item)):
             raise RuleError("invalid_intervals", "each interval must be [start, end] in seconds")
         start, end = float(item[0]), float(item[1])
         if not 0 <= start <= end <= duration + DURATION_SLACK:
@@ -70,7 +70,7 @@ def check_intervals(raw: object, duration: float) -> list[Interval]:
     return result
 
 
-def _number(value: object) -> bool:
+def finite_number(value: object) -> bool:
     """A real, finite JSON number (huge integers do not fit a float: refused too)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False

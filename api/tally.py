@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError
+from .rules import finite_number
 
 HIDDEN_FIELD = "sillon"
 TOKEN_DAYS = 7
@@ -88,9 +88,9 @@ def read_submission(payload: dict[str, Any]) -> Submission:
             422, "bad_hidden_field", f"The response has no '{HIDDEN_FIELD}' hidden field."
         )
     score, most = values.get("score"), values.get("max_score")
-    if not _number(score):
+    if not finite_number(score):
         raise ApiError(422, "no_score", "The response has no numeric 'score' calculated field.")
-    if most is not None and (not _number(most) or most <= 0):
+    if most is not None and (not finite_number(most) or most <= 0):
         raise ApiError(
             422, "no_score", "The 'max_score' calculated field must be a positive number."
         )
@@ -102,13 +102,3 @@ def read_submission(payload: dict[str, Any]) -> Submission:
     if not isinstance(event_id, str) or not event_id:
         raise ApiError(422, "not_a_response", "The response has no responseId.")
     return Submission("tally:" + event_id, token, fraction, str(data.get("formId", "")))
-
-
-def _number(value: object) -> bool:
-    """A real, finite number (NaN and integers too large for a float are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False

@@ -46,14 +46,15 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
+from apiclient import Clock  # noqa: E402 - the tests' clock: time as the app sees it
 from starlette.testclient import TestClient  # noqa: E402
 
 import builder.serve  # noqa: E402
@@ -364,19 +365,6 @@ def metered(engine: Engine) -> type[SQLiteDatabase]:
 
 
 # -- driving the real app --------------------------------------------------------------------
-
-
-class Clock:
-    """Time as the app sees it; moved by the script."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -122,6 +123,18 @@ def browser() -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """`serve` on a private copy of the example course."""
+    from conftest import EXAMPLE
+
+    content = tmp_path / "content"
+    shutil.copytree(EXAMPLE, content)
+    running = Site(tmp_path, content)
+    yield running
+    running.stop()
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from browser import TALLY_SECRET, Site, screenshot
-from conftest import EXAMPLE
 
 WAIT = 30_000  # ms
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    content = tmp_path / "content"
-    shutil.copytree(EXAMPLE, content)
-    running = Site(tmp_path, content)
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from apiclient import Cohort, assert_error, cohort, event
 from browser import Site
-from conftest import EXAMPLE, make_course
+from conftest import make_course
 
 EVIL = [
     "<script>alert('name')</script>",
@@ -64,15 +63,6 @@ def raw_get(port: int, path: str) -> tuple[int, bytes]:
     connection.endheaders()
     response = connection.getresponse()
     return response.status, response.read()
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    content = tmp_path / "content"
-    shutil.copytree(EXAMPLE, content)
-    running = Site(tmp_path, content)
-    yield running
-    running.stop()
 
 
 @pytest.mark.parametrize(
