@@ -1,5 +1,6 @@
--- Sillon's one schema, valid on SQLite and on Cloudflare D1 (applied as-is by both; D1 also
--- takes it as migrations/0001). Statements are idempotent (IF NOT EXISTS, OR IGNORE).
+-- Sillon's one schema, valid on SQLite and on Cloudflare D1: the end state that migrations/
+-- applied in order reach (0001 is this file as first released; tests/test_schema.py compares
+-- the two). Statements are idempotent (IF NOT EXISTS, OR IGNORE).
 -- Times are ISO-8601 UTC text ('2026-11-24T20:04:05.123Z'); days are 'YYYY-MM-DD'.
 
 -- A published course: the private manifest the build writes, one row per version.
@@ -40,15 +41,23 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_learner ON sessions (learner_id);
 
--- Steps a learner finished, in the order finished. A fact recorded once.
+-- Steps a learner finished, in the order finished. A fact recorded once, with what the cohort
+-- insight reads (api/insight.py): the learner's team, the course version they followed and how
+-- long the step was open, all copied from the learner's row by the INSERT itself. NULL in rows
+-- recorded before migration 0003 (team_id was filled in by it).
 CREATE TABLE IF NOT EXISTS completions (
-  learner_id    TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
-  step_id       TEXT NOT NULL,
-  kind          TEXT NOT NULL,                   -- video | lesson | quiz
-  module_id     TEXT NOT NULL,
-  completed_at  TEXT NOT NULL,
+  learner_id      TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  step_id         TEXT NOT NULL,
+  kind            TEXT NOT NULL,                 -- video | lesson | quiz
+  module_id       TEXT NOT NULL,
+  completed_at    TEXT NOT NULL,
+  team_id         TEXT,
+  course_version  TEXT,                          -- course_versions.version followed
+  seconds         REAL,                          -- completed_at - the learner's opened_at
   PRIMARY KEY (learner_id, step_id)
 );
+-- A team's completions of a step in time order: its exact median is one LIMIT/OFFSET seek.
+CREATE INDEX IF NOT EXISTS completions_team ON completions (team_id, step_id, seconds);
 
 CREATE TABLE IF NOT EXISTS module_completions (
   learner_id    TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
@@ -97,6 +106,19 @@ CREATE TABLE IF NOT EXISTS events (
   created_at  TEXT NOT NULL,
   PRIMARY KEY (learner_id, event_id)
 );
+
+-- xAPI: every learning event also as an xAPI statement (api/xapi.py), written in the same batch
+-- as the event. `forwarded_at` is NULL until the optional forwarder delivered it to an LRS.
+CREATE TABLE IF NOT EXISTS xapi_statements (
+  seq           INTEGER PRIMARY KEY,             -- insertion order: the paging cursor
+  id            TEXT NOT NULL UNIQUE,            -- the statement's UUID (derived, so replays dedupe)
+  learner_id    TEXT NOT NULL,
+  stored        TEXT NOT NULL,                   -- server time, ISO-8601 UTC
+  statement     TEXT NOT NULL,                   -- JSON
+  forwarded_at  TEXT
+);
+CREATE INDEX IF NOT EXISTS xapi_statements_stored ON xapi_statements (stored, seq);
+CREATE INDEX IF NOT EXISTS xapi_statements_outbox ON xapi_statements (seq) WHERE forwarded_at IS NULL;
 
 CREATE TABLE IF NOT EXISTS badges (
   id     TEXT PRIMARY KEY,
@@ -151,6 +173,77 @@ END;
 CREATE TRIGGER IF NOT EXISTS module_completions_count AFTER INSERT ON module_completions
 BEGIN
   UPDATE learners SET modules_done = modules_done + 1 WHERE id = NEW.learner_id;
+END;
+
+-- Learners per team and course version ('' until first placed), kept by triggers so the teams
+-- and versions lists read one row per (team, version), never every learner.
+CREATE TABLE IF NOT EXISTS cohort (
+  team_id         TEXT NOT NULL,
+  course_version  TEXT NOT NULL,
+  learners        INTEGER NOT NULL,
+  PRIMARY KEY (team_id, course_version)
+);
+
+CREATE TRIGGER IF NOT EXISTS cohort_enroll AFTER INSERT ON learners
+BEGIN
+  INSERT INTO cohort (team_id, course_version, learners)
+    VALUES (NEW.team_id, COALESCE(NEW.course_version, ''), 1)
+    ON CONFLICT (team_id, course_version) DO UPDATE SET learners = learners + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS cohort_leave AFTER DELETE ON learners
+BEGIN
+  UPDATE cohort SET learners = learners - 1
+    WHERE team_id = OLD.team_id AND course_version = COALESCE(OLD.course_version, '');
+END;
+
+CREATE TRIGGER IF NOT EXISTS cohort_move AFTER UPDATE OF team_id, course_version ON learners
+  WHEN OLD.team_id IS NOT NEW.team_id OR OLD.course_version IS NOT NEW.course_version
+BEGIN
+  UPDATE cohort SET learners = learners - 1
+    WHERE team_id = OLD.team_id AND course_version = COALESCE(OLD.course_version, '');
+  INSERT INTO cohort (team_id, course_version, learners)
+    VALUES (NEW.team_id, COALESCE(NEW.course_version, ''), 1)
+    ON CONFLICT (team_id, course_version) DO UPDATE SET learners = learners + 1;
+END;
+
+-- Per team and step, kept by triggers in the batch that records the completion or the attempt:
+-- the funnel (done), how many of those have a time (timed: the medians' ranks) and quiz first
+-- tries (tried, passed). A team's insight reads one row per step here, not its completions.
+CREATE TABLE IF NOT EXISTS team_steps (
+  team_id  TEXT NOT NULL,
+  step_id  TEXT NOT NULL,
+  done     INTEGER NOT NULL DEFAULT 0,
+  timed    INTEGER NOT NULL DEFAULT 0,
+  tried    INTEGER NOT NULL DEFAULT 0,
+  passed   INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (team_id, step_id)
+);
+
+CREATE TRIGGER IF NOT EXISTS team_steps_done AFTER INSERT ON completions
+  WHEN NEW.team_id IS NOT NULL
+BEGIN
+  INSERT INTO team_steps (team_id, step_id, done, timed)
+    VALUES (NEW.team_id, NEW.step_id, 1, NEW.seconds IS NOT NULL)
+    ON CONFLICT (team_id, step_id) DO UPDATE
+    SET done = done + 1, timed = timed + excluded.timed;
+END;
+
+CREATE TRIGGER IF NOT EXISTS team_steps_undone AFTER DELETE ON completions
+  WHEN OLD.team_id IS NOT NULL
+BEGIN
+  UPDATE team_steps SET done = done - 1, timed = timed - (OLD.seconds IS NOT NULL)
+    WHERE team_id = OLD.team_id AND step_id = OLD.step_id;
+END;
+
+CREATE TRIGGER IF NOT EXISTS team_steps_first_try AFTER INSERT ON quiz_attempts
+  WHEN NOT EXISTS (SELECT 1 FROM quiz_attempts
+    WHERE learner_id = NEW.learner_id AND step_id = NEW.step_id AND id < NEW.id)
+BEGIN
+  INSERT INTO team_steps (team_id, step_id, tried, passed)
+    SELECT team_id, NEW.step_id, 1, NEW.passed FROM learners WHERE id = NEW.learner_id
+    ON CONFLICT (team_id, step_id) DO UPDATE
+    SET tried = tried + 1, passed = passed + excluded.passed;
 END;
 
 INSERT OR IGNORE INTO badges (id, name, rule, sort) VALUES

@@ -14,7 +14,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from . import rules, sql
+from . import insight, rules, sql
 from .app import Api, Settings, publish_manifest
 from .errors import ApiError
 from .learning import iso
@@ -110,10 +110,13 @@ def progress_rows(db_path: str) -> list[dict[str, Any]]:
 
     async def collect() -> list[dict[str, Any]]:
         course = await api.learning.course()
+        known = await insight.published(api.db)
         result = []
         for learner in (await api.db.execute(sql.all_learners())).rows:
             learner = await api.learning.place(learner, course)
             progress = await api.progress_of(learner, course)
+            done = (await api.db.execute(sql.completed_steps(learner["id"]))).rows
+            versions = [row["course_version"] for row in done]
             result.append(
                 {
                     "userId": progress["userId"],
@@ -128,6 +131,9 @@ def progress_rows(db_path: str) -> list[dict[str, Any]]:
                     else "(finished)",
                     "streak": progress["streak"]["current"],
                     "badges": " ".join(b["id"] for b in progress["badges"] if b["earnedAt"]),
+                    # The version they follow now, and those they finished steps under, in order.
+                    "courseVersion": learner["course_version"],
+                    "versionsFollowed": insight.followed(known, versions),
                 }
             )
         return result

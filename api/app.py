@@ -13,10 +13,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
-from . import auth, limits, rules, sql, tally
+from . import auth, insight, limits, rules, sql, tally, xapi
 from .body import event_id, forbid_identity, read_body, read_json, text
 from .errors import ApiError
 from .learning import Clock, Learner, Learning, iso, utc_now
+from .lrs import Forwarder, LrsConfig
 from .openapi import document
 from .storage import Conflict, Database
 
@@ -45,6 +46,7 @@ class Settings:
     stream: StreamKeys | None = None  # CLOUDFLARE_STREAM_SIGNING_KEY_ID, _PEM, _CUSTOMER_CODE
     client_ip_header: str | None = None  # e.g. cf-connecting-ip behind Cloudflare
     cors_origins: list[str] = field(default_factory=list)  # SILLON_CORS_ORIGINS; closed when empty
+    lrs: LrsConfig | None = None  # SILLON_LRS_URL (+ _USERNAME, _PASSWORD): xAPI forwarding
 
 
 class Api:
@@ -54,8 +56,11 @@ class Api:
         self.settings = settings
         self.db = db
         self.clock = clock
-        self.learning = Learning(db, clock)
+        self.learning = Learning(db, clock, site=settings.base_url)
         self.limiter = limits.Limiter()
+        self.forwarder = Forwarder(db, settings.lrs) if settings.lrs else None
+        if self.forwarder:
+            self.learning.recorded = self.forwarder.nudge
 
     def limit(self, request: Request, rule: limits.Rule, key: str | None = None) -> None:
         """Spend a token of this rule for the caller (its address unless a key is given)."""
@@ -243,7 +248,7 @@ class Api:
             return JSONResponse({**first, "replayed": True})
         if kind == "video":
             answer = await self.learning.video_event(
-                learner, course, eid, body.get("stepId"), body.get("intervals")
+                learner, course, eid, body.get("stepId"), body.get("intervals"), body
             )
         elif kind == "lesson":
             answer = await self.learning.lesson_done(learner, course, eid, body.get("stepId"))
@@ -406,6 +411,13 @@ class Api:
         version = await publish_manifest(self.db, raw.decode("utf-8", "replace"), iso(self.clock()))
         return JSONResponse({"version": version}, status_code=201)
 
+    async def xapi_statements(self, request: Request) -> Response:
+        """Every learning event as xAPI statements, oldest first, a page at a time (admin)."""
+        self.limit(request, limits.ADMIN)
+        auth.require_admin(request, self.settings.admin_token)
+        found = await xapi.page(self.db, request.query_params, request.url.path)
+        return JSONResponse(found, headers={"X-Experience-API-Version": xapi.VERSION})
+
     async def gate(self, request: Request) -> Response:
         from . import gate
 
@@ -446,6 +458,8 @@ class Api:
             Route("/api/tally-link", self.tally_link, methods=["GET"]),
             Route("/api/tally-hook", self.tally_hook, methods=["POST"]),
             Route("/api/gate", self.gate, methods=["GET"]),
+            Route("/api/xapi/statements", self.xapi_statements, methods=["GET"]),
+            *insight.routes(self),
             Route(
                 "/api/{rest:path}",
                 self.not_found,

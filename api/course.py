@@ -40,6 +40,7 @@ class Course:
     max_rate: float
     kms_unlock: str
     steps: list[StepInfo]
+    language: str = "fr"
     kms_pages: dict[str, str | None] = field(default_factory=dict)  # url -> module id
     kms_files: dict[str, str | None] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)
@@ -100,6 +101,7 @@ def parse_manifest(text: str) -> Course:
         max_rate=float(data["playbackMaxRate"]),
         kms_unlock=data["kms"]["unlock"],
         steps=steps,
+        language=str(data.get("language") or "fr"),
         kms_pages={p["url"]: p["module"] for p in data["kms"]["pages"]},
         kms_files={f["url"]: f["module"] for f in data["kms"]["files"]},
     )

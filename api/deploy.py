@@ -15,7 +15,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the Worker imports, besides Pyodide's standard library: Starlette and its dependencies.
-VENDORED = ["starlette", "anyio", "idna", "sniffio", "typing_extensions"]
+# httpx (+ its pure-Python dependencies): the xAPI forwarder's client (api/lrs.py).
+VENDORED = [
+    "starlette",
+    "anyio",
+    "idna",
+    "sniffio",
+    "typing_extensions",
+    "httpx",
+    "httpcore",
+    "h11",
+    "certifi",
+]
 PYTHON = "3.13"  # the Python of Cloudflare's Python Workers runtime
 
 

@@ -8,12 +8,12 @@ from the step that was read, awards are `ON CONFLICT DO NOTHING` on their cause.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import rules, sql
+from . import rules, sql, xapi
 from .course import Course, StepInfo, parse_manifest
 from .errors import ApiError
 from .storage import Database, Statement
@@ -41,6 +41,7 @@ class Outcome:
     statements: list[Statement] = field(default_factory=list)
     xp: list[dict[str, Any]] = field(default_factory=list)
     badges: list[str] = field(default_factory=list)
+    trail: xapi.Statements | None = None  # the event as xAPI statements, written with it
 
     def add_xp(self, learner_id: str, amount: int, cause: str, now: str) -> None:
         self.statements.append(sql.award_xp(learner_id, amount, cause, now))
@@ -50,10 +51,16 @@ class Outcome:
 class Learning:
     """The learning rules over one database and one clock."""
 
-    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+    def __init__(self, db: Database, clock: Clock = utc_now, site: str | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.site = site or xapi.DEFAULT_SITE  # the base of xAPI actor and activity IRIs
+        self.recorded: Callable[[], None] = lambda: None  # told when statements were written
         self.courses: dict[str, Course] = {}
+
+    def trail(self, learner: Learner, course: Course) -> xapi.Statements:
+        """Where an action writes itself down as xAPI statements (see api/xapi.py)."""
+        return xapi.Statements(self.site, learner, course)
 
     # -- course and placement ------------------------------------------------------------------
 
@@ -131,7 +138,10 @@ class Learning:
         now = iso(self.clock())
         record = sql.record_event(learner["id"], event_id, kind, json.dumps(answer), now)
         guard = sql.still_open(learner["id"], step_id)
-        results = await self.db.batch([guard, *outcome.statements, record])
+        statements = outcome.trail.records(event_id, now) if outcome.trail else []
+        results = await self.db.batch([guard, *outcome.statements, *statements, record])
+        if statements:
+            self.recorded()
         if results[-1].changes == 0:
             first = await self.replay(learner, event_id, kind)
             if first is not None:
@@ -177,6 +187,8 @@ class Learning:
                 outcome.statements.append(sql.award_badge(lid, "perfectionist", t))
                 outcome.badges.append("perfectionist")
         if course.ends_module(step.id):
+            if outcome.trail:
+                outcome.trail.module(step.module)
             outcome.statements.append(sql.complete_module(lid, step.module, t))
             outcome.add_xp(lid, rules.XP_MODULE, f"module:{step.module}", t)
             self._badges(learner, "module", 1, outcome, t)
@@ -207,12 +219,20 @@ class Learning:
     # -- actions -------------------------------------------------------------------------------
 
     async def video_event(
-        self, learner: Learner, course: Course, event_id: str, step_id: object, intervals: object
+        self,
+        learner: Learner,
+        course: Course,
+        event_id: str,
+        step_id: object,
+        intervals: object,
+        report: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """A player report: watched intervals, and optionally the media action behind it."""
         step = self.open_step(learner, course, step_id)
         if step.kind != "video" or step.duration is None:
             raise ApiError(422, "not_a_video", f"Step '{step.id}' has no video.")
         reported = rules.check_intervals(intervals, step.duration)
+        action = xapi.video_action(report or {}, step.duration)
         now = self.clock()
         row = (await self.db.execute(sql.video_view(learner["id"], step.id))).first()
         previous: list[rules.Interval] = (
@@ -222,7 +242,8 @@ class Learning:
         watched = rules.covered(merged)
         first_play = parse_iso(row["first_play_at"]) if row else now
         rules.check_plausible(watched, first_play, now, course.max_rate)
-        outcome = Outcome()
+        trail = self.trail(learner, course)
+        outcome = Outcome(trail=trail)
         t = iso(now)
         revision = row["revision"] if row else None
         outcome.statements += [
@@ -236,6 +257,7 @@ class Learning:
         after = None
         if watched > rules.covered(rules.merge(previous)):
             self.learning_day(learner, now, outcome)
+        trail.video(step, action, merged, watched, complete, course.completion)
         if complete:
             after = self.finish(learner, course, step, now, outcome)
         answer = {
@@ -258,7 +280,9 @@ class Learning:
             what = "its video" if step.kind == "video" else "its quiz"
             raise ApiError(422, "not_a_text_lesson", f"Step '{step.id}' completes through {what}.")
         now = self.clock()
-        outcome = Outcome()
+        trail = self.trail(learner, course)
+        trail.lesson(step)
+        outcome = Outcome(trail=trail)
         self.learning_day(learner, now, outcome)
         after = self.finish(learner, course, step, now, outcome)
         answer = {
@@ -306,7 +330,9 @@ class Learning:
         now: datetime,
     ) -> Outcome:
         """Record a graded attempt; a pass completes the step (built-in and Tally alike)."""
-        outcome = Outcome()
+        trail = self.trail(learner, course)
+        trail.quiz(step, result.score, result.passed, source)
+        outcome = Outcome(trail=trail)
         outcome.statements.append(
             sql.record_attempt(
                 learner["id"],

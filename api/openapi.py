@@ -13,6 +13,10 @@ EVENT_ID = {
 }
 
 
+def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     codes = (*codes, 429) if 429 not in codes else codes  # every endpoint may be rate limited
     return {
@@ -60,6 +64,149 @@ def _open_step_get(summary: str) -> dict[str, Any]:
     }
 
 
+TEAM_ID = {
+    "name": "teamId",
+    "in": "query",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+}
+VERSION = {
+    "type": "object",
+    "properties": {
+        "seq": {"type": ["integer", "null"], "description": "publication order"},
+        "label": {"type": "string", "description": "v<seq>, what the admin page shows"},
+        "version": {"type": "string", "description": "the manifest's content hash"},
+        "publishedAt": {"type": ["string", "null"]},
+        "current": {"type": "boolean"},
+        "learners": {"type": "integer"},
+    },
+}
+INSIGHT_STEP = {
+    "type": "object",
+    "properties": {
+        "position": {"type": "integer"},
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "kind": {"type": "string", "enum": ["video", "lesson", "quiz"]},
+        "module": {"type": "string"},
+        "onStep": {"type": "integer", "description": "learners whose open step it is"},
+        "stalled": {"type": "integer", "description": "of them, open for over stallDays"},
+        "completed": {"type": "integer", "description": "learners who finished it (funnel)"},
+        "completedShare": {"type": ["number", "null"]},
+        "medianSeconds": {"type": ["number", "null"], "description": "exact median time open"},
+        "quiz": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "tried": {"type": "integer"},
+                        "firstTryPassed": {"type": "integer"},
+                        "firstTryRate": {"type": ["number", "null"]},
+                    },
+                },
+            ]
+        },
+    },
+}
+TEAM_LEARNERS = {
+    "summary": "A team's learners: where each stands and the course versions they followed",
+    "security": ADMIN,
+    "parameters": [TEAM_ID],
+    "responses": {
+        "200": _json(
+            {
+                "type": "object",
+                "properties": {
+                    "teamId": {"type": "string"},
+                    "learners": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        ),
+        **_errors(401, 403, 404, 422),
+    },
+}
+INSIGHT_PATHS: dict[str, Any] = {
+    "/api/admin/teams": {
+        "get": {
+            "summary": "Teams with their number of learners (cohort insight)",
+            "security": ADMIN,
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"teams": {"type": "array", "items": {"type": "object"}}},
+                    }
+                ),
+                **_errors(401, 403),
+            },
+        }
+    },
+    "/api/admin/versions": {
+        "get": {
+            "summary": "Published course versions, newest first, with the learners on each",
+            "security": ADMIN,
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"versions": {"type": "array", "items": VERSION}},
+                    }
+                ),
+                **_errors(401, 403),
+            },
+        }
+    },
+    "/api/admin/insight": {
+        "get": {
+            "summary": "A team's progress: who is on each step, funnel, median times, first "
+            "tries, streaks, course versions followed",
+            "security": ADMIN,
+            "parameters": [TEAM_ID],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "teamId": {"type": "string"},
+                            "generatedAt": {"type": "string"},
+                            "stallDays": {"type": "integer"},
+                            "course": {"type": "object"},
+                            "learners": {"type": "integer"},
+                            "notStarted": {"type": "integer"},
+                            "finished": {"type": "integer"},
+                            "elsewhere": {"type": "integer"},
+                            "versions": {"type": "array", "items": VERSION},
+                            "steps": {"type": "array", "items": INSIGHT_STEP},
+                            "streaks": {"type": "array", "items": {"type": "object"}},
+                        },
+                    }
+                ),
+                **_errors(401, 403, 404, 422, 503),
+            },
+        }
+    },
+    "/api/admin/insight.csv": {
+        "get": {
+            "summary": "The same as CSV: the steps table, the streak distribution, or the "
+            "team's learners with the course versions they followed",
+            "security": ADMIN,
+            "parameters": [
+                TEAM_ID,
+                _query("table", {"type": "string", "enum": ["steps", "streaks", "learners"]}),
+            ],
+            "responses": {
+                "200": {
+                    "description": "CSV with a header row (UTF-8 with a BOM)",
+                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                },
+                **_errors(401, 403, 404, 422, 503),
+            },
+        }
+    },
+}
+
+
 def document() -> dict[str, Any]:
     """Return the OpenAPI document."""
     paths: dict[str, Any] = {
@@ -73,6 +220,7 @@ def document() -> dict[str, Any]:
             "get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}
         },
         "/api/admin/learners": {
+            "get": TEAM_LEARNERS,
             "post": {
                 "summary": "Enroll a learner and get their personal invite link",
                 "security": ADMIN,
@@ -99,7 +247,7 @@ def document() -> dict[str, Any]:
                     ),
                     **_errors(400, 401, 403, 409, 413, 415, 422),
                 },
-            }
+            },
         },
         "/api/admin/reset": {
             "post": {
@@ -126,6 +274,7 @@ def document() -> dict[str, Any]:
                 },
             }
         },
+        **INSIGHT_PATHS,
         "/api/session": {
             "post": {
                 "summary": "Sign in with an invite token: sets the HttpOnly session cookie",
@@ -183,6 +332,12 @@ def document() -> dict[str, Any]:
                                 "maxItems": 2,
                             },
                         },
+                        # The media action behind the report, for xAPI (api/xapi.py): `time`
+                        # for played/paused, `timeFrom`/`timeTo` for seeked.
+                        "action": {"type": "string", "enum": ["played", "paused", "seeked"]},
+                        "time": {"type": "number", "minimum": 0},
+                        "timeFrom": {"type": "number", "minimum": 0},
+                        "timeTo": {"type": "number", "minimum": 0},
                     },
                     ["eventId", "stepId", "intervals"],
                 ),
@@ -274,6 +429,29 @@ def document() -> dict[str, Any]:
                     },
                 ],
                 "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 422)},
+            }
+        },
+        "/api/xapi/statements": {
+            "get": {
+                "summary": "Learning events as xAPI 1.0.3 statements, oldest first (admin)",
+                "security": ADMIN,
+                "parameters": [
+                    _query("since", {"type": "string", "format": "date-time"}),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+                    _query("cursor", {"type": "string"}),
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "statements": {"type": "array", "items": {"type": "object"}},
+                                "more": {"type": "string"},
+                            },
+                        }
+                    ),
+                    **_errors(401, 403, 422, 429),
+                },
             }
         },
         "/api/gate": {

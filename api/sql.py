@@ -89,7 +89,7 @@ def end_expired_sessions(learner_id: str, now: str) -> S:
 
 def completed_steps(learner_id: str) -> S:
     return S(
-        "SELECT step_id, module_id FROM completions WHERE learner_id = ? "
+        "SELECT step_id, module_id, course_version FROM completions WHERE learner_id = ? "
         "ORDER BY completed_at, rowid",
         (learner_id,),
     )
@@ -117,10 +117,17 @@ def advance(learner_id: str, from_step: str, to_step: str | None, now: str) -> S
 
 
 def complete_step(learner_id: str, step_id: str, kind: str, module_id: str, now: str) -> S:
+    """Record a finished step with the learner's team, course version and time on the step.
+
+    They are read from the learner's row by this INSERT (no extra round trip), before the
+    `advance` of the same batch moves opened_at on.
+    """
     return S(
-        "INSERT INTO completions (learner_id, step_id, kind, module_id, completed_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (learner_id, step_id, kind, module_id, now),
+        "INSERT INTO completions (learner_id, step_id, kind, module_id, completed_at, team_id, "
+        "course_version, seconds) SELECT id, ?, ?, ?, ?, team_id, course_version, "
+        "MAX(0.0, ROUND((julianday(?) - julianday(opened_at)) * 86400.0, 3)) "
+        "FROM learners WHERE id = ? ON CONFLICT DO NOTHING",
+        (step_id, kind, module_id, now, now, learner_id),
     )
 
 
@@ -337,5 +344,110 @@ def leaderboard(team_id: str, before_day: str | None) -> S:
     )
 
 
+# -- cohort insight (api/insight.py): one team at a time, through its indexes -----------------
+
+
+def course_versions() -> S:
+    """Every published version, oldest first (a few rows; the manifests are not read)."""
+    return S("SELECT seq, version, published_at FROM course_versions ORDER BY seq")
+
+
+def cohort_teams() -> S:
+    """Learners per team, from the `cohort` counters: one row per (team, version)."""
+    return S(
+        "SELECT team_id, SUM(learners) AS learners FROM cohort GROUP BY team_id "
+        "HAVING SUM(learners) > 0 ORDER BY team_id"
+    )
+
+
+def cohort_versions() -> S:
+    """Learners per course version they follow ('' = not placed yet), from the counters."""
+    return S(
+        "SELECT course_version, SUM(learners) AS learners FROM cohort GROUP BY course_version "
+        "HAVING SUM(learners) > 0"
+    )
+
+
+def team_learners(team_id: str) -> S:
+    """A team's learners (unsorted: the caller sorts, saving D1 a sort's rows)."""
+    return S(
+        "SELECT id, name, email, open_step, course_version, opened_at, xp, streak, streak_day, "
+        "tz FROM learners WHERE team_id = ?",
+        (team_id,),
+    )
+
+
+def team_steps(team_id: str) -> S:
+    """A team's counters per step: finished, finished with a time, first tries and passes."""
+    return S(
+        "SELECT step_id, done, timed, tried, passed FROM team_steps WHERE team_id = ?",
+        (team_id,),
+    )
+
+
+MEDIANS_A_STATEMENT = 25  # 4 parameters each: D1 binds at most 100 a statement
+
+
+def step_medians(team_id: str, ranks: list[tuple[str, int, int]]) -> S:
+    """The middle timed completion(s) of each (step, count, offset): one index seek each.
+
+    Reads `offset + count` index entries of the team's step, about half of its completions,
+    instead of sorting anything.
+    """
+    if not 0 < len(ranks) <= MEDIANS_A_STATEMENT:
+        raise ValueError(f"1 to {MEDIANS_A_STATEMENT} steps a statement, not {len(ranks)}")
+    part = (
+        "SELECT * FROM (SELECT step_id, seconds FROM completions WHERE team_id = ? "
+        "AND step_id = ? AND seconds IS NOT NULL ORDER BY seconds LIMIT ? OFFSET ?)"
+    )
+    params = [value for step, count, offset in ranks for value in (team_id, step, count, offset)]
+    return S(" UNION ALL ".join(part for _ in ranks), tuple(params))
+
+
+def team_completed_versions(team_id: str) -> S:
+    """Steps each learner of a team finished under each course version (NULL: before 0003)."""
+    return S(
+        "SELECT c.learner_id, c.course_version, COUNT(*) AS steps, MIN(c.completed_at) AS since "
+        "FROM learners l JOIN completions c ON c.learner_id = l.id WHERE l.team_id = ? "
+        "GROUP BY c.learner_id, c.course_version",
+        (team_id,),
+    )
+
+
 def health() -> S:
     return S("SELECT 1 AS ok")
+
+
+# -- xAPI statements ---------------------------------------------------------------------------
+
+
+def record_statement(statement_id: str, learner_id: str, stored: str, statement: str) -> S:
+    """Keep one xAPI statement; its id is derived from the event, so a replay adds nothing."""
+    return S(
+        "INSERT INTO xapi_statements (id, learner_id, stored, statement) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (id) DO NOTHING",
+        (statement_id, learner_id, stored, statement),
+    )
+
+
+def statements_page(since: str, after_stored: str, after_seq: int, limit: int) -> S:
+    """Statements stored at or after `since`, after the cursor (stored, seq), oldest first."""
+    return S(
+        "SELECT seq, stored, statement FROM xapi_statements "
+        "WHERE stored >= ? AND (stored, seq) > (?, ?) ORDER BY stored, seq LIMIT ?",
+        (since, after_stored, after_seq, limit),
+    )
+
+
+def statements_to_forward(limit: int) -> S:
+    return S(
+        "SELECT seq, statement FROM xapi_statements WHERE forwarded_at IS NULL "
+        "ORDER BY seq LIMIT ?",
+        (limit,),
+    )
+
+
+def statements_forwarded(seqs: list[int], now: str) -> S:
+    """Mark statements an LRS accepted (at most 99 a call: D1 binds <= 100 parameters)."""
+    marks = ", ".join("?" * len(seqs))
+    return S(f"UPDATE xapi_statements SET forwarded_at = ? WHERE seq IN ({marks})", (now, *seqs))

@@ -21,9 +21,10 @@ from api import gate
 from api.app import Api, Settings
 from api.d1 import D1BindingDatabase
 from api.errors import ApiError, api_error
+from api.lrs import PASSWORD_ENV, URL_ENV, USERNAME_ENV, LrsConfig, Unavailable
 
-SECRETS = ("SILLON_ADMIN_TOKEN", "SILLON_SECRET", "TALLY_SIGNING_SECRET")
-_apps: dict[int, Starlette] = {}
+SECRETS = ("SILLON_ADMIN_TOKEN", "SILLON_SECRET", "TALLY_SIGNING_SECRET", "SILLON_LRS_PASSWORD")
+_apps: dict[int, tuple[Api, Starlette]] = {}
 
 
 def settings(env: Any) -> Settings:
@@ -48,16 +49,26 @@ def settings(env: Any) -> Settings:
 
     names = (KEY_ID_ENV, PEM_ENV, CUSTOMER_ENV)
     result.stream = StreamKeys.from_env({n: value(n) or "" for n in names})
+    lrs = (URL_ENV, USERNAME_ENV, PASSWORD_ENV)
+    result.lrs = LrsConfig.from_env({n: value(n) for n in lrs})
     return result
 
 
 def app_for(env: Any) -> Starlette:
     """One app per isolate (no expensive start-up: the ASGI lifespan runs on every request)."""
+    return _made(env)[1]
+
+
+def api_for(env: Any) -> Api:
+    return _made(env)[0]
+
+
+def _made(env: Any) -> tuple[Api, Starlette]:
     key = id(env.DB)
     if key not in _apps:
         api = Api(settings(env), D1BindingDatabase(env.DB))
         _apps.clear()
-        _apps[key] = Starlette(routes=api.routes(), exception_handlers={ApiError: api_error})
+        _apps[key] = (api, Starlette(routes=api.routes(), exception_handlers={ApiError: api_error}))
     return _apps[key]
 
 
@@ -80,6 +91,19 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
             if verdict.status != 204:
                 return await self.refused(request, path, verdict)
         return await self.env.ASSETS.fetch(request)
+
+    async def scheduled(self, controller: Any, env: Any = None, ctx: Any = None) -> None:
+        """Cron trigger (wrangler.toml `[triggers]`): send waiting xAPI statements to the LRS.
+
+        An unreachable LRS is simply tried again at the next trigger (one a minute).
+        """
+        forwarder = api_for(self.env).forwarder
+        if forwarder is None:
+            return
+        try:
+            await forwarder.flush()
+        except Unavailable as exc:
+            print(f"LRS unavailable ({exc}); statements wait for the next trigger")
 
     async def refused(self, request: Any, path: str, verdict: Any) -> Any:
         """A browser opening a locked handout page gets the handout's locked view."""

@@ -38,6 +38,7 @@ from api.access import AccessConfig, AccessVerifier
 from api.app import Api, Settings, publish_manifest
 from api.errors import ApiError, api_error, error_response
 from api.learning import Clock, iso, utc_now
+from api.lrs import LrsConfig
 from api.sqlite import SQLiteDatabase
 from api.stream import StreamKeys
 from builder.cache import Cache
@@ -264,12 +265,14 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Watch before the first build, so an edit made while it runs is not missed.
         task = asyncio.create_task(builds.watch(stop)) if watch else None
+        forwarding = asyncio.create_task(api.forwarder.run(stop)) if api.forwarder else None
         await asyncio.sleep(0.05)
         await builds.rebuild()
         yield
         stop.set()
-        if task:
-            await asyncio.wait({task}, timeout=2)
+        waiting = {t for t in (task, forwarding) if t}
+        if waiting:
+            await asyncio.wait(waiting, timeout=2)
 
     config.out.mkdir(parents=True, exist_ok=True)
     app = Starlette(
@@ -340,6 +343,7 @@ def settings_from_env() -> Settings:
         ],
     )
     settings.stream = StreamKeys.from_env(os.environ)
+    settings.lrs = LrsConfig.from_env(os.environ)
     access = AccessConfig.from_env(os.environ)
     if access is not None:
         settings.access = AccessVerifier(access)

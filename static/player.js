@@ -129,8 +129,10 @@
           maxRate: info.maxRate,
           duration: info.duration,
           resumeAt: info.resumeAt,
-          report: function (intervals) {
-            queue.push(API + "/video-event", { stepId: step.id, intervals: intervals });
+          report: function (intervals, action) {
+            const body = { stepId: step.id, intervals: intervals };
+            if (action) Object.assign(body, action); // played | paused | seeked, for xAPI
+            queue.push(API + "/video-event", body);
           },
         });
         speedOptions(info.maxRate);

@@ -1,7 +1,8 @@
 // Video tracking: one code path over the standard media events (play, timeupdate, seeking,
 // ratechange, pause, ended). It keeps the speed under the course's cap, refuses seeking past
 // the furthest point watched, and reports the media intervals watched to the server, which
-// alone decides when the step is complete.
+// alone decides when the step is complete. Reports made by a play, a pause or a seek also say
+// so (`action`), for the server's xAPI statements.
 "use strict";
 (function () {
   const REPORT_EVERY = 4000; // ms of wall clock: at 2x that is 8 s of media, under the server's grace
@@ -21,15 +22,20 @@
       segment = null;
     }
 
-    function report(force) {
+    function report(force, action) {
       const spans = pending.slice();
       if (segment && segment[1] > segment[0]) {
         spans.push([segment[0], segment[1]]);
         segment = [segment[1], segment[1]];
       }
       pending = [];
-      if (!spans.length && !force) return;
-      options.report(spans.map(function (s) { return [round(s[0]), round(s[1])]; }));
+      if (!spans.length && !force && !action) return;
+      const intervals = spans.map(function (s) { return [round(s[0]), round(s[1])]; });
+      options.report(intervals, action || null);
+    }
+
+    function at(verb) {
+      return { action: verb, time: round(media.currentTime || 0) };
     }
 
     function round(value) {
@@ -37,10 +43,8 @@
     }
 
     media.addEventListener("play", function () {
-      if (!started) {
-        started = true;
-        report(true); // starts the server's wall clock for this video
-      }
+      started = true;
+      report(true, at("played")); // the first one starts the server's wall clock for this video
       segment = [media.currentTime, media.currentTime];
       last = media.currentTime;
       clearInterval(timer);
@@ -60,8 +64,11 @@
       if (segment[0] <= furthest + 0.5) furthest = Math.max(furthest, now);
     });
 
+    let seekFrom = null; // where the learner's seek started (null: the player's own resume)
+    let resuming = false;
     media.addEventListener("seeking", function () {
       close();
+      if (seekFrom === null && !resuming) seekFrom = last;
       if (media.currentTime > furthest + 0.5) {
         media.currentTime = furthest; // no skipping ahead: the server would not count it anyway
       }
@@ -70,6 +77,11 @@
 
     media.addEventListener("seeked", function () {
       last = media.currentTime;
+      if (seekFrom !== null && Math.abs(seekFrom - media.currentTime) > 0.5) {
+        report(false, { action: "seeked", timeFrom: round(seekFrom), timeTo: round(media.currentTime) });
+      }
+      seekFrom = null;
+      resuming = false;
       if (!media.paused) segment = [media.currentTime, media.currentTime];
     });
 
@@ -78,13 +90,15 @@
       if (media.defaultPlaybackRate > cap) media.defaultPlaybackRate = cap;
     });
 
-    function stop() {
+    function stop(event) {
       if (segment && !media.seeking && media.currentTime - segment[1] <= JUMP) {
         segment[1] = Math.max(segment[1], media.currentTime);
       }
       close();
       clearInterval(timer);
-      report(false);
+      // An "ended" also fires "pause" first; a page left while playing is a pause too.
+      const paused = event.type === "pause" || (event.type === "pagehide" && !media.paused);
+      report(false, paused ? at("paused") : null);
     }
 
     media.addEventListener("pause", stop);
@@ -92,7 +106,7 @@
     window.addEventListener("pagehide", stop);
 
     if (options.resumeAt && options.resumeAt < (options.duration || Infinity) - 1) {
-      const resume = function () { media.currentTime = options.resumeAt; };
+      const resume = function () { resuming = true; media.currentTime = options.resumeAt; };
       // A <video> knows its readyState; Stream's SDK player tells only by its events.
       if (media.readyState >= 1) resume(); else media.addEventListener("loadedmetadata", resume, { once: true });
     }

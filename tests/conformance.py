@@ -21,6 +21,7 @@ from api import auth, gate, sql
 from api.app import Api, Settings, publish_manifest
 from api.errors import ApiError, api_error
 from api.learning import iso
+from api.lrs import Forwarder, LrsConfig
 from api.storage import Database, Result, Statement
 from api.tally import hidden_token, sign_webhook
 
@@ -37,6 +38,8 @@ TABLES = [
     "xp_logs",
     "xp_history",
     "guards",
+    "cohort",
+    "xapi_statements",
 ]
 
 
@@ -132,6 +135,11 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
         )
         await call("POST", "/api/session", json={"inviteToken": ada["inviteToken"]})
         await call("GET", "/api/learner")
+        actions = {  # what the player says of some reports (xAPI's played, paused, seeked)
+            0: {"action": "played", "time": 0},
+            50: {"action": "paused", "time": 60},
+            60: {"action": "seeked", "timeFrom": 60, "timeTo": 30},
+        }
         for second in range(0, 120, 10):
             await call(
                 "POST",
@@ -140,6 +148,7 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
                     "eventId": f"video-{second:04d}",
                     "stepId": "intro",
                     "intervals": [[second, second + 10]],
+                    **actions.get(second, {}),
                 },
             )
             clock.advance(seconds=5)
@@ -184,12 +193,30 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
                 "Tally-Signature": sign_webhook("t", hook),
             },
         )
+        page = await call("GET", "/api/xapi/statements?limit=4", headers=admin)
+        await call("GET", page["more"], headers=admin)
+        await call("GET", "/api/xapi/statements?since=2026-11-24T09:01:00Z", headers=admin)
+        forwarder = Forwarder(
+            recording,  # type: ignore[arg-type]
+            LrsConfig("http://lrs.test/xapi", "sillon", "secret"),
+            client=httpx.AsyncClient(transport=httpx.ASGITransport(app=stand_in_lrs())),
+            now=clock,
+        )
+        recording.begin("LRS forward")
+        answers.append(["LRS", "forward", await forwarder.flush(), forwarder.rejected])
         clock.advance(days=9)
         await call("GET", "/api/learner")
         await call("GET", "/api/leaderboard?period=7d")
         await call("GET", "/api/leaderboard?period=30d")
         await call("GET", "/api/leaderboard?period=all")
         await call("GET", f"/api/learner?userId={bob['userId']}", headers=admin)
+        # Cohort insight: the teams, the versions, a team's figures, its learners as CSV.
+        await call("GET", "/api/admin/teams", headers=admin)
+        await call("GET", "/api/admin/versions", headers=admin)
+        await call("GET", "/api/admin/insight?teamId=blue", headers=admin)
+        recording.begin("GET /api/admin/insight.csv")
+        sheet = await client.get("/api/admin/insight.csv?teamId=blue&table=learners", headers=admin)
+        answers.append(["GET", "/api/admin/insight.csv", sheet.status_code, sheet.text])
         await call("POST", "/api/admin/reset", json={"userId": ada["userId"]}, headers=admin)
         await call("GET", "/api/learner")
         await call("DELETE", "/api/session")
@@ -221,6 +248,21 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
         rows = (await db.execute(Statement(f"SELECT * FROM {name}"))).rows
         tables[name] = sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
     return {"answers": answers, "tables": tables, "log": recording.log, "meters": recording.meters}
+
+
+def stand_in_lrs() -> Starlette:
+    """An in-process stand-in for an external LRS (none can run here): takes statement batches,
+    refuses any batch holding a `failed` statement (400), as a strict LRS may."""
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def statements(request: Request) -> JSONResponse:
+        batch = json.loads(await request.body())
+        if any(s["verb"]["id"].endswith("/failed") for s in batch):
+            return JSONResponse({"error": "refused"}, status_code=400)
+        return JSONResponse([s["id"] for s in batch])
+
+    return Starlette(routes=[Route("/xapi/statements", statements, methods=["POST"])])
 
 
 def statement_functions() -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -150,6 +151,15 @@ def test_browser_full_journey(page: Any, site: Site) -> None:
     assert site.rows("SELECT SUM(amount) FROM xp_logs") == [(me["xp"],)]
     causes = [c for (c,) in site.rows("SELECT cause FROM xp_logs")]
     assert len(causes) == len(set(causes))
+    # The real player's reports as xAPI statements: it says when it plays (and pauses).
+    statements = site.rows("SELECT statement FROM xapi_statements ORDER BY seq")
+    verbs = [json.loads(text)["verb"]["id"].rsplit("/", 1)[-1] for (text,) in statements]
+    steps, modules = site.manifest()["steps"], site.manifest()["modules"]
+    videos = sum(1 for s in steps if s["kind"] == "lesson" and s["video"])
+    quizzes = sum(1 for s in steps if s["kind"] == "quiz")
+    assert verbs.count("played") >= videos and verbs.count("failed") == 1
+    assert verbs.count("passed") == quizzes
+    assert verbs.count("completed") == len(steps) - quizzes + len(modules)
     page.goto(site.url + "/me/")
     page.wait_for_selector("[data-fill='me-badges'] li", timeout=WAIT)
     assert page.inner_text("[data-fill='me-xp']") == str(me["xp"])

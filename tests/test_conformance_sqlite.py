@@ -29,5 +29,8 @@ def test_conformance_scenario_is_deterministic_and_complete(tmp_path: Path) -> N
     assert first["answers"] == second["answers"]
     assert first["tables"] == second["tables"]
     assert called == statement_functions(), f"not exercised: {statement_functions() - called}"
+    # D1's free plan runs at most 50 queries per Worker invocation: every request stays under it.
+    busiest = max(first["meters"], key=lambda meter: meter[1][0])
+    assert busiest[1][0] <= 50, busiest
     statuses = [status for _, _, status, _ in first["answers"]]
     assert 409 in statuses and 401 in statuses and 403 in statuses and statuses.count(200) > 20

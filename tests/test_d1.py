@@ -109,7 +109,8 @@ def test_d1_and_sqlite_apply_a_later_migration_the_same_way(tmp_path: Path) -> N
     )
     (project / "wrangler.toml").write_text(config)
     shutil.copytree(Path(__file__).parent.parent / "migrations", project / "migrations")
-    (project / "migrations" / "0002_nickname.sql").write_text(
+    shipped = sorted(p.name for p in (project / "migrations").glob("*.sql"))
+    (project / "migrations" / "9001_nickname.sql").write_text(
         "ALTER TABLE learners ADD COLUMN nickname TEXT;\n"
     )
     state = tmp_path / "state"
@@ -120,7 +121,7 @@ def test_d1_and_sqlite_apply_a_later_migration_the_same_way(tmp_path: Path) -> N
     )
     assert done.returncode == 0, done.stdout + done.stderr
     local = sqlite3.connect(tmp_path / "local.sqlite3", isolation_level=None)
-    assert migrate(local, project / "migrations") == ["0001_initial.sql", "0002_nickname.sql"]
+    assert migrate(local, project / "migrations") == [*shipped, "9001_nickname.sql"]
     d1_file = next(
         p for p in (state / "v3" / "d1").rglob("*.sqlite") if p.name != "metadata.sqlite"
     )
@@ -130,6 +131,6 @@ def test_d1_and_sqlite_apply_a_later_migration_the_same_way(tmp_path: Path) -> N
         mine = [o for o in objects(local) if not o[1].startswith(bookkeeping)]
         assert [normal(o) for o in ours] == [normal(o) for o in mine]
         assert [r[0] for r in remote.execute("SELECT name FROM d1_migrations ORDER BY id")] == [
-            "0001_initial.sql",
-            "0002_nickname.sql",
+            *shipped,
+            "9001_nickname.sql",
         ]

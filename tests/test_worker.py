@@ -295,3 +295,63 @@ def test_worker_deploy_dry_run(tmp_path: Path) -> None:
         assert expected in output, expected
     assert ".html" not in output.split("Read ")[0], "no page of the site is bundled as a module"
     assert (tmp_path / "dist" / "worker.py").is_file(), "the entry is in the bundle"
+
+
+def test_worker_cron_forwards_xapi_statements(runtime: None, tmp_path: Path) -> None:
+    """The cron trigger's scheduled(): waiting statements go to the LRS (a stand-in on
+    127.0.0.1, tests/test_xapi.LrsStandIn); an unreachable LRS leaves them waiting."""
+    from test_xapi import LrsStandIn
+
+    from api import worker
+
+    config = course_site(tmp_path)
+    lrs = LrsStandIn()
+    env = types.SimpleNamespace(
+        DB=StandInD1(tmp_path / "d1.sqlite3"),
+        ASSETS=StandInAssets(config.out),
+        SILLON_ADMIN_TOKEN=ADMIN,
+        SILLON_SECRET="s" * 32,
+        SILLON_LRS_URL=lrs.url,
+        SILLON_LRS_USERNAME="sillon",
+        SILLON_LRS_PASSWORD="pw",
+    )
+    entry = worker.Default(env)
+    base = "https://learn.example.org"
+
+    def call(path: str, body: object, headers: dict[str, str]) -> StandInResponse:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        request = StandInRequest(
+            base + path, "POST", {"content-type": "application/json", **headers}, raw
+        )
+        return asyncio.run(entry.fetch(request))
+
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    call("/api/admin/publish", (config.private / "manifest.json").read_bytes(), admin)
+    created = json.loads(
+        call(
+            "/api/admin/learners", {"name": "Ada", "email": "a@example.org", "teamId": "t"}, admin
+        ).body
+    )
+    session = call("/api/session", {"inviteToken": created["inviteToken"]}, {})
+    cookie = {"cookie": session.headers["set-cookie"].split(";", 1)[0]}
+    played = {
+        "eventId": "event-0001",
+        "stepId": "intro",
+        "intervals": [],
+        "action": "played",
+        "time": 0,
+    }
+    assert call("/api/video-event", played, cookie).status == 200
+    try:
+        lrs.unavailable = 1
+        asyncio.run(entry.scheduled(types.SimpleNamespace(cron="* * * * *")))
+        assert lrs.received == [], "503: kept for the next trigger"
+        asyncio.run(entry.scheduled(types.SimpleNamespace(cron="* * * * *")))
+        assert [s["verb"]["id"] for s in lrs.received] == [
+            "https://w3id.org/xapi/video/verbs/played"
+        ]
+        assert lrs.users == {"sillon:pw"}
+        asyncio.run(entry.scheduled(types.SimpleNamespace(cron="* * * * *")))
+        assert lrs.requests == 2, "nothing twice"
+    finally:
+        lrs.close()
