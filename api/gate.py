@@ -15,6 +15,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from . import auth, sql
 from .errors import ApiError
 
+HANDOUT_PDF = "/kms/handout.pdf"  # builder/handout_pdf.py writes the whole handout there
+SEARCH_DIR = "_search"  # builder/search.py writes kms/_search/ and kms/<module>/_search/
+
 if TYPE_CHECKING:
     from .app import Api
     from .course import Course
@@ -74,6 +77,12 @@ async def _kms(api: Api, request: Request, url: str) -> None:
     done = {
         r["module_id"] for r in (await api.db.execute(sql.completed_modules(learner["id"]))).rows
     }
+    if url == HANDOUT_PDF:  # every module in one file: it opens with the last of them
+        if set(course.module_steps) - done:
+            raise ApiError(
+                403, "kms_locked", "The handout PDF opens once every module is finished."
+            )
+        return
     module = _module_of(course, url)
     if module is None and not done or module is not None and module not in done:
         raise ApiError(
@@ -87,6 +96,8 @@ def _module_of(course: Course, url: str) -> str | None:
     if url in course.kms_files:
         return course.kms_files[url]
     parts = url.strip("/").split("/")
+    if len(parts) > 2 and parts[1] == SEARCH_DIR:
+        return None  # kms/_search/: the search index of the general pages
     return parts[1] if len(parts) > 2 else None
 
 

@@ -89,6 +89,7 @@ def load_course(config: BuildConfig, cache: Cache, problems: Problems) -> Course
         playback_max_rate=float(values["playback_max_rate"]),
         completion=float(values["completion"]),
         kms_unlock=kms.get("unlock", "end"),
+        kms_pdf=bool(kms.get("pdf", True)),
         source=source,
     )
     return CourseFile(course, _module_dirs(values["modules"], path, problems))

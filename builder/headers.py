@@ -7,7 +7,9 @@ from __future__ import annotations
 CSP = "; ".join(
     [
         "default-src 'self'",
-        "script-src 'self' https://embed.cloudflarestream.com https://tally.so",
+        # 'wasm-unsafe-eval': the handout search (Pagefind) compiles its WebAssembly; it allows
+        # no eval() and no inline script.
+        "script-src 'self' 'wasm-unsafe-eval' https://embed.cloudflarestream.com https://tally.so",
         "style-src 'self'",
         "img-src 'self' data: https://*.cloudflarestream.com https://videodelivery.net",
         "media-src 'self' blob: https://*.cloudflarestream.com https://videodelivery.net",

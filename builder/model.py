@@ -91,6 +91,7 @@ class Course:
     completion: float
     kms_unlock: str
     source: Source
+    kms_pdf: bool = True
     modules: list[Module] = field(default_factory=list)
     kms_pages: list[KmsPage] = field(default_factory=list)
     kms_files: list[KmsFile] = field(default_factory=list)

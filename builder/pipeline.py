@@ -1,4 +1,4 @@
-"""The build, stage by stage: load config -> discover -> parse -> validate -> render -> write."""
+"""The build in stages: load config -> discover -> parse -> validate -> render -> search -> write"""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import diskcache
+from . import diskcache, handout_pdf
 from .assets import Output, collect
 from .cache import Cache
 from .config import BuildConfig, load_course
@@ -17,6 +17,7 @@ from .markdown_html import LinkMap, render_all
 from .model import Course
 from .parse import parse_kms, parse_steps
 from .render import DocSet, Handles, gather_docs, render_site, step_media
+from .search import build_indexes
 from .validate import validate
 from .write import output_digests, write_atomic, write_changed
 
@@ -49,6 +50,7 @@ def load(config: BuildConfig, cache: Cache, problems: Problems) -> Loaded | None
     layout = discover(config, course_file, cache, problems)
     course.modules = parse_steps(config, layout, cache, problems)
     course.kms_pages, course.kms_files = parse_kms(config, layout, course.modules, cache, problems)
+    handout_pdf.check_reserved(config, course, problems)
     validate(config, course, cache, problems)
     docs, handles = gather_docs(course)
     links = LinkMap(
@@ -99,10 +101,34 @@ def build(
             f"{len(course.kms_pages)} handout pages; rendered {cache.rendered_count} of "
             f"{len(loaded.docs.docs)} Markdown documents in {time.perf_counter() - started:.2f} s"
         )
+    pdf = handout_pdf.handout_pdf(
+        config, loaded.course, loaded.docs, loaded.handles, loaded.media, cache, problems
+    )
+    if problems.fatal(config.strict):  # no PDF (WeasyPrint missing) is a warning
+        raise ContentError(problems.sorted())
+    if progress and pdf:
+        progress(pdf.summary())
     assets = collect(config.static, cache)
     outputs: dict[str, Output] = render_site(
-        config, loaded.course, loaded.docs, loaded.handles, assets, loaded.media, cache
+        config,
+        loaded.course,
+        loaded.docs,
+        loaded.handles,
+        assets,
+        loaded.media,
+        cache,
+        handout=pdf.link() if pdf else None,
     )
+    if pdf:
+        outputs[handout_pdf.SITE_PATH] = pdf.data
+    searched = time.perf_counter()
+    search = build_indexes(config, loaded.course, outputs, reuse=config.disk_cache or incremental)
+    outputs.update(search.outputs)
+    if progress:
+        progress(
+            f"search: indexed {search.indexed} of {search.total} handout indexes in "
+            f"{time.perf_counter() - searched:.2f} s"
+        )
     private = manifest(loaded.course, loaded.docs, loaded.handles, loaded.media)
     digests = output_digests(outputs, cache)
     if incremental and cache.written and config.out.is_dir():

@@ -16,6 +16,7 @@ from .config import BuildConfig
 from .headers import headers_file
 from .markdown_html import Doc, media_url
 from .model import Course, KmsFile, KmsPage, Module, Step
+from .search import index_urls
 
 
 @dataclass
@@ -144,8 +145,12 @@ def render_site(
     assets: Assets,
     media: dict[str, str],
     cache: Cache,
+    handout: dict[str, str] | None = None,
 ) -> dict[str, Output]:
-    """Return every file of the site, by its path inside site/."""
+    """Return every file of the site, by its path inside site/.
+
+    `handout` is the handout PDF's link ({url, name}) when the build made one.
+    """
     site = Site(config, course, assets, cache)
     out: dict[str, Output] = dict(assets.outputs)
     outline = public_outline(course)
@@ -165,12 +170,13 @@ def render_site(
     out["me/index.html"] = site.page("me.html", "")
     out["404.html"] = site.page("404.html", "")
     out["join/index.html"] = site.page("join.html", "")
+    out["admin/index.html"] = site.page("admin.html", "")  # teachers; no learner page links it
     out["kms/locked.html"] = site.page("kms_locked.html", "")
     for module in course.modules:
         for step in module.steps:
             view, key = _step_view(step, docs, handles, media)
             out[f"steps/{step.id}.html"] = site.page("step.html", key, step=view)
-    _kms(site, course, docs, handles, out)
+    _kms(site, course, docs, handles, out, handout)
     if config.dev:
         out["_sillon/preview.html"] = site.page("preview.html", outline_key, modules=modules)
     out["_headers"] = headers_file().encode()
@@ -281,23 +287,36 @@ def _step_view(
 
 
 def _kms(
-    site: Site, course: Course, docs: DocSet, handles: Handles, out: dict[str, Output]
+    site: Site,
+    course: Course,
+    docs: DocSet,
+    handles: Handles,
+    out: dict[str, Output],
+    handout: dict[str, str] | None = None,
 ) -> None:
     nav = _kms_nav(course)
-    nav_key = digest(repr(nav).encode())
+    nav_key = digest(repr((nav, handout)).encode())  # the search indexes follow the nav's modules
+    search = index_urls(course)
     index_page = next((p for p in course.kms_pages if p.rel == "kms/index.md"), None)
     for page in course.kms_pages:
         html = docs.get(handles.kms[page.rel])
         key = nav_key + page.url + docs.key(handles.kms[page.rel])
         target = page.url.lstrip("/") + ("index.html" if page.url.endswith("/") else "")
         out[target] = site.page(
-            "kms_page.html", key, nav=nav, page={"url": page.url, "title": page.title, "html": html}
+            "kms_page.html",
+            key,
+            nav=nav,
+            search=search,
+            handout=handout,
+            page={"url": page.url, "title": page.title, "html": html},
         )
     if index_page is None:
         out["kms/index.html"] = site.page(
             "kms_page.html",
             nav_key + "/kms/",
             nav=nav,
+            search=search,
+            handout=handout,
             page={"url": "/kms/", "title": site.t["kms_title"], "html": ""},
         )
 

@@ -49,6 +49,7 @@ class Field:
             float: "a number",
             list: "a list",
             dict: "a mapping",
+            bool: "true or false",
         }
         return " or ".join(names.get(k, k.__name__) for k in self.kinds)
 
@@ -116,6 +117,13 @@ KMS = Schema(
             "module's pages once that module is finished) or `start`.",
             "end",
             _one_of("end", "module", "start"),
+        ),
+        Field(
+            "pdf",
+            (bool,),
+            "Build the printable handout (`kms/handout.pdf`, WeasyPrint) and offer it for "
+            "download; `false` for a very large handout (about 0.2 s a PDF page to lay out).",
+            True,
         ),
     ),
 )
@@ -286,7 +294,7 @@ def _read_field(
             problems.error(path, line, f"missing required key '{f.name}' ({f.help})")
         return None if f.required else f.default
     value = data[f.name]
-    if isinstance(value, bool) or not isinstance(value, f.kinds):
+    if isinstance(value, bool) is not (bool in f.kinds) or not isinstance(value, f.kinds):
         problems.error(path, line, f"'{f.name}' must be {f.type_name()}, got {_kind(value)}")
         return None if f.required else f.default
     if isinstance(value, str):

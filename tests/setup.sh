@@ -4,11 +4,14 @@
 # command and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
-  echo "installing chromium and ffmpeg (Debian packages)..." >&2
+# poppler-utils: pdftoppm rasterises the handout PDF in tests; Pango is WeasyPrint's text engine.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1 \
+  || ! command -v pdftoppm >/dev/null 2>&1; then
+  echo "installing chromium, ffmpeg, poppler-utils and Pango (Debian packages)..." >&2
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium ffmpeg fonts-dejavu-core >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium ffmpeg fonts-dejavu-core \
+    poppler-utils libpango-1.0-0 libpangoft2-1.0-0 >/dev/null
 fi
 python3 -m pip install --quiet -e '.[test]'
 # wrangler (pinned in package-lock.json): the real D1 engine, offline, for the D1 tests.
