@@ -137,6 +137,20 @@ def site(tmp_path: Path) -> Iterator[Site]:
     running.stop()
 
 
+def page_errors(page: Any) -> list[str]:
+    """Collect the page's uncaught errors and Content Security Policy violations (tests expect
+    the list to stay empty)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return errors
+
+
 def screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser import TALLY_SECRET, Site, screenshot
+from browser import TALLY_SECRET, Site, page_errors, screenshot
 
 WAIT = 30_000  # ms
 
@@ -16,14 +16,7 @@ WAIT = 30_000  # ms
 def page(browser: Any, site: Site) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
     opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.on(
-        "console",
-        lambda message: (
-            errors.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
+    errors = page_errors(opened)
     yield opened
     context.close()
     assert not errors, errors

@@ -552,7 +552,7 @@ def test_insight_admin_page_is_built_and_linked_from_no_learner_page(tmp_path: P
 
 
 def test_insight_admin_page_in_chromium(browser: Any, site: Any) -> None:
-    from browser import ADMIN, screenshot
+    from browser import ADMIN, page_errors, screenshot
 
     for name in ("Ada", "Bob"):
         created = site.enroll(name, team="blue")
@@ -565,14 +565,7 @@ def test_insight_admin_page_in_chromium(browser: Any, site: Any) -> None:
     site.enroll("Cy", team="red")
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
+    problems = page_errors(page)
     try:
         page.goto(site.url + "/admin/")
         page.fill("#admin-token", "not-the-token")

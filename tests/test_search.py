@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from apiclient import Cohort, assert_error, cohort, event
-from browser import Site, screenshot
+from browser import Site, page_errors, screenshot
 from conftest import config_for, write
 from test_validation import edit
 
@@ -385,13 +385,7 @@ def open_page(browser: Any, **options: Any) -> tuple[Any, Any, list[str]]:
     options.setdefault("viewport", {"width": 1280, "height": 800})
     context = browser.new_context(**options)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    return context, page, errors
+    return context, page, page_errors(page)
 
 
 def query(page: Any, text: str) -> list[str]:
