@@ -344,6 +344,10 @@ def settings_from_env() -> Settings:
     )
     settings.stream = StreamKeys.from_env(os.environ)
     settings.lrs = LrsConfig.from_env(os.environ)
+    switch = os.environ.get("SILLON_RATE_LIMITS", "on").strip().lower()
+    if switch not in ("on", "off"):
+        raise ValueError(f"SILLON_RATE_LIMITS must be on or off, not {switch!r}")
+    settings.rate_limits = switch == "on"
     access = AccessConfig.from_env(os.environ)
     if access is not None:
         settings.access = AccessVerifier(access)

@@ -39,6 +39,22 @@ def test_limits_session_attempts_per_address(app: Cohort) -> None:
     )
 
 
+def test_limits_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SILLON_RATE_LIMITS=off (behind a limiter of one's own): no 429; anything else is refused."""
+    from builder.serve import settings_from_env
+
+    monkeypatch.setenv("SILLON_RATE_LIMITS", "off")
+    assert settings_from_env().rate_limits is False
+    monkeypatch.setenv("SILLON_RATE_LIMITS", "maybe")
+    with pytest.raises(ValueError, match="SILLON_RATE_LIMITS"):
+        settings_from_env()
+    content = make_course(tmp_path / "course", duration=120)
+    with cohort(content, tmp_path, rate_limits=False) as running:
+        for _ in range(limits.SESSION.capacity * 2):
+            guess = running.client.post("/api/session", json={"inviteToken": "guess"})
+            assert_error(guess, 401, "bad_invite")
+
+
 def test_limits_learner_events_per_session(app: Cohort) -> None:
     _, browser = app.learner()
     for _ in range(limits.EVENTS.capacity):
