@@ -67,6 +67,23 @@ async def asgi_fetch(app: Any, request: StandInRequest, env: Any) -> StandInResp
     )
 
 
+class StandInFetchResponse:
+    def __init__(self, status: int, text: str) -> None:
+        self.status, self._text = status, text
+
+    async def text(self) -> str:
+        return self._text
+
+
+async def stand_in_fetch(url: str, init: dict[str, Any]) -> StandInFetchResponse:
+    """The runtime's fetch, over a real HTTP client (the LRS stand-in is on 127.0.0.1)."""
+    async with httpx.AsyncClient() as client:
+        response = await client.request(
+            init["method"], url, headers=init["headers"], content=init["body"].encode()
+        )
+    return StandInFetchResponse(response.status_code, response.text)
+
+
 class StandInStatement:
     def __init__(self, db: StandInD1, sql: str, params: tuple[Any, ...] = ()) -> None:
         self.db, self.sql, self.params = db, sql, params
@@ -145,7 +162,9 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     asgi = types.ModuleType("asgi")
     asgi.fetch = asgi_fetch  # type: ignore[attr-defined]
     ffi = types.ModuleType("pyodide.ffi")
-    ffi.to_js = lambda value: value  # type: ignore[attr-defined]
+    ffi.to_js = lambda value, **options: value  # type: ignore[attr-defined]
+    js.Object = types.SimpleNamespace(fromEntries=dict)  # type: ignore[attr-defined]
+    js.fetch = stand_in_fetch  # type: ignore[attr-defined]
     ffi.JsException = JsException  # type: ignore[attr-defined]
     ffi.jsnull = None  # type: ignore[attr-defined]
     pyodide = types.ModuleType("pyodide")
