@@ -19,6 +19,7 @@ from test_serve import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ADMIN = "browser-admin-token"
+SECRET = "browser-secret-0123456789"
 TALLY_SECRET = "browser-tally-secret"
 FLAGS = [
     "--no-sandbox",
@@ -34,7 +35,9 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 class Site:
-    """`python build.py serve` on a free port, with its own database; restartable."""
+    """`python build.py serve` on a free port, with its own database (`workdir/db.sqlite3`, so a
+    new Site on the same workdir reopens it); restartable. The one launcher of the tests that
+    need a real server: browser, fuzzing, concurrency, crash."""
 
     def __init__(self, workdir: Path, content: Path) -> None:
         self.workdir, self.content = workdir, content
@@ -49,10 +52,11 @@ class Site:
             **os.environ,
             "SILLON_DB": str(self.db),
             "SILLON_ADMIN_TOKEN": ADMIN,
-            "SILLON_SECRET": "browser-secret-0123456789",
+            "SILLON_SECRET": SECRET,
             "TALLY_SIGNING_SECRET": TALLY_SECRET,
+            "PYTHONUNBUFFERED": "1",
         }
-        log = (self.workdir / "serve.log").open("a")
+        self.log = log = (self.workdir / "serve.log").open("a")
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -70,20 +74,26 @@ class Site:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if httpx.get(self.url + "/api/learner", timeout=1).status_code == 401:
                     return
             except httpx.TransportError:
                 time.sleep(0.05)
-        raise AssertionError((self.workdir / "serve.log").read_text())
+        self.stop()
+        raise AssertionError(f"serve did not start:\n{(self.workdir / 'serve.log').read_text()}")
 
     def stop(self) -> None:
         if self.process:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
             self.process = None
+        self.log.close()
 
     def enroll(self, name: str, team: str = "blue") -> dict[str, Any]:
         body = {

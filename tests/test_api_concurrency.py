@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,68 +10,25 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser import Site
 from conftest import ROOT
-from test_serve import free_port
-
-ADMIN = "concurrency-admin-token"
 
 
-class Live:
+class Live(Site):
+    """`serve` on the example course (the repository's own content/)."""
+
     def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.db = workdir / "db.sqlite3"
-        env = {
-            **os.environ,
-            "SILLON_DB": str(self.db),
-            "SILLON_ADMIN_TOKEN": ADMIN,
-            "SILLON_SECRET": "x" * 32,
-        }
-        self.log = (workdir / "serve.log").open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "build.py"),
-                "serve",
-                "--content",
-                str(ROOT / "content"),
-                "--out",
-                str(workdir / "site"),
-                "--port",
-                str(self.port),
-            ],
-            cwd=workdir,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        for _ in range(300):
-            try:
-                if httpx.get(self.url + "/api/learner", timeout=1).status_code == 401:
-                    break
-            except httpx.TransportError:
-                pass
-            import time
-
-            time.sleep(0.05)
+        super().__init__(workdir, ROOT / "content")
 
     def learner(self) -> httpx.Client:
-        created = httpx.post(
-            self.url + "/api/admin/learners",
-            json={"name": "Ada", "email": f"{uuid.uuid4().hex}@example.org", "teamId": "t"},
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        ).json()
+        """A new learner, signed in: a client carrying their session cookie."""
+        created = self.enroll("Ada", team="t")
         client = httpx.Client(base_url=self.url, timeout=10)
         assert (
             client.post("/api/session", json={"inviteToken": created["inviteToken"]}).status_code
             == 200
         )
         return client
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self.log.close()
 
 
 @pytest.fixture

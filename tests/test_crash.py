@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_api_concurrency import ADMIN, Live
+from browser import ADMIN
+from test_api_concurrency import Live
 
 from api.sqlite import SQLiteDatabase
 from api.storage import Conflict, Statement

@@ -19,10 +19,7 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -34,6 +31,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from browser import ADMIN, SECRET, TALLY_SECRET, Site
 from conftest import ROOT
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -41,14 +39,10 @@ from hypothesis.errors import Unsatisfiable
 from requests.compat import json as requests_json
 from schemathesis import GenerationMode
 from starlette.routing import Route
-from test_serve import free_port
 
 from api.app import Api
 from api.tally import hidden_token
 
-ADMIN = "fuzz-admin-token-0123456789"
-SECRET = "f" * 32
-TALLY_SECRET = "fuzz-tally-signing-secret"
 IDENTITIES = ("anonymous", "learner", "admin")
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 EXAMPLES = 40  # per operation, generation mode and identity: at most 15 x 2 x 3 x 40 = 3,600
@@ -58,65 +52,21 @@ EXAMPLES_KEPT = 3  # evidence kept per kind of failure
 HUGE = 10**400  # valid JSON, but no float holds it
 
 
-class Live:
-    """`python build.py serve` on a free port, its SQLite file, one enrolled learner."""
+class Live(Site):
+    """`serve` on the example course, with one enrolled learner placed on the first step."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.db = workdir / "db.sqlite3"
         self.addresses = 0
-        env = {
-            **os.environ,
-            "SILLON_DB": str(self.db),
-            "SILLON_ADMIN_TOKEN": ADMIN,
-            "SILLON_SECRET": SECRET,
-            "TALLY_SIGNING_SECRET": TALLY_SECRET,
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.log_path = workdir / "serve.log"
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "build.py"),
-                "serve",
-                "--content",
-                str(ROOT / "content"),
-                "--out",
-                str(workdir / "site"),
-                "--port",
-                str(self.port),
-            ],
-            cwd=workdir,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.wait_healthy()
+        super().__init__(workdir, ROOT / "content")
         self.team = "fuzz-team"
         self.manifest = json.loads(
             self.query("SELECT manifest FROM course_versions ORDER BY seq DESC LIMIT 1")[0][0]
         )
         self.email = f"fuzz-{uuid.uuid4().hex[:8]}@example.org"
-        self.user_id, self.invite = self.enroll(self.email)
+        self.user_id, self.invite = self.enroll_email(self.email)
         self.current, self.current_invite = self.user_id, self.invite
         self.cookie = self.sign_in(self.invite)
         self.place(self.cookie)
-
-    def wait_healthy(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise AssertionError(f"serve did not answer /api/health:\n{self.log_path.read_text()}")
 
     def address(self) -> dict[str, str]:
         """A new client address per request (uvicorn trusts X-Forwarded-For from 127.0.0.1).
@@ -128,7 +78,7 @@ class Live:
         n = self.addresses
         return {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
 
-    def enroll(self, email: str) -> tuple[str, str]:
+    def enroll_email(self, email: str) -> tuple[str, str]:
         created = httpx.post(
             self.url + "/api/admin/learners",
             json={"name": "Fuzz", "email": email, "teamId": self.team},
@@ -152,7 +102,7 @@ class Live:
 
     def enroll_at(self, position: int) -> str:
         """A new signed-in learner who finished the first `position` steps; their cookie."""
-        self.current, invite = self.enroll(f"fuzz-{uuid.uuid4().hex[:8]}@example.org")
+        self.current, invite = self.enroll_email(f"fuzz-{uuid.uuid4().hex[:8]}@example.org")
         self.current_invite = invite
         cookie = self.sign_in(invite)
         for step in self.manifest["steps"][:position]:
@@ -206,15 +156,6 @@ class Live:
                 )
             ]
             return {t: db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 @dataclass
