@@ -45,7 +45,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
-from apiclient import Clock  # noqa: E402 - the tests' clock: time as the app sees it
+from apiclient import ADMIN, Clock, Cohort  # noqa: E402 - the tests' clock and cohort
 from starlette.testclient import TestClient  # noqa: E402
 
 import builder.serve  # noqa: E402
@@ -67,7 +67,6 @@ ROWS_READ, ROWS_WRITTEN = 1025, 1026  # LIBSQL_STMTSTATUS_ROWS_READ / _ROWS_WRIT
 SQLITE_ROW, SQLITE_DONE = 100, 101
 OPEN_FLAGS = 0x02 | 0x04 | 0x10000  # READWRITE | CREATE | FULLMUTEX
 TRANSIENT = ctypes.c_void_p(-1)  # SQLITE_TRANSIENT: the engine copies bound values
-ADMIN = "rows-read-admin-token-0123456789"
 VIDEO_TARGET = 20
 VIDEO = "som01-bienvenue"  # 9 s
 QUIZ = "som01-quiz"
@@ -396,29 +395,13 @@ class Measure:
         return ", ".join(found) or "-"
 
 
-@dataclass
-class Run:
-    """The app, its clock and its client, with the helpers the scenarios need."""
+class Run(Cohort):
+    """The tests' cohort (the app, its clock and client, enrol and sign-in helpers) and the
+    measures taken."""
 
-    client: TestClient
-    clock: Clock
-    measures: list[Measure] = field(default_factory=list)
-
-    def admin(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {ADMIN}"}
-
-    def enroll(self, name: str, team: str) -> dict[str, Any]:
-        body = {"name": name, "email": f"{uuid.uuid4().hex[:12]}@example.org", "teamId": team}
-        response = self.client.post("/api/admin/learners", json=body, headers=self.admin())
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
-
-    def sign_in(self, invite: str) -> TestClient:
-        browser = TestClient(self.client.app, base_url="http://testserver")
-        response = browser.post("/api/session", json={"inviteToken": invite})
-        assert response.status_code == 200, response.text
-        return browser
+    def __init__(self, client: TestClient, clock: Clock, db: Path) -> None:
+        super().__init__(client, clock, db, ROOT / "content")
+        self.measures: list[Measure] = []
 
     @contextmanager
     def measure(self, label: str, target: int | None = None) -> Iterator[list[int]]:
@@ -573,7 +556,7 @@ def main() -> int:
         clock = Clock()
         app = builder.serve.create_app(config, settings, watch=False, clock=clock)
         with TestClient(app, base_url="http://testserver") as client:
-            run = Run(client, clock)
+            run = Run(client, clock, tmp / "db.sqlite3")
             scenario(run)
         return report(run, engine, args.details)
 
