@@ -75,7 +75,6 @@ class Forwarder:
         self.backoff, self.poll = backoff, poll
         self.wake = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None  # where `run` waits
-        self.delivered = 0
         self.rejected = 0
         self.failures = 0  # consecutive failed attempts (drives the backoff)
 
@@ -96,6 +95,7 @@ class Forwarder:
         """Forward until `stop`: at each nudge, every `poll` seconds, backing off on failure."""
         self.loop = asyncio.get_running_loop()
         while not stop.is_set():
+            self.wake.clear()  # before sending: a nudge during the flush is not lost
             try:
                 await self.flush()
                 self.failures = 0
@@ -108,7 +108,6 @@ class Forwarder:
                 self.failures += 1
                 delay = self.delay()
                 log.exception("forwarding xAPI statements failed; next try in %.1f s", delay)
-            self.wake.clear()
             waits = {asyncio.ensure_future(stop.wait())}
             if not self.failures:
                 waits.add(asyncio.ensure_future(self.wake.wait()))
@@ -169,7 +168,6 @@ class Forwarder:
         if response.status_code in RETRY_STATUSES or response.status_code >= 500:
             raise Unavailable(f"HTTP {response.status_code}")
         if 200 <= response.status_code < 300:
-            self.delivered += len(batch)
             return True
         detail = response.text[:200]
         log.warning(
