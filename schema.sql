@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS completions (
   seconds         REAL,                          -- completed_at - the learner's opened_at
   PRIMARY KEY (learner_id, step_id)
 );
--- A team's completions of a step in time order: its exact median is one LIMIT/OFFSET seek.
+-- A team's completions step by step in time order: the insight's exact medians read them in
+-- one scan of the team's entries (api/sql.py step_times).
 CREATE INDEX IF NOT EXISTS completions_team ON completions (team_id, step_id, seconds);
 
 CREATE TABLE IF NOT EXISTS module_completions (
@@ -208,8 +209,9 @@ BEGIN
 END;
 
 -- Per team and step, kept by triggers in the batch that records the completion or the attempt:
--- the funnel (done), how many of those have a time (timed: the medians' ranks) and quiz first
--- tries (tried, passed). A team's insight reads one row per step here, not its completions.
+-- the funnel (done), how many of those have a time (timed; no longer read: the medians scan the
+-- completions, see completions_team) and quiz first tries (tried, passed). A team's insight
+-- reads one row per step here for its funnel and quiz rates, not its completions.
 CREATE TABLE IF NOT EXISTS team_steps (
   team_id  TEXT NOT NULL,
   step_id  TEXT NOT NULL,

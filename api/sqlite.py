@@ -1,4 +1,10 @@
-"""The local backend: one SQLite file in WAL mode, migrated at open like D1."""
+"""The local backend: one SQLite file in WAL mode, migrated at open like D1, held to D1's limits.
+
+Python's SQLite allows 500 terms a compound SELECT, 250,000 parameters and a 1 GB statement;
+D1 allows far less (api/storage.py), so the connection gets D1's limits once migrated (the
+migration scripts run whole, as `wrangler d1 migrations apply` sends them). A statement SQLite
+refuses raises DatabaseError, a constraint failing Conflict, as the D1 backends do.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,26 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .storage import Conflict, Result, Statement
+from .storage import (
+    MAX_COMPOUND_TERMS,
+    MAX_PARAMETERS,
+    MAX_SQL_BYTES,
+    Conflict,
+    DatabaseError,
+    Result,
+    Statement,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # wrangler records applied migrations in this table; using the same one keeps both in step.
 TRACKING = (
     "CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, "
     "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
+)
+D1_LIMITS = (
+    (sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, MAX_COMPOUND_TERMS),
+    (sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MAX_PARAMETERS),
+    (sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES),
 )
 
 
@@ -44,6 +63,8 @@ def migrate(connection: sqlite3.Connection, directory: Path = MIGRATIONS) -> lis
 class SQLiteDatabase:
     """A SQLite file in WAL mode, used from the event loop (each statement is microseconds)."""
 
+    name = "sqlite"
+
     def __init__(self, path: str | Path) -> None:
         target = Path(path)
         if str(target) != ":memory:":
@@ -58,6 +79,8 @@ class SQLiteDatabase:
         ):
             self.connection.execute(f"PRAGMA {pragma}")
         migrate(self.connection)
+        for category, limit in D1_LIMITS:
+            self.connection.setlimit(category, limit)
 
     async def execute(self, statement: Statement) -> Result:
         return self._run(statement)
@@ -67,9 +90,6 @@ class SQLiteDatabase:
         self.connection.execute("BEGIN IMMEDIATE")
         try:
             results = [self._run(s) for s in statements]
-        except sqlite3.IntegrityError as exc:
-            self.connection.execute("ROLLBACK")
-            raise Conflict(str(exc)) from exc
         except BaseException:
             self.connection.execute("ROLLBACK")
             raise
@@ -78,8 +98,13 @@ class SQLiteDatabase:
 
     def _run(self, statement: Statement) -> Result:
         started = time.perf_counter()
-        cursor = self.connection.execute(statement.sql, statement.params)
-        rows = [dict(row) for row in cursor.fetchall()]
+        try:
+            cursor = self.connection.execute(statement.sql, statement.params)
+            rows = [dict(row) for row in cursor.fetchall()]
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"SQLite refused the query: {exc}") from exc
         return Result(
             rows=rows,
             changes=cursor.rowcount if cursor.rowcount > 0 else 0,

@@ -13,9 +13,18 @@ from conformance import deterministic_ids, run
 from test_conformance_sqlite import manifest_of
 from wrangler import LocalD1, local_d1
 
+from api import sql
 from api.d1 import D1HttpDatabase
 from api.sqlite import SQLiteDatabase
-from api.storage import Conflict, Statement
+from api.storage import (
+    MAX_COMPOUND_TERMS,
+    MAX_PARAMETERS,
+    MAX_SQL_BYTES,
+    Conflict,
+    Database,
+    DatabaseError,
+    Statement,
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +98,51 @@ def test_d1_batch_is_atomic_and_constraint_failures_are_conflicts(d1: LocalD1) -
     assert rows_read >= 1, "D1's meta reports rows read"
 
 
+def test_d1_refuses_what_the_local_backend_refuses(d1: LocalD1, tmp_path: Path) -> None:
+    """D1's limits at their edges (compound SELECT terms, parameters, bytes of a statement):
+    wrangler's D1 and the local backend accept and refuse the same statements."""
+
+    def union(terms: int) -> Statement:
+        return Statement(" UNION ALL ".join("SELECT ? AS n" for _ in range(terms)), (0,) * terms)
+
+    def marks(count: int) -> str:
+        return "SELECT " + ", ".join(f"? AS p{n}" for n in range(count))
+
+    def text(size: int) -> Statement:
+        """A statement of `size` bytes."""
+        return Statement("SELECT '" + "x" * (size - len("SELECT '' AS t")) + "' AS t")
+
+    edges = [
+        union(MAX_COMPOUND_TERMS),
+        union(MAX_COMPOUND_TERMS + 1),
+        Statement(marks(MAX_PARAMETERS), (0,) * MAX_PARAMETERS),
+        Statement(marks(MAX_PARAMETERS + 1)),
+        text(MAX_SQL_BYTES),
+        text(MAX_SQL_BYTES + 1),
+    ]
+
+    async def verdicts(db: Database) -> list[bool]:
+        found = []
+        for statement in edges:
+            try:
+                await db.execute(statement)
+            except DatabaseError:
+                found.append(False)
+            else:
+                found.append(True)
+        return found
+
+    async def on_d1() -> list[bool]:
+        db = D1HttpDatabase(d1.url)
+        try:
+            return await verdicts(db)
+        finally:
+            await db.close()
+
+    local = asyncio.run(verdicts(SQLiteDatabase(tmp_path / "local.sqlite3")))
+    assert local == asyncio.run(on_d1()) == [True, False, True, False, True, False]
+
+
 def test_d1_and_sqlite_apply_a_later_migration_the_same_way(tmp_path: Path) -> None:
     """A schema change after the first release: one file, applied by wrangler on D1 and by the
     local backend on SQLite, gives the same schema on both."""
@@ -134,3 +188,43 @@ def test_d1_and_sqlite_apply_a_later_migration_the_same_way(tmp_path: Path) -> N
             *shipped,
             "9001_nickname.sql",
         ]
+
+
+def test_d1_step_times_give_each_time_back_exactly(tmp_path: Path) -> None:
+    """The insight's times travel as text ('%!.17g'): D1's SQLite gives every double back bit
+    for bit, as the local backend does (a D1 of its own: the shared one is compared whole)."""
+    seconds = [1 / 3, 0.1 + 0.2, 60.123, 86519.999, 2.0**-30, 1e15 + 0.5, 5e-324, 0.0]
+    writes = [
+        Statement(
+            "INSERT INTO learners (id, name, email, team_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            (f"u{n}", "N", f"u{n}@x", "blue", "t"),
+        )
+        for n in range(len(seconds))
+    ] + [
+        Statement(
+            "INSERT INTO completions (learner_id, step_id, kind, module_id, completed_at, "
+            "team_id, seconds) VALUES (?, 'lire', 'lesson', 'M1', 't', 'blue', ?)",
+            (f"u{n}", value),
+        )
+        for n, value in enumerate(seconds)
+    ]
+
+    async def times(db: Database) -> list[float]:
+        await db.batch(writes)
+        rows = (await db.execute(sql.step_times("blue"))).rows
+        return sorted(float(s) for row in rows for s in row["seconds"].split(","))
+
+    async def on_d1(d1: LocalD1) -> list[float]:
+        db = D1HttpDatabase(d1.url)
+        try:
+            return await times(db)
+        finally:
+            await db.close()
+
+    d1 = next(local_d1(tmp_path / "d1"))
+    try:
+        found = asyncio.run(on_d1(d1))
+    finally:
+        d1.stop()
+    assert found == sorted(seconds)
+    assert asyncio.run(times(SQLiteDatabase(tmp_path / "local.sqlite3"))) == sorted(seconds)

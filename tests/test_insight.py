@@ -3,6 +3,7 @@ on a real SQLite file, the CSV exports, the migration, and the admin page in rea
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import sqlite3
@@ -19,7 +20,8 @@ from starlette.testclient import TestClient
 from test_validation import edit
 
 from api import sql
-from api.sqlite import migrate
+from api.sqlite import SQLiteDatabase, migrate
+from api.storage import Statement
 from builder.config import BuildConfig
 from builder.pipeline import build
 
@@ -237,6 +239,46 @@ def test_insight_reset_leaves_the_funnel(app: Cohort) -> None:
     ]
 
 
+LONG = 32  # timed steps: more than a statement's worth of UNION ALL terms ever was
+PACES = {"Ada": 0, "Bob": 100, "Cyd": 30, "Dan": 50}  # seconds on step n: n + pace
+
+
+def make_long_course(root: Path, steps: int) -> Path:
+    """One module of `steps` text lessons, l01, l02..."""
+    content = root / "content"
+    names = [f"l{n:02d}" for n in range(1, steps + 1)]
+    write(content / "course.yaml", "title: Long\nlanguage: fr\nmodules: [m1]\n")
+    files = ", ".join(f"{name}.md" for name in names)
+    write(content / "modules/m1/module.yaml", f"id: M1\ntitle: Un\nsteps: [{files}]\n")
+    for name in names:
+        write(content / f"modules/m1/{name}.md", f"---\nid: {name}\ntitle: {name}\n---\nTexte.\n")
+    return content
+
+
+def test_insight_medians_of_many_steps_are_exact(tmp_path: Path) -> None:
+    """32 timed steps on the local backend, which holds D1's limits (5 terms a compound SELECT,
+    100 parameters): Ada, Bob and Cyd finish them all, Dan the first half."""
+    with cohort(make_long_course(tmp_path / "course", LONG), tmp_path) as app:
+        events: list[tuple[float, TestClient, str]] = []
+        at(app, 0)
+        for name, pace in PACES.items():
+            browser = app.learner(name, "long")[1]
+            assert browser.get("/api/learner").status_code == 200  # placed on l01 at 0 s
+            done = LONG // 2 if name == "Dan" else LONG
+            finished = 0.0
+            for n in range(1, done + 1):
+                finished += n + pace
+                events.append((finished, browser, f"l{n:02d}"))
+        for seconds, browser, step in sorted(events, key=lambda e: e[0]):
+            at(app, seconds)
+            act(browser, step)
+        steps = get(app, "/api/admin/insight?teamId=long").json()["steps"]
+    assert [(s["id"], s["completed"], s["medianSeconds"]) for s in steps] == [
+        (f"l{n:02d}", 4, n + 40.0) if n <= LONG // 2 else (f"l{n:02d}", 3, n + 30.0)
+        for n in range(1, LONG + 1)
+    ]  # 4 times n, n + 30, n + 50, n + 100: (n + 30 + n + 50) / 2; 3 times: n + 30
+
+
 # -- course versions ---------------------------------------------------------------------------
 
 
@@ -439,7 +481,7 @@ def test_insight_queries_read_one_team_through_indexes(app: Cohort) -> None:
     statements = [
         sql.team_learners("blue"),
         sql.team_steps("blue"),
-        sql.step_medians("blue", [("lire", 1, 1), ("quiz", 2, 0)]),
+        sql.step_times("blue"),
         sql.team_completed_versions("blue"),
     ]
     with sqlite3.connect(app.db) as db:
@@ -455,11 +497,44 @@ def test_insight_queries_read_one_team_through_indexes(app: Cohort) -> None:
             ]
             assert all(line.startswith("SEARCH") for line in tables), plan
             assert any("team_id=?" in line for line in tables), plan
-        medians = sql.step_medians("blue", [("lire", 1, 1)])
-        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + medians.sql, medians.params)]
-        assert "SEARCH completions USING COVERING INDEX completions_team (team_id=? AND "
-        "step_id=? AND seconds>?)" in plan and not any("TEMP B-TREE" in line for line in plan)
-        assert db.execute(medians.sql, medians.params).fetchall() == [("lire", 60.0)]
+        times = sql.step_times("blue")
+        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + times.sql, times.params)]
+        assert plan == ["SEARCH completions USING COVERING INDEX completions_team (team_id=?)"]
+        found = {
+            step: sorted(float(s) for s in seconds.split(","))
+            for step, seconds in db.execute(times.sql, times.params)
+        }
+    assert found == {
+        "lire": [30.0, 60.0, 120.0],
+        "quiz": [30.0, 120.0],
+        "pratique": [86520.0],
+        "fin": [86500.0],
+    }
+
+
+def test_insight_step_times_give_each_time_back_exactly(tmp_path: Path) -> None:
+    """The times travel as text ('%!.17g'): every double comes back bit for bit."""
+    seconds = [1 / 3, 0.1 + 0.2, 60.123, 86519.999, 2.0**-30, 1e15 + 0.5, 5e-324, 0.0]
+    db = SQLiteDatabase(tmp_path / "db.sqlite3")
+    writes = [
+        Statement(
+            "INSERT INTO learners (id, name, email, team_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            (f"u{n}", "N", f"u{n}@x", "blue", "t"),
+        )
+        for n in range(len(seconds))
+    ] + [
+        Statement(
+            "INSERT INTO completions (learner_id, step_id, kind, module_id, completed_at, "
+            "team_id, seconds) VALUES (?, 'lire', 'lesson', 'M1', 't', 'blue', ?)",
+            (f"u{n}", value),
+        )
+        for n, value in enumerate(seconds)
+    ]
+    asyncio.run(db.batch(writes))
+    rows = asyncio.run(db.execute(sql.step_times("blue"))).rows
+    db.close()
+    assert [row["step_id"] for row in rows] == ["lire"]
+    assert sorted(float(s) for s in rows[0]["seconds"].split(",")) == sorted(seconds)
 
 
 def test_insight_counters_match_the_rows_they_count(app: Cohort) -> None:
