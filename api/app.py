@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Lifespan
 
 from . import auth, insight, limits, rules, sql, tally, xapi
 from .body import event_id, forbid_identity, read_body, read_json, text
-from .errors import ApiError
+from .errors import HANDLERS, ApiError
 from .learning import Clock, Learner, Learning, iso, utc_now
 from .lrs import Forwarder, LrsConfig
 from .openapi import document
@@ -118,7 +121,7 @@ class Api:
             row = None
         if row is None:
             raise ApiError(503, "database_unavailable", "The database does not answer.")
-        return JSONResponse({"ok": True, "database": "sqlite"})
+        return JSONResponse({"ok": True, "database": self.db.name})
 
     async def enroll(self, request: Request) -> Response:
         self.limit(request, limits.ADMIN)
@@ -469,6 +472,27 @@ class Api:
                 methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             ),
         ]
+
+
+def application(
+    api: Api, routes: list[BaseRoute] | None = None, lifespan: Lifespan[Starlette] | None = None
+) -> Starlette:
+    """The one app, for serve and the Worker alike: the API's routes, then the caller's (serve's
+    site and live reload), the one exception-handler table, and CORS when configured."""
+    app = Starlette(
+        routes=[*api.routes(), *(routes or [])],
+        lifespan=lifespan,
+        exception_handlers=dict(HANDLERS),
+    )
+    if api.settings.cors_origins:  # closed by default: only an explicit allow-list opens it
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=api.settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "Authorization"],
+        )
+    return app
 
 
 async def publish_manifest(db: Database, text_: str, now: str) -> str:

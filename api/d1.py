@@ -15,6 +15,8 @@ class D1HttpDatabase:
     D1). A batch is one request with `{"batch": [...]}`, which D1 runs as one transaction.
     """
 
+    name = "d1-http"
+
     def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
         import httpx
 
@@ -77,21 +79,29 @@ class D1BindingDatabase:
 
     `prepare(sql).bind(...params).all()` answers `{results, success, meta}`, the same shape as
     one entry of the REST contract; `batch([...])` runs the statements as one transaction.
+    The SDK hands the binding wrapped (its `_BindingWrapper`, which converts every argument
+    and answer); the adapter talks to the JavaScript object underneath and converts once:
+    Python None goes out as JavaScript null, and SQL NULL comes back as `pyodide.ffi.jsnull`
+    (workerd does not set Pyodide's `convertNullToNone`), which it turns into None.
     """
 
+    name = "d1"
+
     def __init__(self, binding: Any) -> None:
-        self.binding = binding
+        from workers import python_to_rpc  # the Workers runtime only: unwraps SDK wrappers
+
+        self.binding = python_to_rpc(binding)
 
     async def execute(self, statement: Statement) -> Result:
         result = await self._call(self._prepared(statement).all())
-        return _d1_result(_to_py(result))
+        return _binding_result(result)
 
     async def batch(self, statements: list[Statement]) -> list[Result]:
         from pyodide.ffi import to_js  # the Workers runtime only
 
         prepared = to_js([self._prepared(s) for s in statements])
         results = await self._call(self.binding.batch(prepared))
-        return [_d1_result(_to_py(item)) for item in results]
+        return [_binding_result(item) for item in results]
 
     def _prepared(self, statement: Statement) -> Any:
         prepared = self.binding.prepare(statement.sql)
@@ -122,6 +132,25 @@ def _js_value(value: Any) -> Any:
     return value
 
 
-def _to_py(value: Any) -> dict[str, Any]:
-    converted = value.to_py() if hasattr(value, "to_py") else value
-    return dict(converted)
+def _binding_result(result: Any) -> Result:
+    """One D1 result object (a JsProxy) as a Result, SQL NULL as None."""
+    from pyodide.ffi import jsnull  # the Workers runtime only
+
+    rows = [
+        {key: None if value is jsnull else value for key, value in row.items()}
+        for row in result.results.to_py()
+    ]
+    meta = result.meta
+    return Result(
+        rows=rows,
+        changes=_count(meta.changes) or 0,
+        last_row_id=_count(meta.last_row_id),
+        duration_ms=float(meta.duration) if isinstance(meta.duration, int | float) else 0.0,
+        rows_read=_count(meta.rows_read),
+        rows_written=_count(meta.rows_written),
+    )
+
+
+def _count(value: Any) -> int | None:
+    """A number of D1's `meta`; null (jsnull) or absent as None."""
+    return int(value) if isinstance(value, int | float) else None

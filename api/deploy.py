@@ -26,6 +26,11 @@ VENDORED = [
     "httpcore",
     "h11",
     "certifi",
+    # The Workers Python SDK (`workers`, `asgi`): wrangler.toml's enable_python_external_sdk
+    # makes the runtime use this vendored copy, the one the real-runtime tests run.
+    "workers-runtime-sdk==1.9.5",
+    # Pyodide has no time-zone database and cannot load one: zoneinfo finds this package.
+    "tzdata",
 ]
 PYTHON = "3.13"  # the Python of Cloudflare's Python Workers runtime
 
@@ -62,7 +67,7 @@ def vendor(target: Path) -> None:
     """Pure-Python wheels for the Workers' Python, by pip (no native code can run there)."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     command += ["--target", str(target), "--only-binary=:all:", "--implementation", "py"]
-    command += ["--python-version", PYTHON, "--no-deps", *VENDORED]
+    command += ["--python-version", PYTHON, "--no-deps", "--no-compile", *VENDORED]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise DeployError(f"vendoring {', '.join(VENDORED)} failed:\n{done.stderr.strip()}")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from .storage import DatabaseError
+
+log = logging.getLogger("sillon")
 
 HTTP_CODES = {
     400: "bad_request",
@@ -43,13 +50,32 @@ async def api_error(request: Request, exc: Exception) -> Response:
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """Starlette's own HTTP errors (404, 405...) in the same shape."""
+    """Starlette's own HTTP errors (404, 405...): the one shape under /api/, plain text for the
+    site's files."""
     assert isinstance(exc, HTTPException)
-    return error_response(
-        exc.status_code, HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail)
-    )
+    if not request.url.path.startswith("/api/"):
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """Storage failing or refusing: 503, nothing was written (every write is one batch)."""
+    log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, "database_unavailable", "The database is unavailable; try again.")
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    """Last resort: still the one shape, never a stack trace."""
+    """Last resort: logged, and still the one shape, never a stack trace."""
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Something went wrong on the server.")
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+# The one handler table: every app (serve, the Worker) registers exactly this.
+HANDLERS: dict[type[Exception], Handler] = {
+    ApiError: api_error,
+    HTTPException: http_error,
+    DatabaseError: database_error,
+    Exception: server_error,
+}

@@ -15,17 +15,37 @@ from urllib.parse import quote, urlsplit
 import asgi
 from js import Request as JsRequest
 from starlette.applications import Starlette
-from workers import WorkerEntrypoint
+from workers import Response, WorkerEntrypoint
 
 from api import gate
-from api.app import Api, Settings
+from api.app import Api, Settings, application
 from api.d1 import D1BindingDatabase
-from api.errors import ApiError, api_error
 from api.lrs import PASSWORD_ENV, URL_ENV, USERNAME_ENV, LrsConfig, Unavailable
 
 SECRETS = ("SILLON_ADMIN_TOKEN", "SILLON_SECRET", "TALLY_SIGNING_SECRET", "SILLON_LRS_PASSWORD")
-_apps: dict[int, tuple[Api, Starlette]] = {}
+# What settings() reads from env: the app is rebuilt only when one of these changes.
+SETTINGS_ENV = (
+    *SECRETS,
+    "SILLON_BASE_URL",
+    "SILLON_TZ",
+    "SILLON_LRS_URL",
+    "SILLON_LRS_USERNAME",
+    "CLOUDFLARE_STREAM_SIGNING_KEY_ID",
+    "CLOUDFLARE_STREAM_SIGNING_KEY_PEM",
+    "CLOUDFLARE_STREAM_CUSTOMER_CODE",
+)
 FETCH_SETS = {"host", "content-length", "connection", "transfer-encoding", "accept-encoding"}
+LOCKED_PAGE = "/kms/locked"  # kms/locked.html, by the address the assets serve it at
+
+
+class Isolate:
+    """The one app of this isolate, kept across requests (workerd builds a new `Default` and a
+    new env wrapper for each one), so in-memory state such as the rate limiter accumulates."""
+
+    key: tuple[str | None, ...] | None = None
+    builds = 0  # how many times this isolate built its app (tests read it)
+    api: Api
+    app: Starlette
 
 
 def settings(env: Any) -> Settings:
@@ -55,22 +75,20 @@ def settings(env: Any) -> Settings:
     return result
 
 
-def app_for(env: Any) -> Starlette:
-    """One app per isolate (no expensive start-up: the ASGI lifespan runs on every request)."""
-    return _made(env)[1]
+def made(env: Any) -> type[Isolate]:
+    """This isolate's app, built on its first request (and again only if its settings change:
+    no expensive start-up, the ASGI lifespan runs on every request)."""
+    key = tuple(_text(getattr(env, name, None)) for name in SETTINGS_ENV)
+    if Isolate.key != key:
+        Isolate.api = Api(settings(env), D1BindingDatabase(env.DB))
+        Isolate.app = application(Isolate.api)
+        Isolate.key = key
+        Isolate.builds += 1
+    return Isolate
 
 
-def api_for(env: Any) -> Api:
-    return _made(env)[0]
-
-
-def _made(env: Any) -> tuple[Api, Starlette]:
-    key = id(env.DB)
-    if key not in _apps:
-        api = Api(settings(env), D1BindingDatabase(env.DB))
-        _apps.clear()
-        _apps[key] = (api, Starlette(routes=api.routes(), exception_handlers={ApiError: api_error}))
-    return _apps[key]
+def _text(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 def gate_url(url: str) -> str:
@@ -80,17 +98,19 @@ def gate_url(url: str) -> str:
 
 
 class Default(WorkerEntrypoint):  # type: ignore[misc]
+    """workerd builds one per request; `request` is the SDK's `workers.Request` and
+    `self.env` the SDK's env wrapper (`env.ASSETS` a `_FetcherWrapper`)."""
+
     async def fetch(self, request: Any) -> Any:
-        app = app_for(self.env)
+        app = made(self.env).app
         path = urlsplit(str(request.url)).path
         if path.startswith("/api/"):
             return await asgi.fetch(app, request, self.env)
         if gate.gated(path.lstrip("/")):
-            verdict = await asgi.fetch(
-                app, JsRequest.new(gate_url(str(request.url)), request), self.env
-            )
+            question = JsRequest.new(gate_url(str(request.url)), request.js_object)
+            verdict = await asgi.fetch(app, question, self.env)
             if verdict.status != 204:
-                return await self.refused(request, path, verdict)
+                return await self.refused(request, verdict)
         return await self.env.ASSETS.fetch(request)
 
     async def scheduled(self, controller: Any, env: Any = None, ctx: Any = None) -> None:
@@ -98,7 +118,7 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
 
         An unreachable LRS is simply tried again at the next trigger (one a minute).
         """
-        forwarder = api_for(self.env).forwarder
+        forwarder = made(self.env).api.forwarder
         if forwarder is None:
             return
         import httpx
@@ -112,14 +132,16 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
             finally:
                 forwarder.client = None
 
-    async def refused(self, request: Any, path: str, verdict: Any) -> Any:
-        """A browser opening a locked handout page gets the handout's locked view."""
-        if verdict.headers.get("x-sillon-locked") == "kms":
-            locked = await self.env.ASSETS.fetch(
-                JsRequest.new(locked_page_url(str(request.url)), request)
-            )
-            return _with_status(locked, verdict.status)
-        return verdict
+    async def refused(self, request: Any, verdict: Any) -> Any:
+        """A browser opening a locked handout page gets the handout's locked view, with the
+        refusal's status, never cached (as serve answers it)."""
+        if verdict.headers.get("x-sillon-locked") != "kms":
+            return verdict
+        locked = await self.env.ASSETS.fetch(locked_page_url(str(request.url)))
+        if locked.status != 200:
+            return verdict
+        headers = {"content-type": locked.headers.get("content-type"), "cache-control": "no-store"}
+        return Response(await locked.bytes(), status=verdict.status, headers=headers)
 
 
 def fetch_transport() -> Any:
@@ -150,10 +172,4 @@ def fetch_transport() -> Any:
 def locked_page_url(url: str) -> str:
     """The handout's locked view, on the same site as the refused request."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/kms/locked.html"
-
-
-def _with_status(response: Any, status: int) -> Any:
-    from js import Response as JsResponse
-
-    return JsResponse.new(response.body, {"status": status, "headers": response.headers})
+    return f"{parts.scheme}://{parts.netloc}{LOCKED_PAGE}"

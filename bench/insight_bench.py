@@ -43,8 +43,7 @@ from rows_read import RECORDER, Engine, metered  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 
 from api import sql  # noqa: E402
-from api.app import Api, Settings  # noqa: E402
-from api.errors import ApiError, api_error  # noqa: E402
+from api.app import Api, Settings, application  # noqa: E402
 from api.learning import iso  # noqa: E402
 from api.sqlite import SQLiteDatabase  # noqa: E402
 from api.storage import Database  # noqa: E402
@@ -268,7 +267,7 @@ class Measure:
 def app_for(db: Database, path: Path) -> Starlette:
     api = Api(Settings(db_path=str(path), admin_token=ADMIN), db, lambda: NOW)
     api.limiter.take = lambda *args: None  # type: ignore[method-assign]  # not an abuse test
-    return Starlette(routes=api.routes(), exception_handlers={ApiError: api_error})
+    return application(api)
 
 
 async def request(client: httpx.AsyncClient, url: str) -> httpx.Response:

@@ -20,8 +20,6 @@ from typing import Any
 import uvicorn
 import watchfiles
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -35,8 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import gate
 from api.access import AccessConfig, AccessVerifier
-from api.app import Api, Settings, publish_manifest
-from api.errors import ApiError, api_error, error_response
+from api.app import Api, Settings, application, publish_manifest
 from api.learning import Clock, iso, utc_now
 from api.lrs import LrsConfig
 from api.sqlite import SQLiteDatabase
@@ -275,46 +272,20 @@ def create_app(
             await asyncio.wait(waiting, timeout=2)
 
     config.out.mkdir(parents=True, exist_ok=True)
-    app = Starlette(
+    app = application(
+        api,
         routes=[
-            *api.routes(),
             Route("/_sillon/events", events, methods=["GET"]),
             Route("/_sillon/livereload.js", reload_script, methods=["GET"]),
             Route("/_sillon/steps/{name}", preview_step, methods=["GET"]),
             Mount("/", SiteFiles(api, directory=config.out, html=True, check_dir=False)),
         ],
         lifespan=lifespan,
-        exception_handlers={
-            ApiError: api_error,
-            HTTPException: http_error,
-            Exception: server_error,
-        },
     )
-    if settings.cors_origins:  # closed by default: only an explicit allow-list opens it
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=True,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Content-Type", "Authorization"],
-        )
     app.add_middleware(InjectReload)
     app.add_middleware(PagesHeaders, out=config.out)
     app.state.stop = stop
     return app
-
-
-async def http_error(request: Request, exc: Exception) -> Response:
-    """Starlette's HTTP errors: the one JSON shape under /api/, plain text elsewhere."""
-    assert isinstance(exc, HTTPException)
-    if request.url.path.startswith("/api/"):
-        return error_response(exc.status_code, "http_error", str(exc.detail))
-    return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
-
-
-async def server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "Something went wrong on the server.")
 
 
 class _Server(uvicorn.Server):

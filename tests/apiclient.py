@@ -5,32 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.testclient import TestClient
+from testclock import ADMIN, TALLY_SECRET, Clock
 
 from api.app import Settings
 from builder.config import BuildConfig
 from builder.serve import create_app
-
-ADMIN = "test-admin-token-0123456789"
-TALLY_SECRET = "tally-signing-secret"
-
-
-class Clock:
-    """The one thing tests fake: time."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def event() -> str:

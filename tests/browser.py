@@ -96,19 +96,7 @@ class Site:
         self.log.close()
 
     def enroll(self, name: str, team: str = "blue") -> dict[str, Any]:
-        body = {
-            "name": name,
-            "email": f"{name.lower()}-{time.monotonic_ns()}@example.org",
-            "teamId": team,
-        }
-        response = httpx.post(
-            self.url + "/api/admin/learners",
-            json=body,
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        )
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
+        return enroll(self.url, name, team)
 
     def manifest(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(
@@ -121,6 +109,21 @@ class Site:
 
         with sqlite3.connect(self.db) as db:
             return db.execute(query, params).fetchall()
+
+
+def enroll(url: str, name: str, team: str = "blue") -> dict[str, Any]:
+    """A new learner through the admin API of the server at `url`: its invite."""
+    body = {
+        "name": name,
+        "email": f"{name.lower()}-{time.monotonic_ns()}@example.org",
+        "teamId": team,
+    }
+    response = httpx.post(
+        url + "/api/admin/learners", json=body, headers={"Authorization": f"Bearer {ADMIN}"}
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
 
 
 @pytest.fixture(scope="module")

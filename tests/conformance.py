@@ -13,13 +13,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from apiclient import ADMIN, Clock
 from starlette.applications import Starlette
 from starlette.requests import Request
+from testclock import ADMIN, Clock
 
 from api import auth, gate, sql
-from api.app import Api, Settings, publish_manifest
-from api.errors import ApiError, api_error
+from api.app import Api, Settings, application, publish_manifest
 from api.learning import iso
 from api.lrs import Forwarder, LrsConfig
 from api.storage import Database, Result, Statement
@@ -48,6 +47,7 @@ class Recording:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.name = db.name
         self.log: list[tuple[str, tuple[Any, ...], list[dict[str, Any]], int]] = []
         self.request = "setup"
         # per request: [statements, rows read, rows written] as the backend's meta reports them
@@ -100,7 +100,7 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
         recording,
         clock,
     )  # type: ignore[arg-type]
-    app = Starlette(routes=api.routes(), exception_handlers={ApiError: api_error})
+    app = application(api)
     answers: list[Any] = []
     admin = {"Authorization": f"Bearer {ADMIN}"}
     await publish_manifest(recording, manifest, iso(clock()))  # type: ignore[arg-type]
@@ -110,10 +110,9 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
         async def call(method: str, url: str, **options: Any) -> Any:
             recording.begin(f"{method} {url}")
             response = await client.request(method, url, **options)
-            answers.append(
-                [method, url, response.status_code, response.json() if response.content else None]
-            )
-            return response.json() if response.content else None
+            body = response.json() if response.content else None
+            answers.append([method, url, response.status_code, body])
+            return body
 
         ada = await call(
             "POST",
@@ -221,7 +220,8 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
         await call("GET", "/api/learner")
         await call("DELETE", "/api/session")
         await call("GET", "/api/learner")
-        await call("GET", "/api/health")
+        health = await call("GET", "/api/health")
+        health["database"] = "(the backend's name)"  # the one answer that names the backend
         # Statements the HTTP API does not reach on its own: the handout gate and the CLI's list.
         await call("POST", "/api/session", json={"inviteToken": ada["inviteToken"]})
         scope = {

@@ -14,9 +14,12 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1
     poppler-utils libpango-1.0-0 libpangoft2-1.0-0 >/dev/null
 fi
 python3 -m pip install --quiet -e '.[test]'
-# wrangler (pinned in package-lock.json): the real D1 engine, offline, for the D1 tests.
-if [ ! -x node_modules/.bin/wrangler ]; then
-  echo "installing wrangler (npm ci)..." >&2
+# From npm, pinned in package-lock.json: wrangler (the real D1 engine, offline, for the D1
+# tests), and for the real-runtime Worker tests Miniflare (D1 and the asset worker) and
+# pyodide (the Pyodide the pinned workerd loads).
+if [ ! -x node_modules/.bin/wrangler ] || [ ! -f node_modules/pyodide/pyodide.asm.wasm ] \
+  || [ ! -d node_modules/miniflare ]; then
+  echo "installing wrangler, miniflare and pyodide (npm ci)..." >&2
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 # The upload tests' tus server (@tus/server + @tus/file-store, pinned in its own lock file).

@@ -11,10 +11,8 @@ from pathlib import Path
 import httpx
 from apiclient import ADMIN, Clock
 from conftest import make_course
-from starlette.applications import Starlette
 
-from api.app import Api, Settings, publish_manifest
-from api.errors import ApiError, api_error
+from api.app import Api, Settings, application, publish_manifest
 from api.learning import iso
 from api.sqlite import SQLiteDatabase
 from api.storage import Result, Statement
@@ -41,7 +39,7 @@ def test_interleaved_video_reports_are_never_lost(tmp_path: Path) -> None:
     clock = Clock()
     db_path = tmp_path / "db.sqlite3"
     api = Api(Settings(db_path=str(db_path), admin_token=ADMIN), YieldingDatabase(db_path), clock)
-    app = Starlette(routes=api.routes(), exception_handlers={ApiError: api_error})
+    app = application(api)
 
     async def scenario() -> list[httpx.Response]:
         await publish_manifest(api.db, (config.private / "manifest.json").read_text(), iso(clock()))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from browser import TALLY_SECRET, Site, page_errors, screenshot
+from conftest import EXAMPLE
 
 WAIT = 30_000  # ms
 
@@ -97,8 +99,33 @@ def next_step(page: Any) -> None:
 
 
 def test_browser_full_journey(page: Any, site: Site) -> None:
+    full_journey(page, site)
+
+
+@pytest.mark.worker
+def test_browser_full_journey_on_the_worker(browser: Any, tmp_path: Path) -> None:
+    """The same journey against the Python Worker in the runtime's Pyodide, D1 and the real
+    asset worker (tests/worker_runtime.py)."""
+    from worker_runtime import WorkerSite
+
+    on_worker = WorkerSite(tmp_path, EXAMPLE)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+    try:
+        opened = context.new_page()
+        errors = page_errors(opened)
+        full_journey(opened, on_worker, "worker-")  # type: ignore[arg-type]
+        assert not errors, errors
+    finally:
+        context.close()
+        on_worker.stop()
+    assert "Traceback" not in on_worker.runtime.errors(), on_worker.runtime.errors()
+
+
+def full_journey(page: Any, site: Site, shots: str = "") -> None:
+    """Invite, every step of the example course (videos at 2x, a failed then passed quiz, a
+    Tally quiz), XP and badges, the profile, the leaderboard, the handout once it opens."""
     sign_in(page, site)
-    screenshot(page, "home-1280")
+    screenshot(page, shots + "home-1280")
     page.click("[data-fill='cta']")
     page.wait_for_url("**/learn/#som01-bienvenue", timeout=WAIT)
     failed_once = False
@@ -121,7 +148,7 @@ def test_browser_full_journey(page: Any, site: Site) -> None:
                 wrong = [[0] for _ in right_answers(site, step["id"])]
                 answer_quiz(page, wrong)
                 page.wait_for_selector(".quiz-result[data-passed='false']", timeout=WAIT)
-                screenshot(page, "quiz-failed-1280")
+                screenshot(page, shots + "quiz-failed-1280")
                 failed_once = True
                 page.evaluate("document.querySelector('form.quiz').reset()")
             answer_quiz(page, right_answers(site, step["id"]))
@@ -133,7 +160,7 @@ def test_browser_full_journey(page: Any, site: Site) -> None:
             timeout=WAIT,
         )
     page.wait_for_selector("#finished:not([hidden])", timeout=WAIT)
-    screenshot(page, "finished-1280")
+    screenshot(page, shots + "finished-1280")
     me = current(page)
     assert me["currentStep"] is None and len(me["completed"]) == me["totalSteps"] == 13
     assert me["xp"] > 0 and {b["id"] for b in me["badges"] if b["earnedAt"]} >= {
@@ -163,7 +190,7 @@ def test_browser_full_journey(page: Any, site: Site) -> None:
     assert (
         page.query_selector(".kms-nav") is not None and page.query_selector(".kms-locked") is None
     )
-    screenshot(page, "kms-1280")
+    screenshot(page, shots + "kms-1280")
 
 
 def test_browser_linearity_closed_locked_and_no_cheating(page: Any, site: Site) -> None:

@@ -1,0 +1,21 @@
+"""Run inside the Worker's Pyodide: profile the Worker's calls (`start`), or stop and answer the
+top of the profile by cumulative time (`stop`). Used by bench/worker_bench.py --profile."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+from typing import Any
+
+import entry
+
+
+async def main(env: Any, argument: str) -> str:
+    if argument == "start":
+        entry.profiler = cProfile.Profile()
+        return "started"
+    profiler, entry.profiler = entry.profiler, None
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+    return out.getvalue()
