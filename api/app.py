@@ -62,6 +62,7 @@ class Api:
         self.clock = clock
         self.learning = Learning(db, clock, site=settings.base_url)
         self.limiter = limits.Limiter()
+        self._routes: list[BaseRoute] | None = None
         self.forwarder = Forwarder(db, settings.lrs) if settings.lrs else None
         if self.forwarder:
             self.learning.recorded = self.forwarder.nudge
@@ -436,7 +437,7 @@ class Api:
         """Unknown endpoints; a known path with another method is a 405, not a 404."""
         allowed = sorted(
             method
-            for route in self.routes()[:-1]
+            for route in self.routes()[:-1]  # built once: compiling ~30 paths is not free
             if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
             for method in route.methods or ()
             if method != "HEAD"
@@ -447,6 +448,11 @@ class Api:
         raise ApiError(404, "not_found", f"No API endpoint {request.method} {request.url.path}.")
 
     def routes(self) -> list[BaseRoute]:
+        if self._routes is None:
+            self._routes = self._declared_routes()
+        return self._routes
+
+    def _declared_routes(self) -> list[BaseRoute]:
         return [
             Route("/api/health", self.health, methods=["GET"]),
             Route("/api/openapi.json", self.openapi, methods=["GET"]),

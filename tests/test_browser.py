@@ -11,6 +11,8 @@ import pytest
 from browser import TALLY_SECRET, Site, page_errors, screenshot
 from conftest import EXAMPLE
 
+pytestmark = pytest.mark.browser
+
 WAIT = 30_000  # ms
 
 

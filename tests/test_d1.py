@@ -26,6 +26,8 @@ from api.storage import (
     Statement,
 )
 
+pytestmark = pytest.mark.wrangler
+
 
 @pytest.fixture(scope="module")
 def d1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalD1]:

@@ -1,5 +1,5 @@
 """Run inside the Worker's Pyodide: profile the Worker's calls (`start`), or stop and answer the
-top of the profile by cumulative time (`stop`). Used by bench/worker_bench.py --profile."""
+top of the profile by own time (`stop`). Used by bench/worker_bench.py --profile."""
 
 from __future__ import annotations
 
@@ -17,5 +17,5 @@ async def main(env: Any, argument: str) -> str:
         return "started"
     profiler, entry.profiler = entry.profiler, None
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(40)
     return out.getvalue()
