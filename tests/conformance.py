@@ -300,3 +300,26 @@ def counting_statements() -> Iterator[set[str]]:
     finally:
         for name, function in originals.items():
             setattr(sql, name, function)
+
+
+# Doubles that only an exact text round trip gives back bit for bit (the insight's medians).
+EXACT_SECONDS = [1 / 3, 0.1 + 0.2, 60.123, 86519.999, 2.0**-30, 1e15 + 0.5, 5e-324, 0.0]
+
+
+def timed_completions(seconds: list[float]) -> list[Statement]:
+    """A learner of team blue per time, each with one timed completion of step 'lire'."""
+    learners = [
+        Statement(
+            "INSERT INTO learners (id, name, email, team_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            (f"u{n}", "N", f"u{n}@x", "blue", "t"),
+        )
+        for n in range(len(seconds))
+    ]
+    return learners + [
+        Statement(
+            "INSERT INTO completions (learner_id, step_id, kind, module_id, completed_at, "
+            "team_id, seconds) VALUES (?, 'lire', 'lesson', 'M1', 't', 'blue', ?)",
+            (f"u{n}", value),
+        )
+        for n, value in enumerate(seconds)
+    ]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conformance import deterministic_ids, run
+from conformance import EXACT_SECONDS, deterministic_ids, run, timed_completions
 from test_conformance_sqlite import manifest_of
 from wrangler import LocalD1, local_d1
 
@@ -195,21 +195,8 @@ def test_d1_and_sqlite_apply_a_later_migration_the_same_way(tmp_path: Path) -> N
 def test_d1_step_times_give_each_time_back_exactly(tmp_path: Path) -> None:
     """The insight's times travel as text ('%!.17g'): D1's SQLite gives every double back bit
     for bit, as the local backend does (a D1 of its own: the shared one is compared whole)."""
-    seconds = [1 / 3, 0.1 + 0.2, 60.123, 86519.999, 2.0**-30, 1e15 + 0.5, 5e-324, 0.0]
-    writes = [
-        Statement(
-            "INSERT INTO learners (id, name, email, team_id, created_at) VALUES (?, ?, ?, ?, ?)",
-            (f"u{n}", "N", f"u{n}@x", "blue", "t"),
-        )
-        for n in range(len(seconds))
-    ] + [
-        Statement(
-            "INSERT INTO completions (learner_id, step_id, kind, module_id, completed_at, "
-            "team_id, seconds) VALUES (?, 'lire', 'lesson', 'M1', 't', 'blue', ?)",
-            (f"u{n}", value),
-        )
-        for n, value in enumerate(seconds)
-    ]
+    seconds = EXACT_SECONDS
+    writes = timed_completions(seconds)
 
     async def times(db: Database) -> list[float]:
         await db.batch(writes)

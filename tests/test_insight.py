@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from apiclient import Clock, Cohort, assert_error, cohort, event
+from conformance import EXACT_SECONDS, timed_completions
 from conftest import ROOT, write
 from starlette.testclient import TestClient
 from test_validation import edit
 
 from api import sql
 from api.sqlite import SQLiteDatabase, migrate
-from api.storage import Statement
 from builder.config import BuildConfig
 from builder.pipeline import build
 
@@ -514,22 +514,9 @@ def test_insight_queries_read_one_team_through_indexes(app: Cohort) -> None:
 
 def test_insight_step_times_give_each_time_back_exactly(tmp_path: Path) -> None:
     """The times travel as text ('%!.17g'): every double comes back bit for bit."""
-    seconds = [1 / 3, 0.1 + 0.2, 60.123, 86519.999, 2.0**-30, 1e15 + 0.5, 5e-324, 0.0]
+    seconds = EXACT_SECONDS
     db = SQLiteDatabase(tmp_path / "db.sqlite3")
-    writes = [
-        Statement(
-            "INSERT INTO learners (id, name, email, team_id, created_at) VALUES (?, ?, ?, ?, ?)",
-            (f"u{n}", "N", f"u{n}@x", "blue", "t"),
-        )
-        for n in range(len(seconds))
-    ] + [
-        Statement(
-            "INSERT INTO completions (learner_id, step_id, kind, module_id, completed_at, "
-            "team_id, seconds) VALUES (?, 'lire', 'lesson', 'M1', 't', 'blue', ?)",
-            (f"u{n}", value),
-        )
-        for n, value in enumerate(seconds)
-    ]
+    writes = timed_completions(seconds)
     asyncio.run(db.batch(writes))
     rows = asyncio.run(db.execute(sql.step_times("blue"))).rows
     db.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -162,13 +161,6 @@ class WorkerRuntime:
         if not self.log.closed:
             self.log.flush()
         return self.log_path.read_text()
-
-
-def started(site: Path, workdir: Path, secrets: dict[str, str], **options: Any) -> WorkerRuntime:
-    began = time.monotonic()
-    runtime = WorkerRuntime(site, workdir, secrets, **options)
-    runtime.started_in = time.monotonic() - began  # type: ignore[attr-defined]
-    return runtime
 
 
 class WorkerSite:

@@ -5,7 +5,8 @@
 // D1 (Miniflare's, the engine `wrangler d1 ... --local` uses, migrated by wrangler) and the
 // static assets (Miniflare's asset worker, Cloudflare's own code: html_handling, 404 page).
 //
-// STAND-INS, for what only exists inside workerd (see tests/runtime/README.md):
+// STAND-INS, for what only exists inside workerd (the README's Deployment section says what
+// this proves and what it cannot):
 //   - the runtime's two internal JS modules the SDK imports, `_cloudflare_compat_flags` and
 //     `_pyodide_entrypoint_helper` (the compatibility flags, `cloudflare:workers` with
 //     `waitUntil`, `patchWaitUntil`);
