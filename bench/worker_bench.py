@@ -85,6 +85,9 @@ def on_worker(workdir: Path, count: int, profile: bool) -> dict[str, Any]:
             client.get(f"/steps/{step}")
             gate.append((time.perf_counter() - began_gate) * 1000)
         gated = [t for t in runtime.stats()["timings"] if t["path"].startswith("/steps/")]
+        for _ in range(20):
+            client.get("/api/nowhere")  # the fixed cost: a request that calls D1 not at all
+        bare = runtime.stats()["timings"]
         profiled = ""
         if profile:
             runtime.run_python("runtime.profile", "start")
@@ -98,6 +101,7 @@ def on_worker(workdir: Path, count: int, profile: bool) -> dict[str, Any]:
             "calls": calls,
             "gate_latency": gate,
             "gated": gated,
+            "bare": bare,
             "profile": profiled,
         }
     finally:
@@ -161,6 +165,8 @@ def main() -> int:
     print(f"\nopen step's fragment through the gate ({len(gated)}):")
     print(f"  Worker, client latency        {summary(worker['gate_latency'])}")
     print(f"  Worker's own time (minus D1)  {summary([c['total'] - c['d1'] for c in gated])}")
+    print(f"\nno D1 call (GET /api/nowhere, a 404; {len(worker['bare'])}):")
+    print(f"  Worker's own time             {summary([c['total'] for c in worker['bare']])}")
     if worker["profile"]:
         print("\ncProfile inside Pyodide, 50 mid-video reports:\n" + worker["profile"])
     return 0

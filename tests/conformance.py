@@ -170,19 +170,7 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
         await call("GET", "/api/tally-link?stepId=final")
         await call("GET", "/api/playback?stepId=intro")
         token = hidden_token("s" * 32, ada["userId"], "final", clock().timestamp())
-        hook = json.dumps(
-            {
-                "eventType": "FORM_RESPONSE",
-                "data": {
-                    "responseId": "r1",
-                    "formId": "wMx9Qd",
-                    "fields": [
-                        {"label": "sillon", "type": "HIDDEN_FIELDS", "value": token},
-                        {"label": "score", "type": "CALCULATED_FIELDS", "value": 100},
-                    ],
-                },
-            }
-        ).encode()
+        hook = tally_webhook(token, 100, "r1")
         await call(
             "POST",
             "/api/tally-hook",
@@ -323,3 +311,17 @@ def timed_completions(seconds: list[float]) -> list[Statement]:
         )
         for n, value in enumerate(seconds)
     ]
+
+
+def tally_webhook(token: str, score: float, response_id: str) -> bytes:
+    """The body Tally's webhook sends for a response (Tally's servers cannot run here): the
+    signed hidden field and a calculated score, as the Sillon form defines them."""
+    fields = [
+        {"label": "sillon", "type": "HIDDEN_FIELDS", "value": token},
+        {"label": "score", "type": "CALCULATED_FIELDS", "value": score},
+    ]
+    body = {
+        "eventType": "FORM_RESPONSE",
+        "data": {"responseId": response_id, "formId": "wMx9Qd", "fields": fields},
+    }
+    return json.dumps(body).encode()

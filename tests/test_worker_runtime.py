@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from browser import ADMIN, SECRET, TALLY_SECRET, Site
+from conformance import tally_webhook
 from conftest import ROOT, write
 from test_xapi import LrsStandIn
 from worker_runtime import WorkerRuntime
@@ -273,19 +274,7 @@ def learners_go_through(t: Transcript) -> dict[str, Any]:
         )
     t.call("GET", "/api/tally-link?stepId=L2-exam")
     token = hidden_token(SECRET, ada["userId"], "L2-exam")
-    hook = json.dumps(
-        {
-            "eventType": "FORM_RESPONSE",
-            "data": {
-                "responseId": "resp-1",
-                "formId": "wMx9Qd",
-                "fields": [
-                    {"label": "sillon", "type": "HIDDEN_FIELDS", "value": token},
-                    {"label": "score", "type": "CALCULATED_FIELDS", "value": 90},
-                ],
-            },
-        }
-    ).encode()
+    hook = tally_webhook(token, 90, "resp-1")
     t.call(
         "POST",
         "/api/tally-hook",

@@ -128,9 +128,6 @@ class WorkerRuntime:
             raise AssertionError(f"the Worker did not start:\n{self.log_path.read_text()}")
         threading.Thread(target=self.process.stdout.read, daemon=True).start()  # drain prints
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60)
-
     def stats(self) -> dict[str, Any]:
         """Start-up times and, per Worker call since the last read, time, CPU and D1 use."""
         found: dict[str, Any] = httpx.get(f"{self.url}/__harness/stats", timeout=10).json()
