@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["upload"]:  # Stream uploads have their own options (stream_upload.py)
-        from builder import upload
+        from ops import upload
 
         return upload.main(args_list[1:], prog="build.py upload")
     if not args_list or args_list[0] not in (*COMMANDS, "-h", "--help"):
@@ -206,7 +206,7 @@ def _admin(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from api import admin
+    from ops import learners as admin
 
     db = args.db or os.environ.get("SILLON_DB", ".sillon/sillon.sqlite3")
     base_url = args.base_url or os.environ.get("SILLON_BASE_URL", "http://127.0.0.1:8000")
@@ -238,7 +238,7 @@ def _admin(args: argparse.Namespace) -> int:
 def _stream_key(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from builder import stream_keys
+    from ops import stream_keys
 
     try:
         key_id = stream_keys.create(Path(args.out))
@@ -252,7 +252,7 @@ def _stream_key(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from api.deploy import DeployError, stage
+    from ops.worker import DeployError, stage
 
     try:
         config = stage(Path(args.out), Path(args.site))
@@ -272,7 +272,7 @@ def _output(text: str, path: str | None) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from builder.serve import serve
+    from serve.server import serve
 
     try:
         return serve(_config(args, dev=True), host=args.host, port=args.port)

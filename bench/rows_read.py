@@ -57,7 +57,7 @@ warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
 from apiclient import ADMIN, Clock, Cohort  # noqa: E402 - the tests' clock and cohort
 from starlette.testclient import TestClient  # noqa: E402
 
-import builder.serve  # noqa: E402
+import serve.server  # noqa: E402
 from api.app import Settings  # noqa: E402
 from api.sqlite import SQLiteDatabase  # noqa: E402
 from api.storage import Result, Statement  # noqa: E402
@@ -546,7 +546,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     engine = Engine()
-    builder.serve.SQLiteDatabase = metered(engine)  # type: ignore[misc]
+    serve.server.SQLiteDatabase = metered(engine)  # type: ignore[misc]
     with tempfile.TemporaryDirectory(prefix="sillon-rows-read-") as scratch:
         tmp = Path(scratch)
         config = BuildConfig.make(
@@ -554,7 +554,7 @@ def main() -> int:
         )
         settings = Settings(db_path=str(tmp / "db.sqlite3"), admin_token=ADMIN, secret="s" * 32)
         clock = Clock()
-        app = builder.serve.create_app(config, settings, watch=False, clock=clock)
+        app = serve.server.create_app(config, settings, watch=False, clock=clock)
         with TestClient(app, base_url="http://testserver") as client:
             run = Run(client, clock, tmp / "db.sqlite3")
             scenario(run)

@@ -14,7 +14,7 @@ from testclock import ADMIN, TALLY_SECRET, Clock
 
 from api.app import Settings
 from builder.config import BuildConfig
-from builder.serve import create_app
+from serve.server import create_app
 
 
 def event() -> str:

@@ -41,7 +41,7 @@ def test_limits_session_attempts_per_address(app: Cohort) -> None:
 
 def test_limits_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """SILLON_RATE_LIMITS=off (behind a limiter of one's own): no 429; anything else is refused."""
-    from builder.serve import settings_from_env
+    from serve.server import settings_from_env
 
     monkeypatch.setenv("SILLON_RATE_LIMITS", "off")
     assert settings_from_env().rate_limits is False

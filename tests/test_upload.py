@@ -1,4 +1,4 @@
-"""The Stream upload CLI (builder/upload.py, stream_upload.py) against a real tus server.
+"""The Stream upload CLI (ops/upload.py, stream_upload.py) against a real tus server.
 
 The server is @tus/server with @tus/file-store from npm (tests/tusserver/, installed by
 tests/setup.sh), started on 127.0.0.1 by each test: the tus protocol, the offsets it resumes
@@ -27,7 +27,7 @@ import httpx
 import pytest
 from conftest import ROOT
 
-from builder.upload import MIB, Progress, main
+from ops.upload import MIB, Progress, main
 
 SERVER_DIR = ROOT / "tests" / "tusserver"
 ACCOUNT = "0123456789abcdef0123456789abcdef"

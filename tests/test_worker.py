@@ -31,7 +31,7 @@ def test_worker_deploy_dry_run(tmp_path: Path) -> None:
     """The real wrangler bundles the staged Python Worker with its vendored packages."""
     from wrangler import run as wrangler
 
-    from api.deploy import stage
+    from ops.worker import stage
 
     config = course_site(tmp_path)
     staged = stage(tmp_path / "worker", config.out)

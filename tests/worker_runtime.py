@@ -26,7 +26,7 @@ from test_serve import free_port
 from wrangler import environment
 from wrangler import run as wrangler
 
-from api.deploy import stage
+from ops.worker import stage
 
 HARNESS = ROOT / "tests" / "runtime" / "harness.mjs"
 PYODIDE = ROOT / "node_modules" / "pyodide"

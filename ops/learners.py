@@ -14,11 +14,11 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from . import insight, rules, sql
-from .app import Api, Settings, publish_manifest
-from .errors import ApiError
-from .learning import iso
-from .sqlite import SQLiteDatabase
+from api import insight, rules, sql
+from api.app import Api, Settings, publish_manifest
+from api.errors import ApiError
+from api.learning import iso
+from api.sqlite import SQLiteDatabase
 
 T = TypeVar("T")
 CSV_FIELDS = ("name", "email", "teamId", "tz")
