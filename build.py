@@ -206,29 +206,31 @@ def _admin(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
+    from api.csvfile import csv_text
+    from api.settings import CLI, Settings
     from ops import learners as admin
 
-    db = args.db or os.environ.get("SILLON_DB", ".sillon/sillon.sqlite3")
-    base_url = args.base_url or os.environ.get("SILLON_BASE_URL", "http://127.0.0.1:8000")
+    settings = Settings.from_env(os.environ, CLI, db_path=args.db, base_url=args.base_url)
+    db = settings.db_path
     try:
         if args.command == "publish":
             _build(args)
             config = _config(args)
-            version = admin.publish(db, config.private / "manifest.json")
+            version = admin.publish(settings, config.private / "manifest.json")
             print(f"Published course version {version[:12]} to {db}", file=sys.stderr)
         elif args.action == "add":
             row = {"name": args.name, "email": args.email, "teamId": args.team, "tz": args.tz}
-            print(admin.enroll(db, base_url, [row])[0]["inviteUrl"])
+            print(admin.enroll(settings, [row])[0]["inviteUrl"])
         elif args.action == "import":
-            invites = admin.enroll(db, base_url, admin.read_csv(Path(args.csv)))
-            _output(admin.csv_text(invites), args.invites)
+            invites = admin.enroll(settings, admin.read_csv(Path(args.csv)))
+            _output(csv_text(invites, bom=False), args.invites)
             print(f"Enrolled {len(invites)} learner(s) in {db}", file=sys.stderr)
         elif args.action == "list":
-            print(admin.table(admin.progress_rows(db)))
+            print(admin.table(admin.progress_rows(settings)))
         elif args.action == "export":
-            _output(admin.csv_text(admin.progress_rows(db)), args.to)
+            _output(csv_text(admin.progress_rows(settings), bom=False), args.to)
         else:
-            print(f"{args.user_id} starts again at {admin.reset(db, args.user_id)}")
+            print(f"{args.user_id} starts again at {admin.reset(settings, args.user_id)}")
     except admin.AdminError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

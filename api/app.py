@@ -3,115 +3,38 @@
 from __future__ import annotations
 
 import json
-import secrets
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Lifespan
 
-from . import auth, insight, limits, rules, sql, tally, xapi
+from . import auth, gate, insight, limits, rules, sql, tally, xapi
 from .body import event_id, forbid_identity, read_body, read_json, text
+from .clock import Clock, iso, utc_now
+from .context import Context
 from .errors import HANDLERS, ApiError
-from .learning import Clock, Learner, Learning, iso, utc_now
-from .lrs import Forwarder, LrsConfig
+from .learning import Learner, TallyResponse
 from .openapi import document
+from .settings import Settings
 from .storage import Conflict, Database
 
-if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
-    from .access import AccessVerifier
-    from .stream import StreamKeys
-
-ACCESS_HEADER = "Cf-Access-Jwt-Assertion"
 PERIODS = {"7d": 7, "30d": 30, "all": None}
 LEADERBOARD_SIZE = 100
 CONFLICT_RETRIES = 5
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-@dataclass
-class Settings:
-    """What the API needs from its environment."""
-
-    db_path: str  # SILLON_DB
-    admin_token: str | None = None  # SILLON_ADMIN_TOKEN
-    secret: str = field(default_factory=lambda: secrets.token_hex(32))  # SILLON_SECRET
-    tally_secret: str | None = None  # TALLY_SIGNING_SECRET
-    base_url: str | None = None  # SILLON_BASE_URL, for invite links
-    default_tz: str = "Europe/Paris"  # SILLON_TZ
-    access: AccessVerifier | None = None  # SILLON_ACCESS_TEAM_DOMAIN + SILLON_ACCESS_AUD
-    stream: StreamKeys | None = None  # CLOUDFLARE_STREAM_SIGNING_KEY_ID, _PEM, _CUSTOMER_CODE
-    client_ip_header: str | None = None  # e.g. cf-connecting-ip behind Cloudflare
-    cors_origins: list[str] = field(default_factory=list)  # SILLON_CORS_ORIGINS; closed when empty
-    lrs: LrsConfig | None = None  # SILLON_LRS_URL (+ _USERNAME, _PASSWORD): xAPI forwarding
-    rate_limits: bool = True  # SILLON_RATE_LIMITS=off: behind a limiter of your own, benchmarks
-
-
-class Api:
-    """Endpoints bound to one database, one clock and the settings."""
+class Api(Context):
+    """The endpoints, over the request context (database, clock, settings, identity)."""
 
     def __init__(self, settings: Settings, db: Database, clock: Clock = utc_now) -> None:
-        self.settings = settings
-        self.db = db
-        self.clock = clock
-        self.learning = Learning(db, clock, site=settings.base_url)
-        self.limiter = limits.Limiter()
+        super().__init__(settings, db, clock)
         self._routes: list[BaseRoute] | None = None
-        self.forwarder = Forwarder(db, settings.lrs) if settings.lrs else None
-        if self.forwarder:
-            self.learning.recorded = self.forwarder.nudge
-
-    def limit(self, request: Request, rule: limits.Rule, key: str | None = None) -> None:
-        """Spend a token of this rule for the caller (its address unless a key is given)."""
-        if not self.settings.rate_limits:
-            return
-        self.limiter.take(rule, key or self.address(request), self.clock().timestamp())
-
-    def address(self, request: Request) -> str:
-        header = self.settings.client_ip_header
-        if header and request.headers.get(header):
-            return request.headers[header]
-        return request.client.host if request.client else "unknown"
-
-    # -- identity ------------------------------------------------------------------------------
-
-    async def learner(self, request: Request) -> Learner:
-        """The signed-in learner: from Cloudflare Access when on, else the session cookie only."""
-        if self.settings.access is not None:
-            return await self.access_learner(request, self.settings.access)
-        token = auth.session_token(request)
-        if token is None:
-            raise ApiError(401, "unauthorized", "Sign in with your invite link first.")
-        statement = sql.learner_by_session(auth.token_hash(token), iso(self.clock()))
-        row = (await self.db.execute(statement)).first()
-        if row is None:
-            raise ApiError(
-                401, "unauthorized", "Your session has ended: open your invite link again."
-            )
-        return row
-
-    async def access_learner(self, request: Request, verifier: AccessVerifier) -> Learner:
-        assertion = request.headers.get(ACCESS_HEADER)
-        if not assertion:
-            raise ApiError(401, "unauthorized", "Sign in through Cloudflare Access first.")
-        email = await run_in_threadpool(verifier.email, assertion)  # may fetch the team's keys
-        row = (await self.db.execute(sql.learner_by_email(email))).first()
-        if row is None:
-            raise ApiError(403, "not_enrolled", f"{email} is not enrolled in this course.")
-        learner = (await self.db.execute(sql.learner_by_id(row["id"]))).first()
-        assert learner is not None
-        return learner
-
-    async def placed(self, request: Request) -> tuple[Learner, Any]:
-        learner = await self.learner(request)
-        course = await self.learning.course()
-        return await self.learning.place(learner, course), course
 
     # -- endpoints -----------------------------------------------------------------------------
 
@@ -371,42 +294,16 @@ class Api:
         first = await self.learning.replay(learner, submission.event_id, "tally")
         if first is not None:
             return JSONResponse({**first, "replayed": True})
-        step = self.learning.open_step(learner, course, step_id)
-        if not step.tally or (submission.form_id and submission.form_id != step.tally):
-            raise ApiError(
-                422, "wrong_form", f"This response is not from step '{step.id}''s Tally form."
-            )
-        fraction = submission.fraction
-        result = rules.Grade(fraction, fraction + 1e-9 >= step.pass_mark, fraction >= 1.0, [])
-        answers = json.dumps({"fraction": fraction})
-        outcome = self.learning.attempt(
-            learner, course, step, "tally", result, answers, self.clock()
-        )
-        answer = {
-            "stepId": step.id,
-            "score": round(result.score, 4),
-            "passed": result.passed,
-            "perfect": result.perfect,
-            "xp": outcome.xp,
-            "badges": outcome.badges,
-        }
-        committed = await self.learning.commit(
-            learner, submission.event_id, "tally", outcome, answer, step.id
-        )
-        return JSONResponse(committed)
+        response = TallyResponse(step_id, submission.form_id, submission.fraction)
+        answer = await self.learning.tally_attempt(learner, course, submission.event_id, response)
+        return JSONResponse(answer)
 
     async def reset(self, request: Request) -> Response:
         self.limit(request, limits.ADMIN)
         auth.require_admin(request, self.settings.admin_token)
         body = await read_json(request)
         user_id = text(body, "userId", max_length=64)
-        learner = (await self.db.execute(sql.learner_by_id(user_id))).first()
-        if learner is None:
-            raise ApiError(404, "unknown_learner", f"No learner '{user_id}'.")
-        course = await self.learning.course()
-        await self.db.batch(
-            sql.reset_learner(user_id, course.first, course.version, iso(self.clock()))
-        )
+        course = await self.learning.reset(user_id)
         return JSONResponse(
             {"userId": user_id, "currentStep": course.steps[0].public() if course.steps else None}
         )
@@ -426,8 +323,6 @@ class Api:
         return JSONResponse(found, headers={"X-Experience-API-Version": xapi.VERSION})
 
     async def gate(self, request: Request) -> Response:
-        from . import gate
-
         return await gate.endpoint(self, request)
 
     async def openapi(self, request: Request) -> Response:

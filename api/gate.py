@@ -7,20 +7,18 @@ the static assets (`run_worker_first`), so both refuse exactly the same requests
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from . import auth, sql
-from .errors import ApiError
+from .context import Context
+from .course import Course
+from .errors import ApiError, error_response
 
 HANDOUT_PDF = "/kms/handout.pdf"  # builder/handout_pdf.py writes the whole handout there
 SEARCH_DIR = "_search"  # builder/search.py writes kms/_search/ and kms/<module>/_search/
 
-if TYPE_CHECKING:
-    from .app import Api
-    from .course import Course
 
 REFUSAL_PAGE = """<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>{title}</title>
@@ -35,7 +33,7 @@ def gated(path: str) -> bool:
     return path.startswith(("steps/", "kms/", "media/")) or path == "kms"
 
 
-async def check(api: Api, request: Request, path: str) -> Response | None:
+async def check(api: Context, request: Request, path: str) -> Response | None:
     """Return the refusal for a gated path, or None when the learner may have it."""
     try:
         if auth.is_admin(request, api.settings.admin_token):
@@ -51,12 +49,12 @@ async def check(api: Api, request: Request, path: str) -> Response | None:
     return None
 
 
-async def _step(api: Api, request: Request, step_id: str) -> None:
+async def _step(api: Context, request: Request, step_id: str) -> None:
     learner, course = await api.placed(request)
     api.learning.open_step(learner, course, step_id)
 
 
-async def _media(api: Api, request: Request, url: str) -> None:
+async def _media(api: Context, request: Request, url: str) -> None:
     course = await api.learning.course()
     owner = course.video_owner.get(url)
     if owner is None:
@@ -66,7 +64,7 @@ async def _media(api: Api, request: Request, url: str) -> None:
         raise ApiError(403, "video_locked", "This video belongs to a step that is not open.")
 
 
-async def _kms(api: Api, request: Request, url: str) -> None:
+async def _kms(api: Context, request: Request, url: str) -> None:
     learner, course = await api.placed(request)
     if course.kms_unlock == "start":
         return
@@ -101,7 +99,7 @@ def _module_of(course: Course, url: str) -> str | None:
     return parts[1] if len(parts) > 2 else None
 
 
-async def decide(api: Api, request: Request, path: str) -> Response | None:
+async def decide(api: Context, request: Request, path: str) -> Response | None:
     """The gate's answer for a site path: None to serve the file, or what to answer instead.
 
     A browser opening a closed or locked step's fragment is sent to the player, which shows the
@@ -118,7 +116,7 @@ async def decide(api: Api, request: Request, path: str) -> Response | None:
     return refused
 
 
-async def endpoint(api: Api, request: Request) -> Response:
+async def endpoint(api: Context, request: Request) -> Response:
     """GET /api/gate?path=: 204 when the caller may open that site path (the Worker asks)."""
     path = request.query_params.get("path", "").lstrip("/")
     if not gate_path(path):
@@ -142,5 +140,6 @@ def refusal(request: Request, exc: ApiError) -> Response:
     if navigating(request):
         page = REFUSAL_PAGE.format(title="Accès fermé", message=html.escape(exc.message))
         return HTMLResponse(page, status_code=exc.status, headers={"Cache-Control": "no-store"})
-    body = {"error": {"code": exc.code, "message": exc.message}}
-    return JSONResponse(body, status_code=exc.status, headers={"Cache-Control": "no-store"})
+    response = error_response(exc.status, exc.code, exc.message)
+    response.headers["Cache-Control"] = "no-store"
+    return response

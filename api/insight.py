@@ -14,27 +14,24 @@ D1's free plan allows 50 queries a Worker invocation. The teams and versions lis
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, limits, rules, sql
+from .clock import iso
+from .context import Context
 from .course import Course
+from .csvfile import csv_text
 from .errors import ApiError
-from .learning import iso
 from .storage import Database
-
-if TYPE_CHECKING:
-    from .app import Api
 
 STALL_DAYS = 7  # on the same step for longer than this: stalled
 STREAKS = ((0, 0), (1, 1), (2, 3), (4, 6), (7, 13), (14, 29), (30, None))
@@ -292,26 +289,6 @@ def streak_rows(insight: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def csv_text(rows: list[dict[str, Any]]) -> str:
-    """CSV with a header row, a BOM for spreadsheet programs, and no cell taken as a formula."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\r\n")
-        writer.writeheader()
-        writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
-    return buffer.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    """Empty for None; text that a spreadsheet would run as a formula gets a leading quote."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -354,24 +331,24 @@ def team_param(request: Request) -> str:
     return team
 
 
-def _admin(api: Api, request: Request) -> None:
+def _admin(api: Context, request: Request) -> None:
     api.limit(request, limits.ADMIN)
     auth.require_admin(request, api.settings.admin_token)
 
 
-async def list_teams(api: Api, request: Request) -> Response:
+async def list_teams(api: Context, request: Request) -> Response:
     """GET /api/admin/teams: every team with its number of learners."""
     _admin(api, request)
     return JSONResponse({"teams": await teams(api.db)})
 
 
-async def list_versions(api: Api, request: Request) -> Response:
+async def list_versions(api: Context, request: Request) -> Response:
     """GET /api/admin/versions: published course versions, newest first, with their learners."""
     _admin(api, request)
     return JSONResponse({"versions": await versions(api.db)})
 
 
-async def insight(api: Api, request: Request) -> Response:
+async def insight(api: Context, request: Request) -> Response:
     """GET /api/admin/insight?teamId=: the team's progress along the current path."""
     _admin(api, request)
     team = team_param(request)
@@ -379,7 +356,7 @@ async def insight(api: Api, request: Request) -> Response:
     return JSONResponse(await team_insight(api.db, course, team, api.clock()))
 
 
-async def list_learners(api: Api, request: Request) -> Response:
+async def list_learners(api: Context, request: Request) -> Response:
     """GET /api/admin/learners?teamId=: the team's learners and the versions they followed."""
     _admin(api, request)
     team = team_param(request)
@@ -388,7 +365,7 @@ async def list_learners(api: Api, request: Request) -> Response:
     )
 
 
-async def insight_csv(api: Api, request: Request) -> Response:
+async def insight_csv(api: Context, request: Request) -> Response:
     """GET /api/admin/insight.csv?teamId=&table=steps|streaks|learners: the same, as CSV."""
     _admin(api, request)
     team = team_param(request)
@@ -409,7 +386,7 @@ async def insight_csv(api: Api, request: Request) -> Response:
     )
 
 
-def routes(api: Api) -> list[Route]:
+def routes(api: Context) -> list[Route]:
     """The admin insight routes, bound to the API (Api.routes lists them)."""
     return [
         Route("/api/admin/teams", partial(list_teams, api), methods=["GET"]),

@@ -10,28 +10,25 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from . import rules, sql, xapi
+from .clock import Clock, iso, parse_iso, utc_now
 from .course import Course, StepInfo, parse_manifest
 from .errors import ApiError
 from .storage import Database, Statement
 
-Clock = Callable[[], datetime]
 Learner = dict[str, Any]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class TallyResponse:
+    """What a verified Tally webhook says: whose attempt at which step, on which form, how right."""
 
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    step_id: str
+    form_id: str | None
+    fraction: float
 
 
 @dataclass
@@ -318,6 +315,40 @@ class Learning:
             "badges": outcome.badges,
         }
         return await self.commit(learner, event_id, "quiz", outcome, answer, step.id)
+
+    async def tally_attempt(
+        self, learner: Learner, course: Course, event_id: str, response: TallyResponse
+    ) -> dict[str, Any]:
+        """A verified Tally response's score, graded against the step's pass mark like a
+        built-in quiz (the form holds the questions; Tally sends the fraction right)."""
+        step = self.open_step(learner, course, response.step_id)
+        if not step.tally or (response.form_id and response.form_id != step.tally):
+            raise ApiError(
+                422, "wrong_form", f"This response is not from step '{step.id}''s Tally form."
+            )
+        fraction = response.fraction
+        result = rules.Grade(fraction, fraction + 1e-9 >= step.pass_mark, fraction >= 1.0, [])
+        answers = json.dumps({"fraction": fraction})
+        outcome = self.attempt(learner, course, step, "tally", result, answers, self.clock())
+        answer = {
+            "stepId": step.id,
+            "score": round(result.score, 4),
+            "passed": result.passed,
+            "perfect": result.perfect,
+            "xp": outcome.xp,
+            "badges": outcome.badges,
+        }
+        return await self.commit(learner, event_id, "tally", outcome, answer, step.id)
+
+    async def reset(self, user_id: str) -> Course:
+        """Start a learner's course again (XP, badges and history stay); return the course."""
+        learner = (await self.db.execute(sql.learner_by_id(user_id))).first()
+        if learner is None:
+            raise ApiError(404, "unknown_learner", f"No learner '{user_id}'.")
+        course = await self.course()
+        now = iso(self.clock())
+        await self.db.batch(sql.reset_learner(user_id, course.first, course.version, now))
+        return course
 
     def attempt(
         self,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import sql
-from .learning import iso
+from .clock import iso
 from .storage import Database
 from .xapi import VERSION
 

@@ -18,22 +18,11 @@ from starlette.applications import Starlette
 from workers import Response, WorkerEntrypoint
 
 from api import gate
-from api.app import Api, Settings, application
+from api.app import Api, application
 from api.d1 import D1BindingDatabase
-from api.lrs import PASSWORD_ENV, URL_ENV, USERNAME_ENV, LrsConfig, Unavailable
+from api.lrs import Unavailable
+from api.settings import SETTINGS, WORKER, Settings
 
-SECRETS = ("SILLON_ADMIN_TOKEN", "SILLON_SECRET", "TALLY_SIGNING_SECRET", "SILLON_LRS_PASSWORD")
-# What settings() reads from env: the app is rebuilt only when one of these changes.
-SETTINGS_ENV = (
-    *SECRETS,
-    "SILLON_BASE_URL",
-    "SILLON_TZ",
-    "SILLON_LRS_URL",
-    "SILLON_LRS_USERNAME",
-    "CLOUDFLARE_STREAM_SIGNING_KEY_ID",
-    "CLOUDFLARE_STREAM_SIGNING_KEY_PEM",
-    "CLOUDFLARE_STREAM_CUSTOMER_CODE",
-)
 FETCH_SETS = {"host", "content-length", "connection", "transfer-encoding", "accept-encoding"}
 LOCKED_PAGE = "/kms/locked"  # kms/locked.html, by the address the assets serve it at
 
@@ -48,39 +37,24 @@ class Isolate:
     app: Starlette
 
 
-def settings(env: Any) -> Settings:
-    """Vars from wrangler.toml and secrets from `wrangler secret put`, never from git."""
-
-    def value(name: str) -> str | None:
-        found = getattr(env, name, None)
-        return str(found) if found else None
-
-    result = Settings(
-        db_path="d1:DB",
-        admin_token=value("SILLON_ADMIN_TOKEN"),
-        tally_secret=value("TALLY_SIGNING_SECRET"),
-        base_url=value("SILLON_BASE_URL"),
-        default_tz=value("SILLON_TZ") or "Europe/Paris",
-        client_ip_header="cf-connecting-ip",  # set by Cloudflare's edge, not by the client
-    )
-    secret = value("SILLON_SECRET")
-    if secret:
-        result.secret = secret
-    from api.stream import CUSTOMER_ENV, KEY_ID_ENV, PEM_ENV, StreamKeys
-
-    names = (KEY_ID_ENV, PEM_ENV, CUSTOMER_ENV)
-    result.stream = StreamKeys.from_env({n: value(n) or "" for n in names})
-    lrs = (URL_ENV, USERNAME_ENV, PASSWORD_ENV)
-    result.lrs = LrsConfig.from_env({n: value(n) for n in lrs})
-    return result
+def environment(env: Any) -> dict[str, str | None]:
+    """The settings the Worker reads (api/settings.py): wrangler.toml vars and secrets from
+    `wrangler secret put`, never from git."""
+    names = (s.name for s in SETTINGS if WORKER in s.runtimes)
+    return {name: _text(getattr(env, name, None)) for name in names}
 
 
 def made(env: Any) -> type[Isolate]:
     """This isolate's app, built on its first request (and again only if its settings change:
     no expensive start-up, the ASGI lifespan runs on every request)."""
-    key = tuple(_text(getattr(env, name, None)) for name in SETTINGS_ENV)
+    values = environment(env)
+    key = tuple(values.values())
     if Isolate.key != key:
-        Isolate.api = Api(settings(env), D1BindingDatabase(env.DB))
+        # cf-connecting-ip is set by Cloudflare's edge, never by the client.
+        settings = Settings.from_env(
+            values, WORKER, db_path="d1:DB", client_ip_header="cf-connecting-ip"
+        )
+        Isolate.api = Api(settings, D1BindingDatabase(env.DB))
         Isolate.app = application(Isolate.api)
         Isolate.key = key
         Isolate.builds += 1

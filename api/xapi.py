@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import sql
+from .clock import iso
 from .course import Course, StepInfo
 from .errors import ApiError
 from .storage import Database, Statement
@@ -251,8 +252,6 @@ async def page(db: Database, query: Mapping[str, str], path: str) -> dict[str, A
 
 
 def _since(value: str | None) -> str:
-    from .learning import iso  # learning builds statements with this module
-
     if value is None:
         return ""
     try:

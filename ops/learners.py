@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import io
-import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 from api import insight, rules, sql
-from api.app import Api, Settings, publish_manifest
+from api.app import Api, publish_manifest
+from api.clock import iso
 from api.errors import ApiError
-from api.learning import iso
+from api.settings import Settings
 from api.sqlite import SQLiteDatabase
 
 T = TypeVar("T")
 CSV_FIELDS = ("name", "email", "teamId", "tz")
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # serve's address, when SILLON_BASE_URL is unset
 
 
 class AdminError(Exception):
@@ -32,15 +32,15 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-def _api(db_path: str, base_url: str | None) -> Api:
-    return Api(Settings(db_path=db_path, base_url=base_url), SQLiteDatabase(db_path))
+def _api(settings: Settings) -> Api:
+    return Api(settings, SQLiteDatabase(settings.db_path))
 
 
-def publish(db_path: str, manifest: Path) -> str:
+def publish(settings: Settings, manifest: Path) -> str:
     """Make a built course (its private manifest) the current version in the database."""
     if not manifest.is_file():
         raise AdminError(f"{manifest}: no manifest here (run `python build.py` first)")
-    api = _api(db_path, None)
+    api = _api(settings)
     try:
         return _run(
             publish_manifest(api.db, manifest.read_text(encoding="utf-8"), iso(api.clock()))
@@ -49,9 +49,10 @@ def publish(db_path: str, manifest: Path) -> str:
         raise AdminError(f"{manifest}: {exc.message}") from None
 
 
-def enroll(db_path: str, base_url: str, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+def enroll(settings: Settings, rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """Enroll learners and return each with their invite URL; all rows are checked first."""
-    api = _api(db_path, base_url)
+    api = _api(settings)
+    base_url = settings.base_url or DEFAULT_BASE_URL
     checked = _check_rows(api, rows)
     invites: list[dict[str, str]] = []
     for name, email, team, tz in checked:
@@ -104,9 +105,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return [dict(row) for row in reader]
 
 
-def progress_rows(db_path: str) -> list[dict[str, Any]]:
+def progress_rows(settings: Settings) -> list[dict[str, Any]]:
     """Every learner's progress, as the API computes it."""
-    api = _api(db_path, None)
+    api = _api(settings)
 
     async def collect() -> list[dict[str, Any]]:
         course = await api.learning.course()
@@ -144,14 +145,6 @@ def progress_rows(db_path: str) -> list[dict[str, Any]]:
         raise AdminError(exc.message) from None
 
 
-def write_csv(rows: list[dict[str, Any]], out: TextIO = sys.stdout) -> None:
-    if not rows:
-        return
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-
-
 def table(rows: list[dict[str, Any]]) -> str:
     """A plain text table for the terminal."""
     if not rows:
@@ -169,27 +162,12 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def reset(db_path: str, user_id: str) -> str:
-    """Start a learner's course again; return the step they are back on."""
-    api = _api(db_path, None)
-
-    async def go() -> str:
-        learner = (await api.db.execute(sql.learner_by_id(user_id))).first()
-        if learner is None:
-            raise AdminError(f"no learner '{user_id}'")
-        course = await api.learning.course()
-        await api.db.batch(
-            sql.reset_learner(user_id, course.first, course.version, iso(api.clock()))
-        )
-        return course.first or "(empty course)"
-
+def reset(settings: Settings, user_id: str) -> str:
+    """Start a learner's course again (the API's reset); return the step they are back on."""
     try:
-        return _run(go())
+        course = _run(_api(settings).learning.reset(user_id))
     except ApiError as exc:
+        if exc.code == "unknown_learner":
+            raise AdminError(f"no learner '{user_id}'") from None
         raise AdminError(exc.message) from None
-
-
-def csv_text(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    write_csv(rows, buffer)
-    return buffer.getvalue()
+    return course.first or "(empty course)"

@@ -7,6 +7,7 @@ staged in a directory of its own (default `.sillon/worker/`) instead of the repo
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -32,6 +33,7 @@ VENDORED = [
     # Pyodide has no time-zone database and cannot load one: zoneinfo finds this package.
     "tzdata",
 ]
+ENTRY = "worker"  # api/worker.py: wrangler.toml's `main`
 PYTHON = "3.13"  # the Python of Cloudflare's Python Workers runtime
 
 
@@ -45,9 +47,9 @@ def stage(out: Path, site: Path) -> Path:
         raise DeployError(f"{site}: no built site here (run `python build.py` first)")
     if out.exists():
         shutil.rmtree(out)
-    shutil.copytree(
-        ROOT / "api", out / "api", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
+    (out / "api").mkdir(parents=True)
+    for name in shipped():
+        shutil.copyfile(ROOT / "api" / f"{name}.py", out / "api" / f"{name}.py")
     vendor(out / "python_modules")
     config = (ROOT / "wrangler.toml").read_text(encoding="utf-8")
     # Modules are named from the staging root, so `api` stays a package (api.app, api.gate...).
@@ -61,6 +63,47 @@ def stage(out: Path, site: Path) -> Path:
     target = out / "wrangler.toml"
     target.write_text(config, encoding="utf-8")
     return target
+
+
+def shipped(entry: str = ENTRY) -> list[str]:
+    """The `api` modules the Worker's entry imports, directly or not: only these ship (the
+    SQLite backend and the operator commands stay home). Imports under TYPE_CHECKING do not
+    count; imports inside functions do (they may run)."""
+    found, todo = {"__init__"}, [entry]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        tree = ast.parse((ROOT / "api" / f"{name}.py").read_text(encoding="utf-8"))
+        todo += [n for n in _api_imports(tree) if (ROOT / "api" / f"{n}.py").is_file()]
+    return sorted(found)
+
+
+def _api_imports(tree: ast.Module) -> list[str]:
+    """Module names of `api` that a module imports (`from . import x`, `from .x import y`,
+    `from api.x import y`, `import api.x`), outside `if TYPE_CHECKING:` blocks."""
+    typing_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+        for statement in block.body
+        for node in ast.walk(statement)
+    }
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            package = module == "api" or (node.level == 1 and not module)
+            if package:
+                names += [alias.name for alias in node.names]
+            elif node.level == 1 or module.startswith("api."):
+                names.append(module.removeprefix("api."))
+        elif isinstance(node, ast.Import):
+            names += [a.name.removeprefix("api.") for a in node.names if a.name.startswith("api.")]
+    return names
 
 
 def vendor(target: Path) -> None:

@@ -32,12 +32,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import gate
-from api.access import AccessConfig, AccessVerifier
-from api.app import Api, Settings, application, publish_manifest
-from api.learning import Clock, iso, utc_now
-from api.lrs import LrsConfig
+from api.app import Api, application, publish_manifest
+from api.clock import Clock, iso, utc_now
+from api.settings import Settings
 from api.sqlite import SQLiteDatabase
-from api.stream import StreamKeys
 from builder.cache import Cache
 from builder.config import BuildConfig
 from builder.errors import BuildError
@@ -45,7 +43,6 @@ from builder.headers import headers_for, parse_headers
 from builder.pipeline import build
 
 log = logging.getLogger("sillon.serve")
-DEFAULT_DB = ".sillon/sillon.sqlite3"
 RELOAD_SCRIPT = Path(__file__).resolve().parent / "livereload.js"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -301,41 +298,12 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def settings_from_env() -> Settings:
-    """Read the API's settings from the environment (see the README's Configuration)."""
-    settings = Settings(
-        db_path=os.environ.get("SILLON_DB", DEFAULT_DB),
-        admin_token=os.environ.get("SILLON_ADMIN_TOKEN") or None,
-        tally_secret=os.environ.get("TALLY_SIGNING_SECRET") or None,
-        base_url=os.environ.get("SILLON_BASE_URL") or None,
-        default_tz=os.environ.get("SILLON_TZ", "Europe/Paris"),
-        cors_origins=[
-            o.strip() for o in os.environ.get("SILLON_CORS_ORIGINS", "").split(",") if o.strip()
-        ],
-    )
-    settings.stream = StreamKeys.from_env(os.environ)
-    settings.lrs = LrsConfig.from_env(os.environ)
-    switch = os.environ.get("SILLON_RATE_LIMITS", "on").strip().lower()
-    if switch not in ("on", "off"):
-        raise ValueError(f"SILLON_RATE_LIMITS must be on or off, not {switch!r}")
-    settings.rate_limits = switch == "on"
-    access = AccessConfig.from_env(os.environ)
-    if access is not None:
-        settings.access = AccessVerifier(access)
-        log.info("Cloudflare Access mode: learners are identified by %s", access.issuer)
-    if os.environ.get("SILLON_SECRET"):
-        settings.secret = os.environ["SILLON_SECRET"]
-    else:
-        log.warning("SILLON_SECRET is not set: Tally quiz links signed now stop working on restart")
-    return settings
-
-
 def serve(config: BuildConfig, host: str, port: int) -> int:
     """Run the serve process until interrupted; return the exit code."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
     )
-    settings = settings_from_env()
+    settings = Settings.from_env(os.environ)
     # The author preview opens every step: only when serving this machine alone.
     app = create_app(config, settings, preview=host in LOOPBACK)
     log.info("serving %s at http://%s:%d/ (database %s)", config.out, host, port, settings.db_path)

@@ -7,10 +7,11 @@ import sys
 
 from conftest import ROOT
 
+from api.settings import markdown_table
 from builder.reference import markdown_tables
 from builder.schema import ALL_SCHEMAS
 
-PATHS = ["build.py", "builder", "api", "tests", "bench"]
+PATHS = ["build.py", "stream_upload.py", "builder", "api", "serve", "ops", "tests", "bench"]
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -44,3 +45,12 @@ def test_quality_readme_documents_every_field() -> None:
         for field in schema.fields:
             assert f"| `{field.name}` |" in documented
             assert field.help.strip(), f"{schema.name}.{field.name} has no help text"
+
+
+def test_quality_readme_configuration_is_the_settings_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- settings:start -->\n", "<!-- settings:end -->"
+    documented = readme.split(start, 1)[1].split(end, 1)[0]
+    assert documented.strip() == markdown_table().strip(), (
+        "README Configuration is stale: paste api.settings.markdown_table() between the markers"
+    )

@@ -1,0 +1,88 @@
+"""The request context every endpoint, the gate and the insight routes share: one database,
+one clock, the settings, the rate limiter, and who the caller is.
+
+Its own module so that the routes (api/app.py), the gate and the insight routes can all take
+it without importing each other.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from . import auth, limits, sql
+from .clock import Clock, iso, utc_now
+from .course import Course
+from .errors import ApiError
+from .learning import Learner, Learning
+from .lrs import Forwarder
+from .settings import Settings
+from .storage import Database
+
+if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
+    from .access import AccessVerifier
+
+ACCESS_HEADER = "Cf-Access-Jwt-Assertion"
+
+
+class Context:
+    """One database, one clock and the settings; the caller's identity and rate limits."""
+
+    def __init__(self, settings: Settings, db: Database, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.learning = Learning(db, clock, site=settings.base_url)
+        self.limiter = limits.Limiter()
+        self.forwarder = Forwarder(db, settings.lrs) if settings.lrs else None
+        if self.forwarder:
+            self.learning.recorded = self.forwarder.nudge
+
+    def limit(self, request: Request, rule: limits.Rule, key: str | None = None) -> None:
+        """Spend a token of this rule for the caller (its address unless a key is given)."""
+        if not self.settings.rate_limits:
+            return
+        self.limiter.take(rule, key or self.address(request), self.clock().timestamp())
+
+    def address(self, request: Request) -> str:
+        header = self.settings.client_ip_header
+        if header and request.headers.get(header):
+            return request.headers[header]
+        return request.client.host if request.client else "unknown"
+
+    # -- identity ------------------------------------------------------------------------------
+
+    async def learner(self, request: Request) -> Learner:
+        """The signed-in learner: from Cloudflare Access when on, else the session cookie only."""
+        if self.settings.access is not None:
+            return await self.access_learner(request, self.settings.access)
+        token = auth.session_token(request)
+        if token is None:
+            raise ApiError(401, "unauthorized", "Sign in with your invite link first.")
+        statement = sql.learner_by_session(auth.token_hash(token), iso(self.clock()))
+        row = (await self.db.execute(statement)).first()
+        if row is None:
+            raise ApiError(
+                401, "unauthorized", "Your session has ended: open your invite link again."
+            )
+        return row
+
+    async def access_learner(self, request: Request, verifier: AccessVerifier) -> Learner:
+        assertion = request.headers.get(ACCESS_HEADER)
+        if not assertion:
+            raise ApiError(401, "unauthorized", "Sign in through Cloudflare Access first.")
+        email = await run_in_threadpool(verifier.email, assertion)  # may fetch the team's keys
+        row = (await self.db.execute(sql.learner_by_email(email))).first()
+        if row is None:
+            raise ApiError(403, "not_enrolled", f"{email} is not enrolled in this course.")
+        learner = (await self.db.execute(sql.learner_by_id(row["id"]))).first()
+        assert learner is not None
+        return learner
+
+    async def placed(self, request: Request) -> tuple[Learner, Course]:
+        """The signed-in learner, placed on the current course version, and that course."""
+        learner = await self.learner(request)
+        course = await self.learning.course()
+        return await self.learning.place(learner, course), course

@@ -1,0 +1,225 @@
+"""The API's settings, declared once: every environment variable with its type, default and help.
+
+`Settings.from_env(mapping)` is the one reader, for `build.py serve` (os.environ), the Worker
+(wrangler.toml vars and `wrangler secret put`) and the operator commands (`build.py learners`);
+`markdown_table()` renders the README's Configuration table from the same declarations (a test
+checks they agree). Secrets come from the environment, never from git.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from .lrs import LrsConfig
+from .stream import StreamKeys
+
+if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
+    from .access import AccessVerifier
+
+log = logging.getLogger("sillon")
+DEFAULT_DB = ".sillon/sillon.sqlite3"
+DEFAULT_TZ = "Europe/Paris"
+SERVE, WORKER, CLI = "serve", "worker", "cli"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: how it reads, what it defaults to, what it does, who reads it."""
+
+    name: str
+    kind: str  # text | secret | url | list | switch: how the value is read
+    default: str  # the default, as the README says it
+    help: str
+    runtimes: tuple[str, ...] = (SERVE, WORKER, CLI)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "SILLON_DB",
+        "text",
+        f"`{DEFAULT_DB}`",
+        "SQLite database file of the local API (created with `schema.sql`); "
+        "the Worker uses its D1 binding `DB` instead",
+        (SERVE, CLI),
+    ),
+    Setting(
+        "SILLON_ADMIN_TOKEN",
+        "secret",
+        "unset: admin endpoints answer 403",
+        "bearer token for `/api/admin/*` and admin reads, and what a teacher types into the "
+        "cohort insight page (`/admin/`)",
+        (SERVE, WORKER),
+    ),
+    Setting(
+        "SILLON_SECRET",
+        "secret",
+        "random per process (a warning is logged)",
+        "signs the Tally hidden field; set it so links survive restarts",
+        (SERVE, WORKER),
+    ),
+    Setting(
+        "TALLY_SIGNING_SECRET",
+        "secret",
+        "unset: `/api/tally-hook` answers 503",
+        "the signing secret of your Tally webhook",
+        (SERVE, WORKER),
+    ),
+    Setting(
+        "SILLON_BASE_URL",
+        "url",
+        "the request's own address",
+        "public address used in invite links and as the base of xAPI actor and activity ids "
+        "(the learners command's default: `http://127.0.0.1:8000`)",
+    ),
+    Setting(
+        "SILLON_TZ",
+        "text",
+        f"`{DEFAULT_TZ}`",
+        "default time zone of new learners (streak days are local days)",
+    ),
+    Setting(
+        "CLOUDFLARE_STREAM_SIGNING_KEY_ID",
+        "text",
+        "unset: Stream steps answer 503",
+        "signed playback of `stream:<uid>` videos: the signing key's id "
+        "(`build.py stream-key`); the three Stream variables go together",
+        (SERVE, WORKER),
+    ),
+    Setting(
+        "CLOUDFLARE_STREAM_SIGNING_KEY_PEM",
+        "secret",
+        "unset",
+        "the signing key's PEM, as is or base64-encoded as Stream's `POST /stream/keys` returns it",
+        (SERVE, WORKER),
+    ),
+    Setting(
+        "CLOUDFLARE_STREAM_CUSTOMER_CODE",
+        "text",
+        "unset",
+        "the `customer-<code>` of your Stream URLs",
+        (SERVE, WORKER),
+    ),
+    Setting(
+        "SILLON_LRS_URL",
+        "url",
+        "unset: statements are kept, not forwarded",
+        "forward xAPI statements to this LRS (see [xAPI statements](#xapi-statements))",
+        (SERVE, WORKER),
+    ),
+    Setting("SILLON_LRS_USERNAME", "text", "unset", "the LRS's basic-auth user", (SERVE, WORKER)),
+    Setting(
+        "SILLON_LRS_PASSWORD", "secret", "unset", "the LRS's basic-auth password", (SERVE, WORKER)
+    ),
+    Setting(
+        "SILLON_RATE_LIMITS",
+        "switch",
+        "`on`",
+        "`off` turns the abuse limits (429) off: only behind a rate limiter of your own, or for "
+        "`bench/api_bench.py`",
+        (SERVE,),
+    ),
+    Setting(
+        "SILLON_CORS_ORIGINS",
+        "list",
+        "unset: no cross-origin access",
+        "comma-separated origins allowed to call the API with credentials",
+        (SERVE,),
+    ),
+    Setting(
+        "SILLON_ACCESS_TEAM_DOMAIN",
+        "text",
+        "unset: off",
+        "Cloudflare Access mode (with `SILLON_ACCESS_AUD`): learners are identified by the "
+        "`Cf-Access-Jwt-Assertion` JWT (RS256, checked against the team's published keys, "
+        "`aud`, `iss`, expiry) and its `email`, which must be enrolled; no cookie sessions",
+        (SERVE,),
+    ),
+    Setting(
+        "SILLON_ACCESS_AUD", "text", "unset: off", "the Access application's audience tag", (SERVE,)
+    ),
+)
+NAMES = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclass
+class Settings:
+    """What the API needs from its environment (read by `from_env`; tests build one directly)."""
+
+    db_path: str = DEFAULT_DB
+    admin_token: str | None = None
+    secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    tally_secret: str | None = None
+    base_url: str | None = None
+    default_tz: str = DEFAULT_TZ
+    access: AccessVerifier | None = None
+    stream: StreamKeys | None = None
+    client_ip_header: str | None = None  # cf-connecting-ip behind Cloudflare (the Worker)
+    cors_origins: list[str] = field(default_factory=list)
+    lrs: LrsConfig | None = None
+    rate_limits: bool = True
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str | None], runtime: str = SERVE, **fixed: Any
+    ) -> Settings:
+        """Read the settings `runtime` uses from a mapping (os.environ, the Worker's env);
+        `fixed` overrides what the caller decides (the Worker's database, a --db flag).
+        A half-configured group (Stream keys, LRS, Access) or a bad value raises ValueError."""
+        env = {
+            s.name: (environ.get(s.name) or "").strip() for s in SETTINGS if runtime in s.runtimes
+        }
+        settings = cls(
+            db_path=env.get("SILLON_DB") or DEFAULT_DB,
+            admin_token=env.get("SILLON_ADMIN_TOKEN") or None,
+            tally_secret=env.get("TALLY_SIGNING_SECRET") or None,
+            base_url=env.get("SILLON_BASE_URL") or None,
+            default_tz=env.get("SILLON_TZ") or DEFAULT_TZ,
+            cors_origins=[o.strip() for o in env.get("SILLON_CORS_ORIGINS", "").split(",")],
+            rate_limits=_switch("SILLON_RATE_LIMITS", env.get("SILLON_RATE_LIMITS") or "on"),
+            stream=StreamKeys.from_env(env) if runtime != CLI else None,
+            lrs=LrsConfig.from_env(env) if runtime != CLI else None,
+        )
+        settings.cors_origins = [o for o in settings.cors_origins if o]
+        if env.get("SILLON_SECRET"):
+            settings.secret = env["SILLON_SECRET"]
+        elif runtime != CLI:
+            log.warning(
+                "SILLON_SECRET is not set: Tally quiz links signed now stop working on restart"
+            )
+        if runtime == SERVE:
+            settings.access = _access(env)
+        return replace(settings, **{k: v for k, v in fixed.items() if v is not None})
+
+
+def _switch(name: str, value: str) -> bool:
+    if value.lower() not in ("on", "off"):
+        raise ValueError(f"{name} must be on or off, not {value!r}")
+    return value.lower() == "on"
+
+
+def _access(env: Mapping[str, str]) -> AccessVerifier | None:
+    from .access import AccessConfig, AccessVerifier
+
+    config = AccessConfig.from_env(env)
+    if config is None:
+        return None
+    log.info("Cloudflare Access mode: learners are identified by %s", config.issuer)
+    return AccessVerifier(config)
+
+
+def markdown_table() -> str:
+    """The README's Configuration table, from the declarations."""
+    lines = ["| variable | used by | default | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        used = ", ".join(RUNTIME_NAMES[r] for r in s.runtimes)
+        if s.kind == "secret" and WORKER in s.runtimes:
+            used = used.replace("Worker", "Worker (`wrangler secret put`)")
+        lines.append(f"| `{s.name}` | {used} | {s.default} | {s.help} |")
+    return "\n".join(lines)
+
+
+RUNTIME_NAMES = {SERVE: "serve", WORKER: "Worker", CLI: "learners, publish"}
