@@ -15,6 +15,7 @@ from typing import Any
 
 from builder.config import BuildConfig
 from builder.errors import BuildError, ConfigError, Problem
+from ops.errors import CommandError
 
 COMMANDS = (
     "build",
@@ -164,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildError as exc:
         _report(exc.problems)
         return 1
+    except CommandError as exc:  # an operator command (ops/) refused or failed
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
 
 
 def _config(args: argparse.Namespace, **extra: object) -> BuildConfig:
@@ -212,28 +216,24 @@ def _admin(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(os.environ, CLI, db_path=args.db, base_url=args.base_url)
     db = settings.db_path
-    try:
-        if args.command == "publish":
-            _build(args)
-            config = _config(args)
-            version = admin.publish(settings, config.private / "manifest.json")
-            print(f"Published course version {version[:12]} to {db}", file=sys.stderr)
-        elif args.action == "add":
-            row = {"name": args.name, "email": args.email, "teamId": args.team, "tz": args.tz}
-            print(admin.enroll(settings, [row])[0]["inviteUrl"])
-        elif args.action == "import":
-            invites = admin.enroll(settings, admin.read_csv(Path(args.csv)))
-            _output(csv_text(invites, bom=False), args.invites)
-            print(f"Enrolled {len(invites)} learner(s) in {db}", file=sys.stderr)
-        elif args.action == "list":
-            print(admin.table(admin.progress_rows(settings)))
-        elif args.action == "export":
-            _output(csv_text(admin.progress_rows(settings), bom=False), args.to)
-        else:
-            print(f"{args.user_id} starts again at {admin.reset(settings, args.user_id)}")
-    except admin.AdminError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.command == "publish":
+        _build(args)
+        config = _config(args)
+        version = admin.publish(settings, config.private / "manifest.json")
+        print(f"Published course version {version[:12]} to {db}", file=sys.stderr)
+    elif args.action == "add":
+        row = {"name": args.name, "email": args.email, "teamId": args.team, "tz": args.tz}
+        print(admin.enroll(settings, [row])[0]["inviteUrl"])
+    elif args.action == "import":
+        invites = admin.enroll(settings, admin.read_csv(Path(args.csv)))
+        _output(csv_text(invites, bom=False), args.invites)
+        print(f"Enrolled {len(invites)} learner(s) in {db}", file=sys.stderr)
+    elif args.action == "list":
+        print(admin.table(admin.progress_rows(settings)))
+    elif args.action == "export":
+        _output(csv_text(admin.progress_rows(settings), bom=False), args.to)
+    else:
+        print(f"{args.user_id} starts again at {admin.reset(settings, args.user_id)}")
     return 0
 
 
@@ -242,11 +242,7 @@ def _stream_key(args: argparse.Namespace) -> int:
 
     from ops import stream_keys
 
-    try:
-        key_id = stream_keys.create(Path(args.out))
-    except stream_keys.StreamKeyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.code
+    key_id = stream_keys.create(Path(args.out))
     print(stream_keys.instructions(key_id, Path(args.out)))
     return 0
 
@@ -254,13 +250,9 @@ def _stream_key(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ops.worker import DeployError, stage
+    from ops.worker import stage
 
-    try:
-        config = stage(Path(args.out), Path(args.site))
-    except DeployError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    config = stage(Path(args.out), Path(args.site))
     print(f"Staged the Worker: npx wrangler deploy -c {config}", file=sys.stderr)
     return 0
 

@@ -17,8 +17,10 @@ from . import auth, gate, insight, limits, rules, sql, tally, xapi
 from .body import event_id, forbid_identity, read_body, read_json, text
 from .clock import Clock, iso, utc_now
 from .context import Context
+from .course import Course
 from .errors import HANDLERS, ApiError
-from .learning import Learner, TallyResponse
+from .learner import Learner
+from .learning import TallyResponse
 from .openapi import document
 from .settings import Settings
 from .storage import Conflict, Database
@@ -111,16 +113,16 @@ class Api(Context):
         user_id = request.query_params.get("userId")
         if user_id is not None:
             auth.require_admin(request, self.settings.admin_token)
-            learner = (await self.db.execute(sql.learner_by_id(user_id))).first()
-            if learner is None:
+            found = await self.learning.learner(sql.learner_by_id(user_id))
+            if found is None:
                 raise ApiError(404, "unknown_learner", f"No learner '{user_id}'.")
             course = await self.learning.course()
-            learner = await self.learning.place(learner, course)
+            learner = await self.learning.place(found, course)
         else:
             learner, course = await self.placed(request)
         return JSONResponse(await self.progress_of(learner, course))
 
-    async def progress_of(self, learner: Learner, course: Any) -> dict[str, Any]:
+    async def progress_of(self, learner: Learner, course: Course) -> dict[str, Any]:
         completed = (await self.db.execute(sql.completed_steps(learner["id"]))).rows
         badges = (await self.db.execute(sql.badges_of(learner["id"]))).rows
         open_step = course.step(learner["open_step"]) if learner["open_step"] else None
@@ -171,7 +173,7 @@ class Api(Context):
         raise ApiError(503, "busy", "Too many simultaneous reports; the event will be retried.")
 
     async def _decide(
-        self, learner: Learner, course: Any, eid: str, kind: str, body: dict[str, Any]
+        self, learner: Learner, course: Course, eid: str, kind: str, body: dict[str, Any]
     ) -> Response:
         first = await self.learning.replay(learner, eid, kind)
         if first is not None:
@@ -285,12 +287,14 @@ class Api(Context):
                 continue  # the learner moved meanwhile: read again
         raise ApiError(503, "busy", "Too many simultaneous submissions; Tally will retry.")
 
-    async def _tally_attempt(self, learner_id: str, step_id: str, submission: Any) -> Response:
-        learner = (await self.db.execute(sql.learner_by_id(learner_id))).first()
-        if learner is None:
+    async def _tally_attempt(
+        self, learner_id: str, step_id: str, submission: tally.Submission
+    ) -> Response:
+        found = await self.learning.learner(sql.learner_by_id(learner_id))
+        if found is None:
             raise ApiError(404, "unknown_learner", "The learner of this response no longer exists.")
         course = await self.learning.course()
-        learner = await self.learning.place(learner, course)
+        learner = await self.learning.place(found, course)
         first = await self.learning.replay(learner, submission.event_id, "tally")
         if first is not None:
             return JSONResponse({**first, "replayed": True})

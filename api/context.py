@@ -16,7 +16,8 @@ from . import auth, limits, sql
 from .clock import Clock, iso, utc_now
 from .course import Course
 from .errors import ApiError
-from .learning import Learner, Learning
+from .learner import Learner
+from .learning import Learning
 from .lrs import Forwarder
 from .settings import Settings
 from .storage import Database
@@ -62,7 +63,7 @@ class Context:
         if token is None:
             raise ApiError(401, "unauthorized", "Sign in with your invite link first.")
         statement = sql.learner_by_session(auth.token_hash(token), iso(self.clock()))
-        row = (await self.db.execute(statement)).first()
+        row = await self.learning.learner(statement)
         if row is None:
             raise ApiError(
                 401, "unauthorized", "Your session has ended: open your invite link again."
@@ -77,7 +78,7 @@ class Context:
         row = (await self.db.execute(sql.learner_by_email(email))).first()
         if row is None:
             raise ApiError(403, "not_enrolled", f"{email} is not enrolled in this course.")
-        learner = (await self.db.execute(sql.learner_by_id(row["id"]))).first()
+        learner = await self.learning.learner(sql.learner_by_id(row["id"]))
         assert learner is not None
         return learner
 

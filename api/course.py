@@ -8,7 +8,61 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, cast
+
+
+class ManifestVideo(TypedDict):
+    stream: str | None  # Stream uid, or None for a local file
+    url: str | None  # the local file's site path
+    duration: float
+
+
+class ManifestQuestion(TypedDict):
+    choices: int
+    answer: list[int]  # the right choices (keys: the manifest is private)
+    multiple: bool
+    explain: str  # HTML shown once the quiz is passed
+
+
+# `pass` is a Python keyword: the functional form names it.
+ManifestStep = TypedDict(
+    "ManifestStep",
+    {
+        "id": str,
+        "module": str,
+        "title": str,
+        "kind": Literal["lesson", "quiz"],
+        "video": NotRequired[ManifestVideo | None],  # lessons
+        "pass": NotRequired[float],  # quizzes
+        "tally": NotRequired[str],
+        "questions": NotRequired[list[ManifestQuestion]],
+    },
+)
+
+
+class ManifestKmsEntry(TypedDict):
+    url: str
+    module: str | None  # None: a page of the whole course
+
+
+class ManifestKms(TypedDict):
+    unlock: Literal["start", "module", "end"]
+    pages: list[ManifestKmsEntry]
+    files: list[ManifestKmsEntry]
+
+
+class Manifest(TypedDict):
+    """The private manifest the build writes (builder/manifest.py), format 1."""
+
+    format: int
+    version: str
+    title: str
+    language: NotRequired[str]
+    playbackMaxRate: float
+    completion: float
+    kms: ManifestKms
+    modules: list[dict[str, Any]]
+    steps: list[ManifestStep]
 
 
 @dataclass(frozen=True)
@@ -86,9 +140,10 @@ class Course:
 
 def parse_manifest(text: str) -> Course:
     """Read a manifest written by the build (format 1)."""
-    data = json.loads(text)
-    if not isinstance(data, dict):
+    loaded = json.loads(text)
+    if not isinstance(loaded, dict):
         raise ValueError("a manifest is a JSON object")
+    data = cast(Manifest, loaded)
     if data.get("format") != 1:
         raise ValueError(f"unsupported course manifest format {data.get('format')!r}")
     if not isinstance(data.get("version"), str) or not data["version"]:
@@ -107,27 +162,31 @@ def parse_manifest(text: str) -> Course:
     )
 
 
-def _step(entry: dict[str, Any]) -> StepInfo:
-    base = {"id": entry["id"], "module": entry["module"], "title": entry["title"]}
+def _step(entry: ManifestStep) -> StepInfo:
+    step_id, module, title = entry["id"], entry["module"], entry["title"]
     if entry["kind"] == "lesson":
         video = entry.get("video")
         if not video:
-            return StepInfo(kind="lesson", **base)
+            return StepInfo(step_id, "lesson", module, title)
         return StepInfo(
-            kind="video",
+            step_id,
+            "video",
+            module,
+            title,
             duration=float(video["duration"]),
             video_url=video.get("url"),
             stream_uid=video.get("stream"),
-            **base,
         )
     questions = entry.get("questions") or []
     return StepInfo(
-        kind="quiz",
+        step_id,
+        "quiz",
+        module,
+        title,
         pass_mark=float(entry["pass"]),
         tally=entry.get("tally"),
         answers=tuple(tuple(q["answer"]) for q in questions),
         multiple=tuple(bool(q["multiple"]) for q in questions),
         choices=tuple(int(q["choices"]) for q in questions),
         explains=tuple(q.get("explain", "") for q in questions),
-        **base,
     )

@@ -28,7 +28,7 @@ from starlette.routing import Route
 from . import auth, limits, rules, sql
 from .clock import iso
 from .context import Context
-from .course import Course
+from .course import Course, StepInfo
 from .csvfile import csv_text
 from .errors import ApiError
 from .storage import Database
@@ -165,28 +165,10 @@ async def team_insight(db: Database, course: Course, team: str, now: datetime) -
     known = await published(db)
     where = Positions.of(learners, now)
     size = len(learners)
-    steps = []
-    for position, step in enumerate(course.steps, start=1):
-        counter = counters.get(step.id, {"done": 0, "tried": 0, "passed": 0})
-        quiz = None
-        if step.kind == "quiz":
-            tried, passed = counter["tried"], counter["passed"]
-            quiz = {"tried": tried, "firstTryPassed": passed, "firstTryRate": _share(passed, tried)}
-        steps.append(
-            {
-                "position": position,
-                "id": step.id,
-                "title": step.title,
-                "kind": step.kind,
-                "module": step.module,
-                "onStep": where.on_step.get(step.id, 0),
-                "stalled": where.stalled.get(step.id, 0),
-                "completed": counter["done"],
-                "completedShare": _share(counter["done"], size),
-                "medianSeconds": median.get(step.id),
-                "quiz": quiz,
-            }
-        )
+    steps = [
+        _step_row(position, step, counters, median, where, size)
+        for position, step in enumerate(course.steps, start=1)
+    ]
     current = known.get(course.version)
     return {
         "teamId": team,
@@ -208,6 +190,35 @@ async def team_insight(db: Database, course: Course, team: str, now: datetime) -
         ],
         "steps": steps,
         "streaks": streak_buckets(learners, now),
+    }
+
+
+def _step_row(
+    position: int,
+    step: StepInfo,
+    counters: dict[str, dict[str, Any]],
+    median: dict[str, float],
+    where: Positions,
+    size: int,
+) -> dict[str, Any]:
+    """One step of the team's path: who is on it, stalled there, done, how fast, first tries."""
+    counter = counters.get(step.id, {"done": 0, "tried": 0, "passed": 0})
+    quiz = None
+    if step.kind == "quiz":
+        tried, passed = counter["tried"], counter["passed"]
+        quiz = {"tried": tried, "firstTryPassed": passed, "firstTryRate": _share(passed, tried)}
+    return {
+        "position": position,
+        "id": step.id,
+        "title": step.title,
+        "kind": step.kind,
+        "module": step.module,
+        "onStep": where.on_step.get(step.id, 0),
+        "stalled": where.stalled.get(step.id, 0),
+        "completed": counter["done"],
+        "completedShare": _share(counter["done"], size),
+        "medianSeconds": median.get(step.id),
+        "quiz": quiz,
     }
 
 

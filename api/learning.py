@@ -17,9 +17,8 @@ from . import rules, sql, xapi
 from .clock import Clock, iso, parse_iso, utc_now
 from .course import Course, StepInfo, parse_manifest
 from .errors import ApiError
+from .learner import Award, Learner, as_learner, counter
 from .storage import Database, Statement
-
-Learner = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class Outcome:
     """What an action changes: the batch to write and the answer to give."""
 
     statements: list[Statement] = field(default_factory=list)
-    xp: list[dict[str, Any]] = field(default_factory=list)
+    xp: list[Award] = field(default_factory=list)
     badges: list[str] = field(default_factory=list)
     trail: xapi.Statements | None = None  # the event as xAPI statements, written with it
 
@@ -74,6 +73,10 @@ class Learning:
             assert manifest is not None
             self.courses = {version: parse_manifest(manifest["manifest"])}
         return self.courses[version]
+
+    async def learner(self, statement: Statement) -> Learner | None:
+        """The learner a statement selecting sql.LEARNER_COLUMNS finds, or None."""
+        return as_learner((await self.db.execute(statement)).first())
 
     async def place(self, learner: Learner, course: Course) -> Learner:
         """Make sure the learner's open step is computed for the current course version."""
@@ -192,11 +195,11 @@ class Learning:
         return after
 
     def _badges(self, learner: Learner, family: str, step: int, outcome: Outcome, now: str) -> None:
-        for badge, counter, threshold in rules.COUNTER_BADGES[family]:
+        for badge, counter_name, threshold in rules.COUNTER_BADGES[family]:
             outcome.statements.append(
-                sql.award_badge_at(learner["id"], badge, counter, threshold, now)
+                sql.award_badge_at(learner["id"], badge, counter_name, threshold, now)
             )
-            before = int(learner[counter])
+            before = counter(learner, counter_name)
             if before < threshold <= before + step:
                 outcome.badges.append(badge)
 
@@ -241,14 +244,7 @@ class Learning:
         rules.check_plausible(watched, first_play, now, course.max_rate)
         trail = self.trail(learner, course)
         outcome = Outcome(trail=trail)
-        t = iso(now)
-        revision = row["revision"] if row else None
-        outcome.statements += [
-            sql.video_view_unchanged(learner["id"], step.id, revision),
-            sql.save_video_view(
-                learner["id"], step.id, json.dumps(merged), watched, t, revision or 0
-            ),
-        ]
+        outcome.statements += _save_view(learner, step, row, merged, watched, iso(now))
         required = course.completion * step.duration
         complete = watched + 1e-6 >= required
         after = None
@@ -380,6 +376,24 @@ class Learning:
         if result.passed:
             self.finish(learner, course, step, now, outcome, perfect=result.perfect)
         return outcome
+
+
+def _save_view(
+    learner: Learner,
+    step: StepInfo,
+    row: dict[str, Any] | None,
+    merged: list[rules.Interval],
+    watched: float,
+    now: str,
+) -> list[Statement]:
+    """Save the merged intervals, only over the revision that was read (else: Conflict)."""
+    revision = row["revision"] if row else None
+    return [
+        sql.video_view_unchanged(learner["id"], step.id, revision),
+        sql.save_video_view(
+            learner["id"], step.id, json.dumps(merged), watched, now, revision or 0
+        ),
+    ]
 
 
 def _public(course: Course, step_id: str | None) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ from . import sql
 from .clock import iso
 from .course import Course, StepInfo
 from .errors import ApiError
+from .learner import Learner
 from .storage import Database, Statement
 
 VERSION = "1.0.3"
@@ -109,7 +110,7 @@ def video_action(body: Mapping[str, Any], duration: float) -> VideoAction | None
 class Statements:
     """Builds the statements of one learner's event into the event's batch."""
 
-    def __init__(self, site: str, learner: dict[str, Any], course: Course) -> None:
+    def __init__(self, site: str, learner: Learner, course: Course) -> None:
         self.site = site.rstrip("/")
         self.learner = learner
         self.course = course

@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import course_parser, load_average  # noqa: E402
 from bench.generate import Projects, generate  # noqa: E402
 
 MKDOCS_TARGET = 3.0  # Sillon at least this many times faster than MkDocs
@@ -82,74 +83,28 @@ def _version(argv: list[str]) -> str:
     return " ".join(words[:2]).split("-")[0] if words else "?"
 
 
-def _load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-
-
 def tools(projects: Projects, outputs: Path) -> list[Tool]:
     """The three builders, pointed at the generated projects."""
     assert projects.sillon and projects.mkdocs and projects.hugo
-    sillon, mkdocs, hugo_dir = projects.sillon, projects.mkdocs, projects.hugo
-    hugo = hugo_binary()
-    cache_dir = outputs / "hugo-cache"
+    sillon = [sys.executable, "build.py", "build", "--content", str(projects.sillon)]
+    mkdocs = [sys.executable, "-m", "mkdocs", "build", "-q", "-f"]
+    mkdocs.append(str(projects.mkdocs / "mkdocs.yml"))
+    hugo_dir, cache_dir = projects.hugo, outputs / "hugo-cache"
+    hugo = [hugo_binary(), "--quiet", "-s", str(hugo_dir)]
     return [
         Tool(
             "Sillon",
-            lambda out: [
-                sys.executable,
-                "build.py",
-                "build",
-                "--content",
-                str(sillon),
-                "--out",
-                str(out),
-                "--no-cache",
-            ],
+            lambda out: [*sillon, "--out", str(out), "--no-cache"],
             outputs / "sillon",
             [outputs / "sillon-private"],
         ),
         # The same build with its Markdown cache kept from the previous run (the site itself is
         # deleted and fully rewritten): what a second `python build.py` costs after an edit.
-        Tool(
-            "Sillon+cache",
-            lambda out: [
-                sys.executable,
-                "build.py",
-                "build",
-                "--content",
-                str(sillon),
-                "--out",
-                str(out),
-            ],
-            outputs / "sillon-warm",
-        ),
-        Tool(
-            "MkDocs",
-            lambda out: [
-                sys.executable,
-                "-m",
-                "mkdocs",
-                "build",
-                "-q",
-                "-f",
-                str(mkdocs / "mkdocs.yml"),
-                "-d",
-                str(out),
-            ],
-            outputs / "mkdocs",
-        ),
+        Tool("Sillon+cache", lambda out: [*sillon, "--out", str(out)], outputs / "sillon-warm"),
+        Tool("MkDocs", lambda out: [*mkdocs, "-d", str(out)], outputs / "mkdocs"),
         Tool(
             "Hugo",
-            lambda out: [
-                hugo,
-                "--quiet",
-                "-s",
-                str(hugo_dir),
-                "-d",
-                str(out),
-                "--cacheDir",
-                str(cache_dir),
-            ],
+            lambda out: [*hugo, "-d", str(out), "--cacheDir", str(cache_dir)],
             outputs / "hugo",
             [cache_dir, hugo_dir / "resources"],
         ),
@@ -202,23 +157,50 @@ def report(all_tools: list[Tool], repeat: int) -> bool:
     return ok_mkdocs and ok_hugo
 
 
+def describe(args: argparse.Namespace, projects: Projects, work: Path, seconds: float) -> None:
+    """Print what is measured, on what machine, with which versions."""
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    print(
+        f"{args.lessons} lessons ({projects.words / args.lessons:.0f} words each), "
+        f"generated in {seconds:.1f} s under {work}"
+    )
+    print(
+        f"machine: {cores} cores ({usable} usable), {platform.platform()}, "
+        f"Python {platform.python_version()}, load average {load_average()}"
+    )
+    hugo = [hugo_binary(), "version"]
+    print(f"MkDocs {importlib.metadata.version('mkdocs')}, {_version(hugo)}")
+
+
+def timed_runs(all_tools: list[Tool], warmup: int, repeat: int) -> None:
+    """Run every tool `warmup` times untimed, then `repeat` timed rounds, interleaved."""
+    for _ in range(warmup):
+        for tool in all_tools:
+            tool.run()
+    for number in range(1, repeat + 1):
+        for tool in all_tools:
+            tool.times.append(tool.run())
+        print(
+            f"run {number}: " + ", ".join(f"{t.name} {t.times[-1]:.2f} s" for t in all_tools),
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Generate the projects, run every builder --repeat times, print the comparison."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument(
-        "--lessons", type=int, default=2000, help="lessons in the course (default 2000)"
+    parser = course_parser(
+        __doc__,
+        workdir="keep projects and outputs here (e.g. bench/out)",
+        check="exit 1 when a target is not met",
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool (default 3)")
     parser.add_argument(
         "--warmup", type=int, default=1, help="untimed runs per tool first (default 1)"
     )
     parser.add_argument(
-        "--workdir", type=Path, help="keep projects and outputs here (e.g. bench/out)"
-    )
-    parser.add_argument(
         "--no-mkdocs-nav", action="store_true", help="let MkDocs build its nav itself"
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.lessons < 1:
         parser.error("--repeat and --lessons must be >= 1")
@@ -228,32 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         projects = generate(work / "projects", args.lessons, mkdocs_nav=not args.no_mkdocs_nav)
         all_tools = tools(projects, work / "outputs")
-        cores = os.cpu_count()
-        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-        print(
-            f"{args.lessons} lessons ({projects.words / args.lessons:.0f} words each), "
-            f"generated in {time.perf_counter() - started:.1f} s under {work}"
-        )
-        print(
-            f"machine: {cores} cores ({usable} usable), {platform.platform()}, "
-            f"Python {platform.python_version()}, load average {_load()}"
-        )
-        print(
-            f"MkDocs {importlib.metadata.version('mkdocs')}, "
-            f"{_version([all_tools[2].command(Path('.'))[0], 'version'])}"
-        )
-        for _ in range(args.warmup):
-            for tool in all_tools:
-                tool.run()
-        for number in range(1, args.repeat + 1):
-            for tool in all_tools:
-                tool.times.append(tool.run())
-            print(
-                f"run {number}: " + ", ".join(f"{t.name} {t.times[-1]:.2f} s" for t in all_tools),
-                flush=True,
-            )
+        describe(args, projects, work, time.perf_counter() - started)
+        timed_runs(all_tools, args.warmup, args.repeat)
         met = report(all_tools, args.repeat)
-        print(f"load average at the end: {_load()} (other work on the machine skews the figures)")
+        print(
+            f"load average at the end: {load_average()} "
+            "(other work on the machine skews the figures)"
+        )
     return 1 if args.check and not met else 0
 
 

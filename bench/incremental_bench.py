@@ -11,9 +11,7 @@ each rebuild wrote.
 
 from __future__ import annotations
 
-import argparse
 import cProfile
-import math
 import os
 import pstats
 import random
@@ -30,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import course_parser, load_average, percentile  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from builder.cache import Cache  # noqa: E402
 from builder.config import BuildConfig  # noqa: E402
@@ -37,12 +36,6 @@ from builder.pipeline import BuildResult, build  # noqa: E402
 
 TARGET_MS = 150.0
 TITLE = re.compile(r'^title: "(.*)"$', re.M)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 class Scenario:
@@ -81,10 +74,6 @@ class Scenario:
         )
 
 
-def _load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-
-
 def lesson_files(content: Path) -> list[Path]:
     return sorted(content.glob("modules/*/*.md"))
 
@@ -103,20 +92,114 @@ def full_build(config: BuildConfig, cache: Cache) -> BuildResult:
     return result
 
 
+class Edits:
+    """The content edits of the scenarios; each returns the files its rebuild should rewrite."""
+
+    def __init__(self, lessons: list[Path], rng: random.Random) -> None:
+        self.lessons, self.rng = lessons, rng
+        self.last = lessons[0]
+
+    def body(self, i: int) -> set[str]:
+        # mostly a different lesson each time; every fourth edit hits the same one again
+        path = self.last if i % 4 == 3 else self.rng.choice(self.lessons)
+        self.last = path
+        with path.open("a", encoding="utf-8") as f:
+            f.write(f"\nUne phrase ajoutée pendant le banc d'essai, numéro {i}.\n")
+        return {f"steps/{lesson_id(path)}.html"}
+
+    def nothing(self, i: int) -> set[str]:
+        return set()
+
+    def title(self, i: int) -> set[str]:
+        path = self.rng.choice(self.lessons)
+        text = path.read_text(encoding="utf-8")
+        path.write_text(TITLE.sub(lambda m: f'title: "{m[1]} (v{i})"', text, count=1), "utf-8")
+        return {
+            f"steps/{lesson_id(path)}.html",
+            "index.html",
+            "outline.json",
+            "_sillon/preview.html",
+        }
+
+
+def content_scenarios(
+    config: BuildConfig, cache: Cache, edits: Edits, iterations: int
+) -> list[Scenario]:
+    """A lesson body edit `iterations` times, no change, a lesson title edit."""
+    scenarios = []
+    for name, edit, runs in (
+        ("one-lesson body edit", edits.body, iterations),
+        ("no change", edits.nothing, 10),
+        ("lesson title edit", edits.title, 5),
+    ):
+        scenario = Scenario(name)
+        scenario.run(config, cache, edit, runs)
+        scenarios.append(scenario)
+    return scenarios
+
+
+def template_scenario(work: Path, content: Path) -> Scenario:
+    """Edits of step.html in a copy of templates/, with its own site and cache."""
+    print("  template edit (copy of templates/, its own cache):")
+    templates = work / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    config = BuildConfig.make(
+        content=content, out=work / "site-templates", dev=True, templates=templates
+    )
+    cache = Cache()
+    full_build(config, cache)
+
+    def edit_template(i: int) -> None:
+        with (templates / "step.html").open("a", encoding="utf-8") as f:
+            f.write(f"<!-- edit {i} -->\n")
+        return None
+
+    scenario = Scenario("template edit step.html")
+    scenario.run(config, cache, edit_template, 5)
+    return scenario
+
+
+def report(scenarios: list[Scenario], checked: list[Scenario]) -> bool:
+    """Print the table and the target; return True when it is met with no unexpected write."""
+    print(f"\n{'scenario':<22} {'runs':>4} {'median ms':>9} {'p90 ms':>8} {'max ms':>8}   written")
+    for scenario in scenarios:
+        print(scenario.row())
+    problems = [f"{s.name}: {u}" for s in checked for u in s.unexpected]
+    for problem in problems[:10]:
+        print(f"  unexpected writes: {problem}")
+    if not problems:
+        print("  each lesson edit rewrote only steps/<its id>.html; a no-change rebuild: nothing")
+    print(f"  load average at the end: {load_average()}")
+    median = statistics.median(scenarios[0].ms)
+    met = median < TARGET_MS
+    print(
+        f"\ntarget one-lesson rebuild median < {TARGET_MS:.0f} ms: {median:.1f} ms -> "
+        f"{'MET' if met else 'NOT MET'}"
+    )
+    return met and not problems
+
+
+def profile(config: BuildConfig, cache: Cache, edits: Edits, i: int) -> None:
+    """cProfile one more lesson body edit's rebuild."""
+    profiler = cProfile.Profile()
+    edits.body(i)
+    profiler.enable()
+    build(config, cache, incremental=True)
+    profiler.disable()
+    print("\ncProfile of one more one-lesson rebuild (top 20 by cumulative time):")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumtime").print_stats(20)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Generate the course, run the scenarios, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument(
-        "--lessons", type=int, default=2000, help="lessons in the course (default 2000)"
+    parser = course_parser(
+        __doc__,
+        workdir="keep the course and site here (e.g. bench/out)",
+        check="exit 1 when the target is not met",
     )
     parser.add_argument("--iterations", type=int, default=30, help="one-lesson edits (default 30)")
-    parser.add_argument(
-        "--workdir", type=Path, help="keep the course and site here (e.g. bench/out)"
-    )
     parser.add_argument("--profile", action="store_true", help="cProfile one more lesson edit")
-    parser.add_argument("--check", action="store_true", help="exit 1 when the target is not met")
     args = parser.parse_args(argv)
-    rng = random.Random(7)
 
     with tempfile.TemporaryDirectory(prefix="sillon-incr-") as tmp:
         work = (args.workdir or Path(tmp)).resolve() / "incremental"
@@ -127,91 +210,17 @@ def main(argv: list[str] | None = None) -> int:
         lessons = lesson_files(content)
         print(
             f"{len(lessons)} lessons under {content}; {os.cpu_count()} cores, "
-            f"load average {_load()}"
+            f"load average {load_average()}"
         )
-
         config = BuildConfig.make(content=content, out=work / "site", dev=True)
         cache = Cache()
         full_build(config, cache)
-
-        last: list[Path] = [lessons[0]]
-
-        def edit_body(i: int) -> set[str]:
-            # mostly a different lesson each time; every fourth edit hits the same one again
-            path = last[0] if i % 4 == 3 else rng.choice(lessons)
-            last[0] = path
-            with path.open("a", encoding="utf-8") as f:
-                f.write(f"\nUne phrase ajoutée pendant le banc d'essai, numéro {i}.\n")
-            return {f"steps/{lesson_id(path)}.html"}
-
-        def no_change(i: int) -> set[str]:
-            return set()
-
-        def edit_title(i: int) -> set[str]:
-            path = rng.choice(lessons)
-            text = path.read_text(encoding="utf-8")
-            path.write_text(TITLE.sub(lambda m: f'title: "{m[1]} (v{i})"', text, count=1), "utf-8")
-            return {
-                f"steps/{lesson_id(path)}.html",
-                "index.html",
-                "outline.json",
-                "_sillon/preview.html",
-            }
-
-        lesson_edit = Scenario("one-lesson body edit")
-        lesson_edit.run(config, cache, edit_body, args.iterations)
-        unchanged = Scenario("no change")
-        unchanged.run(config, cache, no_change, 10)
-        title = Scenario("lesson title edit")
-        title.run(config, cache, edit_title, 5)
-
-        print("  template edit (copy of templates/, its own cache):")
-        templates = work / "templates"
-        shutil.copytree(ROOT / "templates", templates)
-        template_config = BuildConfig.make(
-            content=content, out=work / "site-templates", dev=True, templates=templates
-        )
-        template_cache = Cache()
-        full_build(template_config, template_cache)
-
-        def edit_template(i: int) -> None:
-            with (templates / "step.html").open("a", encoding="utf-8") as f:
-                f.write(f"<!-- edit {i} -->\n")
-            return None
-
-        template = Scenario("template edit step.html")
-        template.run(template_config, template_cache, edit_template, 5)
-
-        print(
-            f"\n{'scenario':<22} {'runs':>4} {'median ms':>9} {'p90 ms':>8} {'max ms':>8}   written"
-        )
-        for scenario in (lesson_edit, unchanged, title, template):
-            print(scenario.row())
-        problems = [f"{s.name}: {u}" for s in (lesson_edit, unchanged, title) for u in s.unexpected]
-        for problem in problems[:10]:
-            print(f"  unexpected writes: {problem}")
-        if not problems:
-            print(
-                "  each lesson edit rewrote only steps/<its id>.html; a no-change rebuild: nothing"
-            )
-
-        print(f"  load average at the end: {_load()}")
-        median = statistics.median(lesson_edit.ms)
-        met = median < TARGET_MS
-        print(
-            f"\ntarget one-lesson rebuild median < {TARGET_MS:.0f} ms: {median:.1f} ms -> "
-            f"{'MET' if met else 'NOT MET'}"
-        )
-
+        edits = Edits(lessons, random.Random(7))
+        checked = content_scenarios(config, cache, edits, args.iterations)
+        ok = report([*checked, template_scenario(work, content)], checked)
         if args.profile:
-            profiler = cProfile.Profile()
-            edit_body(args.iterations)
-            profiler.enable()
-            build(config, cache, incremental=True)
-            profiler.disable()
-            print("\ncProfile of one more one-lesson rebuild (top 20 by cumulative time):")
-            pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumtime").print_stats(20)
-    return 1 if args.check and not (met and not problems) else 0
+            profile(config, cache, edits, args.iterations)
+    return 1 if args.check and not ok else 0
 
 
 if __name__ == "__main__":

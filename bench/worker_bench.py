@@ -1,4 +1,4 @@
-"""The Python Worker's own costs, measured in the real-runtime harness (tests/worker_runtime.py):
+"""The Python Worker's own costs, measured in the real-runtime harness (tests/support/worker.py):
 the bundle's size against Cloudflare's limits, start-up time, and per request the Worker's time
 (wall time of the call minus its waits on D1), the harness process's CPU, D1 calls, statements
 and the rows D1 reports read and written; beside it, the same requests to `python build.py
@@ -25,16 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import httpx  # noqa: E402
-from browser import Site  # noqa: E402
-from conftest import EXAMPLE  # noqa: E402
-from worker_runtime import WorkerSite  # noqa: E402
+from support.course import EXAMPLE  # noqa: E402
+from support.launch import Site  # noqa: E402
+from support.worker import WorkerSite  # noqa: E402
 
 FREE_LIMIT_KIB, PAID_LIMIT_KIB = 3 * 1024, 10 * 1024  # a Worker's size after gzip
 
 
 def learner(url: str) -> tuple[httpx.Client, str]:
     """A signed-in learner and their open (video) step."""
-    from browser import enroll
+    from support.launch import enroll
 
     created = enroll(url, "Bench")
     client = httpx.Client(base_url=url, timeout=60)

@@ -7,15 +7,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import schema
+from . import frontmatter, schema
 from .cache import Cache
 from .config import BuildConfig
 from .discover import Layout, StepFile
-from .errors import Problem, Problems
+from .errors import ContentError, Problem, Problems
 from .model import KmsFile, KmsPage, Module, Question, Source, Step
 from .yamlfile import LineDict, LineList, YamlSyntaxError, load
 
-FENCE = re.compile(r"^(---|\.\.\.)\s*$")
 H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$")
 
 
@@ -55,32 +54,14 @@ def _collect(parser: Any, source: Source) -> tuple[Step | None, list[Problem]]:
     return step, problems.items
 
 
-def split_front_matter(text: str) -> tuple[str | None, str, int]:
-    """Split `---` front matter from a Markdown body; return (yaml, body, body's first line)."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        return None, text, 1
-    for index in range(1, len(lines)):
-        if FENCE.match(lines[index]):
-            return "".join(lines[1:index]), "".join(lines[index + 1 :]), index + 2
-    return "".join(lines[1:]), "", len(lines) + 1
-
-
 def parse_lesson(source: Source, problems: Problems) -> Step | None:
     """Parse a lesson: front matter fields, then the Markdown body."""
-    front, body, body_line = split_front_matter(source.text)
-    if front is None:
-        problems.error(
-            source.path,
-            1,
-            "missing front matter: start the file with '---', id and title, then '---'",
-        )
-        return None
     try:
-        data = load(front, first_line=2)
-    except YamlSyntaxError as exc:
-        problems.error(source.path, exc.line, exc.message)
+        front = frontmatter.read(source.text, source.path)
+    except ContentError as exc:
+        problems.extend(exc.problems)
         return None
+    data, body, body_line = front.meta, front.body, front.body_line
     values = schema.read_fields(data, schema.LESSON, source.path, 1, problems)
     if not values or not values["id"]:
         return None
@@ -237,8 +218,9 @@ def parse_kms(
 
 def _kms_page(source: Source, group: str) -> tuple[KmsPage, list[Problem]]:
     found = Problems()
-    front, body, body_line = split_front_matter(source.text)
-    if front is not None:
+    cut = frontmatter.split(source.text)
+    body, body_line = cut.body, cut.body_line
+    if cut.yaml is not None:
         found.error(source.path, 1, "handout pages take no front matter: start with '# Title'")
     title = ""
     for line in body.splitlines():

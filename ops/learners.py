@@ -10,22 +10,21 @@ import asyncio
 import csv
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from api import insight, rules, sql
 from api.app import Api, publish_manifest
 from api.clock import iso
 from api.errors import ApiError
+from api.learner import Learner
 from api.settings import Settings
 from api.sqlite import SQLiteDatabase
+
+from .errors import CommandError
 
 T = TypeVar("T")
 CSV_FIELDS = ("name", "email", "teamId", "tz")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # serve's address, when SILLON_BASE_URL is unset
-
-
-class AdminError(Exception):
-    """An operator mistake: printed as `error: ...`, exit 2."""
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -39,14 +38,14 @@ def _api(settings: Settings) -> Api:
 def publish(settings: Settings, manifest: Path) -> str:
     """Make a built course (its private manifest) the current version in the database."""
     if not manifest.is_file():
-        raise AdminError(f"{manifest}: no manifest here (run `python build.py` first)")
+        raise CommandError(f"{manifest}: no manifest here (run `python build.py` first)")
     api = _api(settings)
     try:
         return _run(
             publish_manifest(api.db, manifest.read_text(encoding="utf-8"), iso(api.clock()))
         )
     except ApiError as exc:
-        raise AdminError(f"{manifest}: {exc.message}") from None
+        raise CommandError(f"{manifest}: {exc.message}") from None
 
 
 def enroll(settings: Settings, rows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -80,11 +79,11 @@ def _check_rows(api: Api, rows: list[dict[str, str]]) -> list[tuple[str, str, st
         tz = str(row.get("tz") or "").strip() or api.settings.default_tz
         where = f"row {number}" if len(rows) > 1 else "learner"
         if not name or "@" not in email or not team:
-            raise AdminError(f"{where}: name, email and teamId are required (got {row!r})")
+            raise CommandError(f"{where}: name, email and teamId are required (got {row!r})")
         if not rules.valid_zone(tz):
-            raise AdminError(f"{where}: unknown time zone {tz!r}")
+            raise CommandError(f"{where}: unknown time zone {tz!r}")
         if email in seen or _run(api.db.execute(sql.learner_by_email(email))).first():
-            raise AdminError(f"{where}: {email} is already enrolled")
+            raise CommandError(f"{where}: {email} is already enrolled")
         seen.add(email)
         checked.append((name, email, team, tz))
     return checked
@@ -93,12 +92,12 @@ def _check_rows(api: Api, rows: list[dict[str, str]]) -> list[tuple[str, str, st
 def read_csv(path: Path) -> list[dict[str, str]]:
     """Read learners from a CSV with a header: name,email,teamId[,tz]."""
     if not path.is_file():
-        raise AdminError(f"{path}: no such file")
+        raise CommandError(f"{path}: no such file")
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = {"name", "email", "teamId"} - set(reader.fieldnames or ())
         if missing:
-            raise AdminError(
+            raise CommandError(
                 f"{path}:1: missing column(s) {', '.join(sorted(missing))} "
                 "(header: name,email,teamId[,tz])"
             )
@@ -113,8 +112,8 @@ def progress_rows(settings: Settings) -> list[dict[str, Any]]:
         course = await api.learning.course()
         known = await insight.published(api.db)
         result = []
-        for learner in (await api.db.execute(sql.all_learners())).rows:
-            learner = await api.learning.place(learner, course)
+        for row in (await api.db.execute(sql.all_learners())).rows:
+            learner = await api.learning.place(cast(Learner, row), course)
             progress = await api.progress_of(learner, course)
             done = (await api.db.execute(sql.completed_steps(learner["id"]))).rows
             versions = [row["course_version"] for row in done]
@@ -142,7 +141,7 @@ def progress_rows(settings: Settings) -> list[dict[str, Any]]:
     try:
         return _run(collect())
     except ApiError as exc:
-        raise AdminError(exc.message) from None
+        raise CommandError(exc.message) from None
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -168,6 +167,6 @@ def reset(settings: Settings, user_id: str) -> str:
         course = _run(_api(settings).learning.reset(user_id))
     except ApiError as exc:
         if exc.code == "unknown_learner":
-            raise AdminError(f"no learner '{user_id}'") from None
-        raise AdminError(exc.message) from None
+            raise CommandError(f"no learner '{user_id}'") from None
+        raise CommandError(exc.message) from None
     return course.first or "(empty course)"

@@ -14,60 +14,35 @@ from typing import Any
 
 import httpx
 
-DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
+from .cloudflare import Credentials, api_errors
+from .errors import FAILED, CommandError
 
 
-class StreamKeyError(Exception):
-    """A one-line error for the operator (exit 2 for setup, 1 for the server)."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def credentials() -> tuple[str, str, str]:
-    """Account id, API token and API base, from the environment or ./.env."""
-    try:
-        from dotenv import dotenv_values
-
-        values = {k: v for k, v in dotenv_values(".env").items() if v is not None}
-    except ImportError:  # pragma: no cover - python-dotenv is a dependency
-        values = {}
-    values.update({k: v for k, v in os.environ.items() if k.startswith("CLOUDFLARE_")})
-    account, token = (
-        values.get("CLOUDFLARE_ACCOUNT_ID", ""),
-        values.get("CLOUDFLARE_STREAM_API_TOKEN", ""),
-    )
-    missing = [
-        n
-        for n, v in (("CLOUDFLARE_ACCOUNT_ID", account), ("CLOUDFLARE_STREAM_API_TOKEN", token))
-        if not v
-    ]
-    if missing:
-        raise StreamKeyError(f"missing {', '.join(missing)} (environment or .env)")
-    return account, token, values.get("CLOUDFLARE_API_BASE", DEFAULT_API_BASE).rstrip("/")
+def credentials() -> Credentials:
+    """The account, the API token and the API base, from the environment or ./.env."""
+    found = Credentials.load(os.environ, Path(".env"))
+    if found.missing:
+        raise CommandError(f"missing {', '.join(found.missing)} (environment or .env)")
+    return found
 
 
 def create(out: Path) -> str:
     """Create a signing key, save it to `out` (mode 600), return its id."""
-    account, token, base = credentials()
-    url = f"{base}/accounts/{account}/stream/keys"
+    found = credentials()
+    url = f"{found.api_base}/accounts/{found.account_id}/stream/keys"
     try:
-        response = httpx.post(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        response = httpx.post(url, headers=found.headers, timeout=30)
     except httpx.HTTPError as exc:
-        raise StreamKeyError(f"cannot reach {base}: {type(exc).__name__}", 1) from None
+        message = f"cannot reach {found.api_base}: {type(exc).__name__}"
+        raise CommandError(message, FAILED) from None
     body = _json(response)
     if response.status_code >= 400 or not body.get("success"):
-        errors = (
-            "; ".join(str(e.get("message", e)) for e in body.get("errors") or [])
-            or response.reason_phrase
-        )
-        raise StreamKeyError(
-            f"Stream refused to create a key ({response.status_code}): {errors}", 1
-        )
+        errors = api_errors(response.content, codes=False) or response.reason_phrase
+        message = f"Stream refused to create a key ({response.status_code}): {errors}"
+        raise CommandError(message, FAILED)
     result = body.get("result") or {}
     if not result.get("id") or not result.get("pem"):
-        raise StreamKeyError("Stream's answer has no key id or pem", 1)
+        raise CommandError("Stream's answer has no key id or pem", FAILED)
     out.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -84,6 +59,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def instructions(key_id: str, out: Path) -> str:
+    """What to do with the new key: the secrets to set, never its PEM."""
     return (
         f"Created Stream signing key {key_id}; its PEM is in {out} (readable by you only).\n"
         "Set it as secrets, never in git:\n"

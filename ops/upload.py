@@ -18,52 +18,34 @@ import argparse
 import hashlib
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any, TextIO
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
-import yaml
-from dotenv import dotenv_values
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 from tusclient.uploader.uploader import Uploader
 
-DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
-KIB = 1024
-MIB = 1024 * KIB
+from .cloudflare import ACCOUNT_VAR, TOKEN_VAR, Credentials, http_error
+from .errors import FAILED, USAGE, CommandError
+from .lessons import (
+    STREAM_PREFIX,
+    LessonPlan,
+    format_seconds,
+    plan_all,
+    plan_lesson,
+    rewrite_front_matter,
+)
+from .progress import KIB, MIB, Progress, human_bytes
+
 CHUNK_UNIT = 256 * KIB  # Stream: every chunk but the last is a multiple of 256 KiB ...
 MIN_CHUNK = 5 * MIB  # ... and at least 5 MiB
 DEFAULT_CHUNK = 50 * MIB  # Stream's recommendation for reliable connections
 DEFAULT_STATE = Path(".sillon/uploads.json")
-ACCOUNT_VAR = "CLOUDFLARE_ACCOUNT_ID"
-TOKEN_VAR = "CLOUDFLARE_STREAM_API_TOKEN"
-BASE_VAR = "CLOUDFLARE_API_BASE"
-STREAM_PREFIX = "stream:"
-FENCE = re.compile(r"^(---|\.\.\.)\s*$")
-VIDEO_LINE = re.compile(
-    r"^video[ \t]*:(?P<value>[^\r\n]*?)(?P<comment>[ \t]+#[^\r\n]*)?(?P<eol>\r\n|\n|\r)?\Z"
-)
-DURATION_LINE = re.compile(r"^duration[ \t]*:")
-USAGE = 2
-FAILED = 1
-
-
-class UploadError(Exception):
-    """A problem for people: printed as one `error: ...` line, with the exit code to use."""
-
-    def __init__(self, message: str, code: int = FAILED) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -104,32 +86,22 @@ def load_settings(
     state_path: Path = DEFAULT_STATE,
 ) -> Settings:
     """Read the account, token and API base from the environment, then from `.env`."""
-    from_file: dict[str, str | None] = {}
-    if dotenv_path.is_file():
-        from_file = dotenv_values(dotenv_path)
-
-    def value(name: str) -> str:
-        return (environ.get(name) or from_file.get(name) or "").strip()
-
-    missing = [name for name in (ACCOUNT_VAR, TOKEN_VAR) if not value(name)]
-    if missing:
-        raise UploadError(
-            f"missing {' and '.join(missing)}: set {'them' if len(missing) > 1 else 'it'} "
-            "in the environment or in .env (an API token with the Stream:Edit permission)",
-            USAGE,
+    found = Credentials.load(environ, dotenv_path)
+    if found.missing:
+        raise CommandError(
+            f"missing {' and '.join(found.missing)}: set "
+            f"{'them' if len(found.missing) > 1 else 'it'} "
+            "in the environment or in .env (an API token with the Stream:Edit permission)"
         )
-    api_base = (value(BASE_VAR) or DEFAULT_API_BASE).rstrip("/")
-    return Settings(api_base, value(ACCOUNT_VAR), value(TOKEN_VAR), chunk_size, state_path)
+    return Settings(found.api_base, found.account_id, found.token, chunk_size, state_path)
 
 
 def chunk_bytes(mib: float) -> int:
     """Turn a chunk size in MiB into bytes that follow Stream's rules, or refuse it."""
     size = round(mib * MIB)
     if size < MIN_CHUNK or size % CHUNK_UNIT or abs(size - mib * MIB) > 0.5:
-        raise UploadError(
-            "--chunk-size must be at least 5 MiB and a multiple of 0.25 MiB (256 KiB), "
-            f"got {mib:g}",
-            USAGE,
+        raise CommandError(
+            f"--chunk-size must be at least 5 MiB and a multiple of 0.25 MiB (256 KiB), got {mib:g}"
         )
     return size
 
@@ -157,7 +129,7 @@ class UploadState:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 message = f"cannot read {path}: {exc}; delete it to start over"
-                raise UploadError(message, USAGE) from exc
+                raise CommandError(message) from exc
             self.uploads = dict(data.get("uploads", {})) if isinstance(data, dict) else {}
 
     def get(self, digest: str, endpoint: str) -> dict[str, Any] | None:
@@ -175,77 +147,6 @@ class UploadState:
         text = json.dumps({"version": 1, "uploads": self.uploads}, indent=2, sort_keys=True)
         temporary.write_text(text + "\n", encoding="utf-8")
         temporary.replace(self.path)
-
-
-# --- progress ------------------------------------------------------------------------------
-
-
-def human_bytes(size: float) -> str:
-    """1.5 MiB, 2.0 GiB: sizes as people read them."""
-    if size >= 1024 * MIB:
-        return f"{size / (1024 * MIB):.2f} GiB"
-    if size >= MIB:
-        return f"{size / MIB:.1f} MiB"
-    return f"{size / KIB:.0f} KiB"
-
-
-def human_seconds(seconds: float) -> str:
-    """A duration as h:mm:ss or m:ss."""
-    total = int(seconds + 0.5)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-class Progress:
-    """A progress bar on stderr (bytes, rate, ETA); off a terminal, only the final line."""
-
-    WIDTH = 24
-
-    def __init__(
-        self,
-        label: str,
-        total: int,
-        start: int,
-        stream: TextIO,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.label, self.total, self.start, self.stream = label, total, start, stream
-        self.clock = clock
-        self.began = clock()
-        self.interactive = stream.isatty()
-        self.offset = start
-
-    def rate(self) -> float:
-        """Bytes per second sent in this run."""
-        elapsed = max(self.clock() - self.began, 1e-6)
-        return (self.offset - self.start) / elapsed
-
-    def update(self, offset: int) -> None:
-        """Redraw the bar at a new offset (on a terminal only)."""
-        self.offset = offset
-        if not self.interactive:
-            return
-        share = offset / self.total if self.total else 1.0
-        filled = int(share * self.WIDTH)
-        rate = self.rate()
-        eta = human_seconds((self.total - offset) / rate) if rate > 0 else "--:--"
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        self.stream.write(
-            f"\r{self.label} [{bar}] {share:4.0%} {human_bytes(offset)}/{human_bytes(self.total)}"
-            f" {human_bytes(rate)}/s ETA {eta}  "
-        )
-        self.stream.flush()
-
-    def finish(self) -> None:
-        """The final line, on a terminal or not."""
-        elapsed = self.clock() - self.began
-        end = "\n" if self.interactive else ""
-        self.stream.write(
-            f"{end}{self.label}: {human_bytes(self.offset - self.start)} sent in "
-            f"{human_seconds(elapsed)} ({human_bytes(self.rate())}/s)\n"
-        )
-        self.stream.flush()
 
 
 # --- the tus client ------------------------------------------------------------------------
@@ -341,10 +242,10 @@ def upload_file(path: Path, name: str, settings: Settings, err: TextIO) -> Uploa
 
 def _check_file(path: Path) -> int:
     if not path.is_file():
-        raise UploadError(f"no such file: {path}", USAGE)
+        raise CommandError(f"no such file: {path}")
     size = path.stat().st_size
     if size == 0:
-        raise UploadError(f"{path} is empty: nothing to upload", USAGE)
+        raise CommandError(f"{path} is empty: nothing to upload")
     return size
 
 
@@ -355,8 +256,9 @@ def _create(
     tus = _uploader(settings, stream, name)
     url = tus.create_url()
     if not tus.media_id:
-        raise UploadError(
-            f"the server created the upload but sent no stream-media-id header ({url})"
+        raise CommandError(
+            f"the server created the upload but sent no stream-media-id header ({url})",
+            FAILED,
         )
     tus.set_url(url)
     tus.offset = 0
@@ -384,16 +286,17 @@ def _send(tus: StreamUploader, size: int, progress: Progress) -> None:
 # --- errors for people ---------------------------------------------------------------------
 
 
-def _server_error(exc: TusCommunicationError, url: str, done: int, size: int) -> UploadError:
+def _server_error(exc: TusCommunicationError, url: str, done: int, size: int) -> CommandError:
     """Say what the server or the network did, in one line."""
     if exc.status_code is None:
         reason = _network_reason(str(exc))
         where = urlsplit(url).netloc or "the server"
-        return UploadError(
+        return CommandError(
             f"{reason} ({where}) with {human_bytes(done)} of {human_bytes(size)} uploaded; "
-            "the upload can be resumed by running the same command again"
+            "the upload can be resumed by running the same command again",
+            FAILED,
         )
-    return UploadError(http_error(int(exc.status_code), exc.response_content))
+    return CommandError(http_error(int(exc.status_code), exc.response_content), FAILED)
 
 
 def _network_reason(text: str) -> str:
@@ -413,178 +316,7 @@ def _network_reason(text: str) -> str:
     return "network error"
 
 
-def http_error(status: int, body: bytes | str | None) -> str:
-    """`the server answered 401 Unauthorized: Authentication error (code 10000)`."""
-    try:
-        phrase = f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        phrase = str(status)
-    detail = _cloudflare_errors(body)
-    message = f"the server answered {phrase}" + (f": {detail}" if detail else "")
-    if status in (401, 403):
-        message += f" (check {TOKEN_VAR} and {ACCOUNT_VAR})"
-    return message
-
-
-def _cloudflare_errors(body: bytes | str | None) -> str:
-    """Cloudflare's `{"errors": [{"code", "message"}]}` as text, or a short plain body."""
-    if not body:
-        return ""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    try:
-        data = json.loads(text)
-    except ValueError:
-        plain = " ".join(text.split())
-        return plain[:200] if plain and "<" not in plain else ""
-    errors = data.get("errors") if isinstance(data, dict) else None
-    if not isinstance(errors, list):
-        return ""
-    parts = []
-    for error in errors:
-        if isinstance(error, dict) and error.get("message"):
-            code = f" (code {error['code']})" if "code" in error else ""
-            parts.append(f"{error['message']}{code}")
-    return "; ".join(parts)
-
-
-# --- lessons -------------------------------------------------------------------------------
-
-
-@dataclass
-class Lesson:
-    """A lesson's front matter, as far as the upload needs it."""
-
-    path: Path
-    title: str
-    module_id: str
-    video: str | None
-    duration: float | None
-
-    @property
-    def video_path(self) -> Path:
-        """The local video, relative to the module directory."""
-        assert self.video is not None
-        return self.path.parent / self.video
-
-    @property
-    def on_stream(self) -> bool:
-        """Whether the video is already `stream:<uid>`."""
-        return bool(self.video and self.video.startswith(STREAM_PREFIX))
-
-
-def _front_matter(lines: list[str], path: Path) -> tuple[int, dict[str, Any]]:
-    """The index of the closing fence and the parsed front matter."""
-    if not lines or lines[0].strip() != "---":
-        raise UploadError(f"{path}: no front matter (the file must start with '---')", USAGE)
-    for index in range(1, len(lines)):
-        if FENCE.match(lines[index]):
-            try:
-                data = yaml.safe_load("".join(lines[1:index])) or {}
-            except yaml.YAMLError as exc:
-                raise UploadError(f"{path}: invalid front matter: {exc}", USAGE) from exc
-            if not isinstance(data, dict):
-                raise UploadError(f"{path}: the front matter must be a mapping", USAGE)
-            return index, data
-    raise UploadError(f"{path}: the front matter has no closing '---'", USAGE)
-
-
-def read_lesson(path: Path) -> Lesson:
-    """Read a lesson and its module's id (from the module.yaml beside it)."""
-    if not path.is_file():
-        raise UploadError(f"no such lesson: {path}", USAGE)
-    _, data = _front_matter(path.read_text(encoding="utf-8").splitlines(keepends=True), path)
-    module_yaml = path.parent / "module.yaml"
-    try:
-        module = yaml.safe_load(module_yaml.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        message = f"{path}: cannot read its module's {module_yaml.name}: {exc}"
-        raise UploadError(message, USAGE) from exc
-    video, duration = data.get("video"), data.get("duration")
-    seconds = None
-    if isinstance(duration, int | float) and not isinstance(duration, bool) and duration > 0:
-        seconds = float(duration)
-    return Lesson(
-        path=path,
-        title=str(data.get("title") or path.stem),
-        module_id=str(module.get("id") or path.parent.name) if isinstance(module, dict) else "",
-        video=str(video) if video else None,
-        duration=seconds,
-    )
-
-
-def format_seconds(seconds: float) -> str:
-    """9 -> "9", 9.04 -> "9.04": a duration for the front matter."""
-    return f"{seconds:.2f}".rstrip("0").rstrip(".")
-
-
-def rewrite_front_matter(text: str, uid: str, duration: str | None) -> str:
-    """Set `video: stream:<uid>` (and `duration:` if given); every other byte stays."""
-    lines = text.splitlines(keepends=True)
-    close, _ = _front_matter(lines, Path("lesson"))
-    video_at = next((i for i in range(1, close) if VIDEO_LINE.match(lines[i])), None)
-    if video_at is None:
-        raise UploadError("the front matter has no 'video:' line to rewrite", USAGE)
-    match = VIDEO_LINE.match(lines[video_at])
-    assert match is not None
-    eol = match["eol"] or "\n"
-    lines[video_at] = f"video: {STREAM_PREFIX}{uid}{match['comment'] or ''}{eol}"
-    if duration is not None:
-        new = f"duration: {duration}{eol}"
-        duration_at = next((i for i in range(1, close) if DURATION_LINE.match(lines[i])), None)
-        if duration_at is None:
-            lines.insert(video_at + 1, new)
-        else:
-            lines[duration_at] = new
-    return "".join(lines)
-
-
-def probe_duration(video: Path) -> float:
-    """The video's length in seconds, measured by ffprobe."""
-    ffprobe = shutil.which("ffprobe")
-    if ffprobe is None:
-        raise UploadError(
-            f"cannot tell the duration of {video}: the lesson has no 'duration:' and ffprobe "
-            "is not installed (add 'duration: <seconds>' or install ffmpeg)",
-            USAGE,
-        )
-    command = [ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"]
-    result = subprocess.run(
-        [*command, str(video)], capture_output=True, text=True, check=False, timeout=120
-    )
-    try:
-        seconds = float(result.stdout.strip())
-    except ValueError:
-        seconds = 0.0
-    if result.returncode != 0 or seconds <= 0:
-        raise UploadError(
-            f"ffprobe cannot read the duration of {video}: add 'duration: <seconds>' to the lesson",
-            USAGE,
-        )
-    return seconds
-
-
-@dataclass(frozen=True)
-class LessonPlan:
-    """One lesson to upload: its video, the Stream name and the duration to write (if any)."""
-
-    lesson: Lesson
-    name: str
-    new_duration: str | None
-
-
-def plan_lesson(path: Path, name: str | None = None) -> LessonPlan | None:
-    """Check a lesson before uploading anything; None if its video is already on Stream."""
-    lesson = read_lesson(path)
-    if lesson.video is None:
-        raise UploadError(f"{path}: the lesson has no 'video:' to upload", USAGE)
-    if lesson.on_stream:
-        return None
-    if not lesson.video_path.is_file():
-        raise UploadError(f"{path}: no such video file: {lesson.video_path}", USAGE)
-    new_duration = None
-    if lesson.duration is None:
-        new_duration = format_seconds(probe_duration(lesson.video_path))
-    return LessonPlan(lesson, name or f"{lesson.module_id} - {lesson.title}", new_duration)
+# --- a lesson's video ------------------------------------------------------------------
 
 
 def apply_plan(plan: LessonPlan, settings: Settings, out: TextIO, err: TextIO) -> Uploaded:
@@ -597,36 +329,6 @@ def apply_plan(plan: LessonPlan, settings: Settings, out: TextIO, err: TextIO) -
     note = " (already uploaded)" if done.already else ""
     out.write(f"{lesson.path}: video: {STREAM_PREFIX}{done.uid}, duration: {duration}{note}\n")
     return done
-
-
-def course_lessons(content: Path) -> Iterator[Path]:
-    """Every lesson file of the course, in the learner's order."""
-    course_yaml = content / "course.yaml"
-    if not course_yaml.is_file():
-        raise UploadError(f"no course.yaml in {content}", USAGE)
-    course = yaml.safe_load(course_yaml.read_text(encoding="utf-8")) or {}
-    for module_dir in course.get("modules") or []:
-        module_yaml = content / "modules" / str(module_dir) / "module.yaml"
-        if not module_yaml.is_file():
-            raise UploadError(f"no such module: {module_yaml}", USAGE)
-        module = yaml.safe_load(module_yaml.read_text(encoding="utf-8")) or {}
-        for step in module.get("steps") or []:
-            if str(step).endswith(".md"):
-                yield module_yaml.parent / str(step)
-
-
-def plan_all(content: Path) -> tuple[list[LessonPlan], int]:
-    """Plans for every lesson with a local video, and how many are already on Stream."""
-    plans, on_stream = [], 0
-    for path in course_lessons(content):
-        if read_lesson(path).video is None:
-            continue
-        plan = plan_lesson(path)
-        if plan is None:
-            on_stream += 1
-        else:
-            plans.append(plan)
-    return plans, on_stream
 
 
 # --- command line --------------------------------------------------------------------------
@@ -674,7 +376,7 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Carry out a parsed command line."""
     if args.name is not None and args.all:
-        raise UploadError("--name applies to one upload, not to --all", USAGE)
+        raise CommandError("--name applies to one upload, not to --all")
     chunk = chunk_bytes(args.chunk_size)
     plans: list[LessonPlan | None] = []
     on_stream = 0
@@ -720,7 +422,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else USAGE
     try:
         return run(args, sys.stdout, sys.stderr)
-    except UploadError as exc:
+    except CommandError as exc:
         sys.stderr.write(f"error: {exc.message}\n")
         return exc.code
     except KeyboardInterrupt:

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .errors import CommandError
+
 ROOT = Path(__file__).resolve().parent.parent
 # What the Worker imports, besides Pyodide's standard library: Starlette and its dependencies.
 # httpx (+ its pure-Python dependencies): the xAPI forwarder's client (api/lrs.py).
@@ -37,14 +39,10 @@ ENTRY = "worker"  # api/worker.py: wrangler.toml's `main`
 PYTHON = "3.13"  # the Python of Cloudflare's Python Workers runtime
 
 
-class DeployError(Exception):
-    """A staging step failed: printed as `error: ...`, exit 2."""
-
-
 def stage(out: Path, site: Path) -> Path:
     """Write the Worker's deployable directory; return its wrangler.toml."""
     if not (site / "index.html").is_file():
-        raise DeployError(f"{site}: no built site here (run `python build.py` first)")
+        raise CommandError(f"{site}: no built site here (run `python build.py` first)")
     if out.exists():
         shutil.rmtree(out)
     (out / "api").mkdir(parents=True)
@@ -113,6 +111,6 @@ def vendor(target: Path) -> None:
     command += ["--python-version", PYTHON, "--no-deps", "--no-compile", *VENDORED]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise DeployError(f"vendoring {', '.join(VENDORED)} failed:\n{done.stderr.strip()}")
+        raise CommandError(f"vendoring {', '.join(VENDORED)} failed:\n{done.stderr.strip()}")
     for extra in ("bin", "__pycache__"):
         shutil.rmtree(target / extra, ignore_errors=True)

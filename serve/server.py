@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import uvicorn
 import watchfiles
@@ -28,10 +27,8 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Lifespan
 
-from api import gate
 from api.app import Api, application, publish_manifest
 from api.clock import Clock, iso, utc_now
 from api.settings import Settings
@@ -39,8 +36,9 @@ from api.sqlite import SQLiteDatabase
 from builder.cache import Cache
 from builder.config import BuildConfig
 from builder.errors import BuildError
-from builder.headers import headers_for, parse_headers
 from builder.pipeline import build
+
+from .site import InjectReload, PagesHeaders, SiteFiles
 
 log = logging.getLogger("sillon.serve")
 RELOAD_SCRIPT = Path(__file__).resolve().parent / "livereload.js"
@@ -104,111 +102,68 @@ class Builds:
             await self.rebuild()
 
 
-class PagesHeaders:
-    """Attach the headers site/_headers declares, as Cloudflare Pages would."""
+class LiveReload:
+    """The author's side of serve: build events for open pages, and the preview of any step."""
 
-    def __init__(self, app: ASGIApp, out: Path) -> None:
-        self.app, self.file = app, out / "_headers"
-        self.rules: list[tuple[str, list[tuple[str, str | None]]]] = []
-        self.stamp = 0
+    def __init__(self, builds: Builds, stop: asyncio.Event, preview: bool) -> None:
+        self.builds, self.stop, self.preview = builds, stop, preview
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/_sillon/events")):
-            await self.app(scope, receive, send)
-            return
-        extra = headers_for(scope["path"], self._rules())
+    def routes(self) -> list[Route]:
+        return [
+            Route("/_sillon/events", self.events, methods=["GET"]),
+            Route("/_sillon/livereload.js", self.script, methods=["GET"]),
+            Route("/_sillon/steps/{name}", self.preview_step, methods=["GET"]),
+        ]
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {k for k, _ in message.get("headers", [])}
-                headers = list(message.get("headers", []))
-                headers += [
-                    (k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in names
-                ]
-                message = {**message, "headers": headers}
-            await send(message)
+    async def events(self, request: Request) -> Response:
+        """Server-sent events: the good-build counter, and the problems of a failed build."""
+        return StreamingResponse(
+            self.stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
-        await self.app(scope, receive, send_with_headers)
+    async def stream(self) -> AsyncIterator[str]:
+        builds, stop = self.builds, self.stop
+        yield "retry: 1000\n\n"
+        while not stop.is_set():
+            yield f"event: build\ndata: {builds.generation}\n\n"
+            yield f"event: problems\ndata: {json.dumps(builds.problems)}\n\n"
+            waiter = asyncio.ensure_future(builds.changed.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
 
-    def _rules(self) -> list[tuple[str, list[tuple[str, str | None]]]]:
-        try:
-            stamp = self.file.stat().st_mtime_ns
-        except OSError:
-            return []
-        if stamp != self.stamp:
-            self.rules, self.stamp = parse_headers(self.file.read_text(encoding="utf-8")), stamp
-        return self.rules
+    async def preview_step(self, request: Request) -> Response:
+        """Any step's fragment, for the author at this machine only (never for learners)."""
+        client = request.client.host if request.client else ""
+        name = request.path_params["name"]
+        path = self.builds.config.out / "steps" / name
+        if not self.preview or client not in LOOPBACK or "/" in name or not path.is_file():
+            return PlainTextResponse("Not Found", status_code=404)
+        return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-store"})
 
-
-class InjectReload:
-    """Add the live-reload script to every HTML page, so built pages stay as deployed."""
-
-    TAG = b'<script src="/_sillon/livereload.js" defer></script>\n</head>'
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/_sillon/")):
-            await self.app(scope, receive, send)
-            return
-        start: Message | None = None
-        body: list[bytes] = []
-
-        async def buffer_html(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-                if not content_type.startswith(b"text/html"):
-                    await send(message)
-                    return
-                start = message
-                return
-            if start is None:
-                await send(message)
-                return
-            body.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            html = b"".join(body).replace(b"</head>", self.TAG, 1)
-            headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
-            headers.append((b"content-length", str(len(html)).encode()))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": html})
-
-        await self.app(scope, receive, buffer_html)
+    async def script(self, request: Request) -> Response:
+        headers = {"Cache-Control": "no-cache"}
+        return FileResponse(RELOAD_SCRIPT, media_type="text/javascript", headers=headers)
 
 
-class SiteFiles(StaticFiles):
-    """site/ as Pages serves it (no `_headers`, no hidden files, 404.html), behind the gate."""
+def lifespan(builds: Builds, api: Api, stop: asyncio.Event, watch: bool) -> Lifespan[Starlette]:
+    """Start watching, forwarding xAPI statements and the first build; stop them at shutdown."""
 
-    def __init__(self, api: Api, **options: Any) -> None:
-        super().__init__(**options)
-        self.api = api
+    @contextlib.asynccontextmanager
+    async def running(app: Starlette) -> AsyncIterator[None]:
+        # Watch before the first build, so an edit made while it runs is not missed.
+        task = asyncio.create_task(builds.watch(stop)) if watch else None
+        forwarding = asyncio.create_task(api.forwarder.run(stop)) if api.forwarder else None
+        await asyncio.sleep(0.05)
+        await builds.rebuild()
+        yield
+        stop.set()
+        waiting = {t for t in (task, forwarding) if t}
+        if waiting:
+            await asyncio.wait(waiting, timeout=2)
 
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        hidden = any(part.startswith(".") and part != "." for part in Path(path).parts)
-        if hidden or path in ("_headers", "_redirects"):
-            return self.not_found(scope)
-        if gate.gated(path):
-            refused = await gate.decide(self.api, Request(scope), path)
-            if refused is not None:
-                return self.locked_view(refused)
-        return await super().get_response(path, scope)
-
-    def locked_view(self, refused: Response) -> Response:
-        """A locked handout page, opened in a browser, shows the handout's locked view."""
-        locked = Path(str(self.directory)) / "kms" / "locked.html"
-        if refused.headers.get("x-sillon-locked") == "kms" and locked.is_file():
-            headers = {"Cache-Control": "no-store"}
-            return FileResponse(locked, status_code=refused.status_code, headers=headers)
-        return refused
-
-    def not_found(self, scope: Scope) -> Response:
-        page = Path(str(self.directory)) / "404.html"
-        if page.is_file():
-            return FileResponse(page, status_code=404)
-        return PlainTextResponse("Not Found", status_code=404)
+    return running
 
 
 def create_app(
@@ -223,61 +178,14 @@ def create_app(
     builds = Builds(config)
     builds.api = api
     stop = asyncio.Event()
-
-    async def events(request: Request) -> Response:
-        async def stream() -> AsyncIterator[str]:
-            yield "retry: 1000\n\n"
-            while not stop.is_set():
-                yield f"event: build\ndata: {builds.generation}\n\n"
-                yield f"event: problems\ndata: {json.dumps(builds.problems)}\n\n"
-                waiter = asyncio.ensure_future(builds.changed.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait(
-                    {waiter, stopper}, timeout=15, return_when=asyncio.FIRST_COMPLETED
-                )
-                waiter.cancel()
-                stopper.cancel()
-
-        return StreamingResponse(
-            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
-
-    async def preview_step(request: Request) -> Response:
-        """Any step's fragment, for the author at this machine only (never for learners)."""
-        client = request.client.host if request.client else ""
-        name = request.path_params["name"]
-        path = config.out / "steps" / name
-        if not preview or client not in LOOPBACK or "/" in name or not path.is_file():
-            return PlainTextResponse("Not Found", status_code=404)
-        return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-store"})
-
-    async def reload_script(request: Request) -> Response:
-        headers = {"Cache-Control": "no-cache"}
-        return FileResponse(RELOAD_SCRIPT, media_type="text/javascript", headers=headers)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Watch before the first build, so an edit made while it runs is not missed.
-        task = asyncio.create_task(builds.watch(stop)) if watch else None
-        forwarding = asyncio.create_task(api.forwarder.run(stop)) if api.forwarder else None
-        await asyncio.sleep(0.05)
-        await builds.rebuild()
-        yield
-        stop.set()
-        waiting = {t for t in (task, forwarding) if t}
-        if waiting:
-            await asyncio.wait(waiting, timeout=2)
-
     config.out.mkdir(parents=True, exist_ok=True)
     app = application(
         api,
         routes=[
-            Route("/_sillon/events", events, methods=["GET"]),
-            Route("/_sillon/livereload.js", reload_script, methods=["GET"]),
-            Route("/_sillon/steps/{name}", preview_step, methods=["GET"]),
+            *LiveReload(builds, stop, preview).routes(),
             Mount("/", SiteFiles(api, directory=config.out, html=True, check_dir=False)),
         ],
-        lifespan=lifespan,
+        lifespan=lifespan(builds, api, stop, watch),
     )
     app.add_middleware(InjectReload)
     app.add_middleware(PagesHeaders, out=config.out)

@@ -306,8 +306,8 @@ def test_access_config_rejects_bad_team_domain(team_domain: str) -> None:
 def test_access_mode_identifies_learners_in_the_app(
     server: JwksServer, key_a: Key, tmp_path: Path
 ) -> None:
-    from apiclient import assert_error, cohort
-    from conftest import make_course
+    from support.client import assert_error, cohort
+    from support.course import make_course
 
     verifier = AccessVerifier(AccessConfig(TEAM, AUD, certs_url=server.url))
     with cohort(make_course(tmp_path / "course"), tmp_path, access=verifier) as app:

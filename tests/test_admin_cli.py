@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import make_course, write
+from support.course import make_course, write
 
 import build
 

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apiclient import ADMIN, Cohort, assert_error, cohort, event
-from conftest import make_course
+from support.client import Cohort, assert_error, cohort, event
+from support.clock import ADMIN
+from support.course import make_course
 from test_validation import edit
 
 RIGHT = [1, [0, 2]]  # the small course's quiz answers
@@ -630,7 +631,7 @@ def tally_payload(
 
 
 def post_hook(app: Cohort, body: bytes, signature: str | None = "sign"):  # type: ignore[no-untyped-def]
-    from apiclient import TALLY_SECRET
+    from support.clock import TALLY_SECRET
 
     from api.tally import sign_webhook
 

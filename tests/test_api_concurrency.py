@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser import Site
-from conftest import ROOT
+from support.course import ROOT
+from support.launch import Site
 
 
 class Live(Site):

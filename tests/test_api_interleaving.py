@@ -9,8 +9,8 @@ import sqlite3
 from pathlib import Path
 
 import httpx
-from apiclient import ADMIN, Clock
-from conftest import make_course
+from support.clock import ADMIN, Clock
+from support.course import make_course
 
 from api.app import Api, Settings, application, publish_manifest
 from api.learning import iso

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import TALLY_SECRET, Site, page_errors, screenshot
-from conftest import EXAMPLE
+from support.browser import page_errors, screenshot
+from support.course import EXAMPLE
+from support.launch import TALLY_SECRET, Site
 
 pytestmark = pytest.mark.browser
 
@@ -107,8 +108,8 @@ def test_browser_full_journey(page: Any, site: Site) -> None:
 @pytest.mark.worker
 def test_browser_full_journey_on_the_worker(browser: Any, tmp_path: Path) -> None:
     """The same journey against the Python Worker in the runtime's Pyodide, D1 and the real
-    asset worker (tests/worker_runtime.py)."""
-    from worker_runtime import WorkerSite
+    asset worker (tests/support/worker.py)."""
+    from support.worker import WorkerSite
 
     on_worker = WorkerSite(tmp_path, EXAMPLE)
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")

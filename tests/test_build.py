@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import config_for, make_course, write
+from support.course import config_for, make_course, write
 from test_validation import edit
 
 import build
@@ -95,7 +95,7 @@ def test_build_no_answer_key_reaches_site(course: Path, tmp_path: Path) -> None:
 
 
 def test_build_example_course_no_answers_in_site(tmp_path: Path) -> None:
-    from conftest import EXAMPLE
+    from support.course import EXAMPLE
 
     config = config_for(EXAMPLE, out=tmp_path / "site", private=tmp_path / "private")
     run_build(config)
@@ -212,7 +212,7 @@ def test_build_headers_file_is_strict_and_caches_fingerprinted_assets(course: Pa
 def test_build_pages_have_no_inline_scripts_or_styles(
     course: Path, tmp_path: Path, which: str
 ) -> None:
-    from conftest import EXAMPLE
+    from support.course import EXAMPLE
 
     config = config_for(
         course if which == "small" else EXAMPLE, out=tmp_path / "out", private=tmp_path / "p"
@@ -349,7 +349,7 @@ def test_build_no_cache_flag_renders_everything(
 def test_build_player_page_weighs_under_60kb_gzipped(tmp_path: Path) -> None:
     import gzip
 
-    from conftest import EXAMPLE
+    from support.course import EXAMPLE
 
     config = config_for(EXAMPLE, out=tmp_path / "site", private=tmp_path / "private")
     run_build(config)

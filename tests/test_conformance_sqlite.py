@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from conformance import counting_statements, deterministic_ids, run, statement_functions
-from conftest import make_course
+from support.conformance import counting_statements, deterministic_ids, run, statement_functions
+from support.course import make_course
 
 from api.sqlite import SQLiteDatabase
 from builder.config import BuildConfig

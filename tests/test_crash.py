@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser import ADMIN
+from support.launch import ADMIN
 from test_api_concurrency import Live
 
 from api.sqlite import SQLiteDatabase

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conformance import EXACT_SECONDS, deterministic_ids, run, timed_completions
+from support.conformance import EXACT_SECONDS, deterministic_ids, run, timed_completions
+from support.wrangler import LocalD1, local_d1
 from test_conformance_sqlite import manifest_of
-from wrangler import LocalD1, local_d1
 
 from api import sql
 from api.d1 import D1HttpDatabase
@@ -150,8 +150,8 @@ def test_d1_and_sqlite_apply_a_later_migration_the_same_way(tmp_path: Path) -> N
     local backend on SQLite, gives the same schema on both."""
     import shutil
 
+    from support.wrangler import WORKER, run
     from test_schema import objects
-    from wrangler import WORKER, run
 
     from api.sqlite import migrate
 

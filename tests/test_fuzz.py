@@ -31,14 +31,14 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from browser import ADMIN, SECRET, TALLY_SECRET, Site
-from conftest import ROOT
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from requests.compat import json as requests_json
 from schemathesis import GenerationMode
 from starlette.routing import Route
+from support.course import ROOT
+from support.launch import ADMIN, SECRET, TALLY_SECRET, Site
 
 from api.app import Api, Settings
 from api.sqlite import SQLiteDatabase

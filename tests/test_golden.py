@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE, config_for
+from support.course import EXAMPLE, config_for
 
 from builder.pipeline import build
 

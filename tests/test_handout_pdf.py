@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiclient import Cohort, assert_error, cohort
-from browser import Site
-from conftest import EXAMPLE, ROOT, config_for, make_course, write
 from PIL import Image
 from pypdf import PdfReader
+from support.client import Cohort, assert_error, cohort
+from support.course import EXAMPLE, ROOT, config_for, make_course, write
+from support.launch import Site
 from test_api import finish_module_one, post_hook, reach_tally_step, tally_payload
 from test_browser import sign_in
 from test_validation import edit

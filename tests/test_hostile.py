@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiclient import Cohort, assert_error, cohort, event
-from browser import Site
-from conftest import make_course
+from support.client import Cohort, assert_error, cohort, event
+from support.course import make_course
+from support.launch import Site
 
 EVIL = [
     "<script>alert('name')</script>",

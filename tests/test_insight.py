@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from apiclient import Clock, Cohort, assert_error, cohort, event
-from conformance import EXACT_SECONDS, timed_completions
-from conftest import ROOT, write
 from starlette.testclient import TestClient
+from support.client import Cohort, assert_error, cohort, event
+from support.clock import Clock
+from support.conformance import EXACT_SECONDS, timed_completions
+from support.course import ROOT, write
 from test_validation import edit
 
 from api import sql
@@ -614,7 +615,8 @@ def test_insight_admin_page_is_built_and_linked_from_no_learner_page(tmp_path: P
 
 
 def test_insight_admin_page_in_chromium(browser: Any, site: Any) -> None:
-    from browser import ADMIN, page_errors, screenshot
+    from support.browser import page_errors, screenshot
+    from support.launch import ADMIN
 
     for name in ("Ada", "Bob"):
         created = site.enroll(name, team="blue")

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import make_course
+from support.course import make_course
 
 import build
 

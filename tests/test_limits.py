@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apiclient import Cohort, assert_error, cohort, event
-from conftest import make_course
+from support.client import Cohort, assert_error, cohort, event
+from support.course import make_course
 
 from api import limits
 

@@ -1,6 +1,6 @@
 """A property-based progression model: hypothesis drives the real app on SQLite.
 
-A `RuleBasedStateMachine` plays random cohorts through `apiclient.cohort` (the real app on a real
+A `RuleBasedStateMachine` plays random cohorts through `support.client.cohort` (the real app on a real
 SQLite file, with the fake clock): enrolments (two teams, three time zones), sessions, clock
 jumps from seconds to a month, video reports (valid, forged, out of order, seeking ahead,
 replayed, raw NaN/Infinity bodies), quiz submissions, lesson-done, signed (and badly signed)
@@ -50,8 +50,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from apiclient import TALLY_SECRET, Cohort, cohort
-from conftest import make_course
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -62,6 +60,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from starlette.testclient import TestClient
+from support.client import Cohort, cohort
+from support.clock import TALLY_SECRET
+from support.course import make_course
 
 from api.app import Api
 from api.tally import hidden_token, sign_webhook

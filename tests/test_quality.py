@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT
+from support.course import ROOT
 
 from api.settings import markdown_table
 from builder.reference import markdown_tables

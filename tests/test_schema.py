@@ -6,7 +6,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from conftest import ROOT
+from support.course import ROOT
 
 
 def objects(connection: sqlite3.Connection) -> list[tuple[str, str, str]]:

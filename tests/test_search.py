@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiclient import Cohort, assert_error, cohort, event
-from browser import Site, page_errors, screenshot
-from conftest import config_for, write
+from support.browser import page_errors, screenshot
+from support.client import Cohort, assert_error, cohort, event
+from support.course import config_for, write
+from support.launch import Site
 from test_validation import edit
 
 import build as cli

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT
+from support.course import ROOT
 from test_validation import edit
 
 

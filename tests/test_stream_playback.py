@@ -9,10 +9,11 @@ from pathlib import Path
 
 import jwt
 import pytest
-from apiclient import Clock, Cohort, assert_error, cohort
-from conftest import make_course
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from support.client import Cohort, assert_error, cohort
+from support.clock import Clock
+from support.course import make_course
 from test_validation import edit
 
 from api.stream import StreamKeys, decode_pem, playback

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT
+from support.course import ROOT
 
 from ops.upload import MIB, Progress, main
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import write
+from support.course import write
 
 import build
 
@@ -311,7 +311,7 @@ def test_check_valid_course_passes_strict(
 def test_check_example_course_is_clean(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conftest import ROOT
+    from support.course import ROOT
 
     code, lines = run_check(ROOT / "content", monkeypatch, capsys, "--strict")
     assert (code, lines) == (0, ["content: OK"])

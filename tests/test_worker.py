@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import make_course
+from support.course import make_course
 
 from builder.config import BuildConfig
 from builder.pipeline import build
@@ -29,7 +29,7 @@ def course_site(tmp_path: Path) -> BuildConfig:
 
 def test_worker_deploy_dry_run(tmp_path: Path) -> None:
     """The real wrangler bundles the staged Python Worker with its vendored packages."""
-    from wrangler import run as wrangler
+    from support.wrangler import run as wrangler
 
     from ops.worker import stage
 

@@ -1,5 +1,5 @@
 """The Python Worker run for real: the runtime's Pyodide, the SDK it vendors, Miniflare's D1 and
-asset worker (tests/worker_runtime.py, tests/runtime/harness.mjs), against `python build.py
+asset worker (tests/support/worker.py, tests/runtime/harness.mjs), against `python build.py
 serve` on SQLite. The same scripted learners go through both; their answers must be the same.
 
 The course is not the example course: English, hyphenated upper-case ids, eight steps (a video, six short
@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-from browser import ADMIN, SECRET, TALLY_SECRET, Site
-from conformance import tally_webhook
-from conftest import ROOT, write
+from support.course import ROOT, write
+from support.launch import ADMIN, SECRET, TALLY_SECRET, Site
+from support.tally import tally_webhook
+from support.worker import WorkerRuntime
 from test_xapi import LrsStandIn
-from worker_runtime import WorkerRuntime
 
 from api import limits
 from api.tally import hidden_token, sign_webhook
@@ -497,8 +497,8 @@ def test_worker_runtime_storage_conformance_in_pyodide_on_d1(
     on SQLite (answers and every table)."""
     import asyncio
 
-    from conformance import deterministic_ids, run
-    from conftest import make_course
+    from support.conformance import deterministic_ids, run
+    from support.course import make_course
 
     from api.sqlite import SQLiteDatabase
 

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiclient import Cohort, assert_error, cohort, event
-from conftest import make_course
 from ralph.models.xapi.base.statements import BaseXapiStatement
 from ralph.models.xapi.video.statements import (
     VideoCompleted,
@@ -28,6 +26,8 @@ from ralph.models.xapi.video.statements import (
     VideoPlayed,
     VideoSeeked,
 )
+from support.client import Cohort, assert_error, cohort, event
+from support.course import make_course
 
 from api import xapi
 from api.lrs import Forwarder, LrsConfig, Unavailable

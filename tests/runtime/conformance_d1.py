@@ -1,12 +1,12 @@
 """Run inside the Worker's Pyodide (WorkerRuntime.run_python): the storage conformance scenario
-(tests/conformance.py) on the D1 binding the runtime hands the Worker (`env.DB`, wrapped by the
+(tests/support/conformance.py) on the D1 binding the runtime hands the Worker (`env.DB`, wrapped by the
 SDK), with the same deterministic ids as the CPython + SQLite run it is compared with."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from conformance import deterministic_ids, run
+from support.conformance import deterministic_ids, run
 
 from api.d1 import D1BindingDatabase
 

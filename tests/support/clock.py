@@ -1,5 +1,6 @@
-"""The tests' one fake, time, and the admin token: importable inside the Worker's Pyodide too
-(no build, no server; tests/runtime/conformance_d1.py runs the conformance scenario there)."""
+"""The tests' one fake, time, and the tokens of the in-process app: importable inside the
+Worker's Pyodide too (no build, no server; tests/runtime/conformance_d1.py runs the conformance
+scenario there)."""
 
 from __future__ import annotations
 

@@ -8,11 +8,16 @@ npm `pyodide` (the version the pinned workerd loads) behind http://127.0.0.1:<po
 Miniflare's D1 and asset worker as `env.DB` and `env.ASSETS`. What the harness stands in for
 (workerd's call path, its two internal JS modules, binding class names, the edge's router) is
 listed at the top of harness.mjs; nothing of it changes what the Worker's Python sees.
+
+Test code run inside the Worker's Python (`run_python("runtime.<module>")`) is imported from
+`python_path`, which the harness mounts whole: TESTS (tests/), so tests/runtime/*.py and the
+support package (support.conformance, support.clock) are importable there.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import threading
 import tomllib
@@ -21,15 +26,16 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT
-from test_serve import free_port
-from wrangler import environment
-from wrangler import run as wrangler
 
 from ops.worker import stage
+from support.course import ROOT
+from support.launch import ADMIN, SECRET, TALLY_SECRET, enroll, free_port, stop
+from support.wrangler import d1_file, environment, migrate
+from support.wrangler import run as wrangler
 
 HARNESS = ROOT / "tests" / "runtime" / "harness.mjs"
 PYODIDE = ROOT / "node_modules" / "pyodide"
+TESTS = ROOT / "tests"  # mounted for run_python: runtime/ and support/ live there
 START_TIMEOUT = 180.0
 
 
@@ -67,12 +73,7 @@ class WorkerRuntime:
         self.workdir = workdir
         self.modules, self.toml, self.bundle_output = bundle(site, workdir)
         self.state = workdir / "state"
-        applied = wrangler(
-            ["d1", "migrations", "apply", "sillon", "--local", "--persist-to", str(self.state)],
-            workdir / "worker",
-            workdir,
-        )
-        assert applied.returncode == 0, applied.stdout + applied.stderr
+        migrate(workdir / "worker", self.state, workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = self.config(site, secrets, python_path)
@@ -146,11 +147,7 @@ class WorkerRuntime:
         return answer.json()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process, timeout=15)
         self.log.close()
 
     def errors(self) -> str:
@@ -161,12 +158,10 @@ class WorkerRuntime:
 
 
 class WorkerSite:
-    """A course on the Worker, with the interface of tests/browser.Site (url, enroll, manifest,
-    rows), so the browser journey runs against the Worker as it runs against serve."""
+    """A course on the Worker, with the interface of support.launch.Site (url, enroll,
+    manifest, rows, stop), so the browser journey runs against the Worker as against serve."""
 
     def __init__(self, workdir: Path, content: Path) -> None:
-        from browser import ADMIN, SECRET, TALLY_SECRET
-
         from builder.config import BuildConfig
         from builder.pipeline import build
 
@@ -178,7 +173,7 @@ class WorkerSite:
             "TALLY_SIGNING_SECRET": TALLY_SECRET,
         }
         self.runtime = WorkerRuntime(
-            self.config.out, workdir / "runtime", secrets, python_path=ROOT / "tests"
+            self.config.out, workdir / "runtime", secrets, python_path=TESTS
         )
         self.url = self.runtime.url
         published = httpx.post(
@@ -189,8 +184,6 @@ class WorkerSite:
         assert published.status_code == 201, published.text
 
     def enroll(self, name: str, team: str = "blue") -> dict[str, Any]:
-        from browser import enroll
-
         return enroll(self.url, name, team)
 
     def manifest(self) -> dict[str, Any]:
@@ -199,13 +192,8 @@ class WorkerSite:
 
     def rows(self, query: str, *params: object) -> list[tuple[Any, ...]]:
         """Read D1's own SQLite file (Miniflare's, beside the running Worker)."""
-        import sqlite3
-
-        for path in sorted((self.runtime.state / "v3" / "d1").rglob("*.sqlite")):
-            with sqlite3.connect(path) as db:
-                if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'learners'").fetchone():
-                    return db.execute(query, params).fetchall()
-        raise AssertionError(f"no D1 database with our tables under {self.runtime.state}")
+        with sqlite3.connect(d1_file(self.runtime.state)) as db:
+            return db.execute(query, params).fetchall()
 
     def stop(self) -> None:
         self.runtime.stop()

@@ -1,23 +1,31 @@
-"""The real app (serve's Starlette app, no watcher) on a real SQLite file, with a test clock."""
+"""The real app (serve's Starlette app, no watcher) on a real SQLite file, with a test clock,
+driven in-process: a cohort of learners, each with their own cookie jar."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import MethodType
 from typing import Any
 
 import httpx
 from starlette.testclient import TestClient
-from testclock import ADMIN, TALLY_SECRET, Clock
 
-from api.app import Settings
+from api.app import Api
+from api.settings import Settings
 from builder.config import BuildConfig
 from serve.server import create_app
+from support.clock import ADMIN, TALLY_SECRET, Clock
+
+# A request sent by in_flight: (cookies, headers, url, JSON body).
+Call = tuple[dict[str, str], dict[str, str], str, dict[str, Any]]
 
 
 def event() -> str:
+    """A new event id."""
     return str(uuid.uuid4())
 
 
@@ -71,6 +79,7 @@ class Cohort:
 
 @contextmanager
 def cohort(content: Path, tmp: Path, **settings: Any) -> Iterator[Cohort]:
+    """Build `content` into tmp and serve it in-process, on tmp/sillon.sqlite3."""
     clock = Clock()
     config = BuildConfig.make(
         content=content, out=tmp / "site", private=tmp / "private", disk_cache=False
@@ -86,3 +95,63 @@ def cohort(content: Path, tmp: Path, **settings: Any) -> Iterator[Cohort]:
     app = create_app(config, Settings(**options), watch=False, clock=clock)
     with TestClient(app, base_url="http://testserver") as client:
         yield Cohort(client, clock, db, content)
+
+
+def in_flight(app: Cohort, calls: list[Call], yielding: bool = False) -> list[httpx.Response]:
+    """POST (cookies, headers, url, body) all at once into the running app, in its event loop.
+
+    With `yielding`, every database call first lets the other requests run, as on D1 where each
+    statement is a network round trip and no transaction spans them (tests/test_api_interleaving).
+    """
+    asgi = app.client.app
+    db = the_api(asgi).db
+
+    async def go() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=asgi)
+        clients = [
+            httpx.AsyncClient(transport=transport, base_url="http://testserver", cookies=cookies)
+            for cookies, _, _, _ in calls
+        ]
+        sent = (
+            client.post(url, json=body, headers=headers)
+            for client, (_, headers, url, body) in zip(clients, calls, strict=True)
+        )
+        try:
+            if yielding:
+                yield_before_each_statement(db)
+            return list(await asyncio.gather(*sent))
+        finally:
+            if yielding:
+                del db.execute, db.batch  # the class's own methods again
+            for client in clients:
+                await client.aclose()
+
+    portal = app.client.portal
+    assert portal is not None
+    return portal.call(go)
+
+
+def the_api(asgi: Any) -> Api:
+    """The Api object behind serve's app (the owner of its routes' endpoints)."""
+    found: Api = next(
+        r.endpoint.__self__
+        for r in asgi.routes
+        if isinstance(getattr(r, "endpoint", None), MethodType)
+        and isinstance(r.endpoint.__self__, Api)
+    )
+    return found
+
+
+def yield_before_each_statement(db: Any) -> None:
+    """Let other requests run before each statement (D1's round trips), on this instance."""
+    execute, batch = db.execute, db.batch
+
+    async def execute_later(statement: Any) -> Any:
+        await asyncio.sleep(0)
+        return await execute(statement)
+
+    async def batch_later(statements: Any) -> Any:
+        await asyncio.sleep(0)
+        return await batch(statements)
+
+    db.execute, db.batch = execute_later, batch_later

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT
+
+from support.course import ROOT
+from support.launch import free_port, poll, stop
 
 WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
 WORKER = ROOT / "tests" / "d1worker"
@@ -37,6 +39,7 @@ def require_wrangler() -> None:
 def run(
     args: list[str], cwd: Path, home: Path, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
+    """One wrangler command, its output captured."""
     require_wrangler()
     return subprocess.run(
         [str(WRANGLER), *args],
@@ -50,72 +53,61 @@ def run(
     )
 
 
+def migrate(config_dir: Path, state: Path, home: Path) -> None:
+    """`wrangler d1 migrations apply --local`: a fresh D1 in `state`, migrated."""
+    applied = run(
+        ["d1", "migrations", "apply", "sillon", "--local", "--persist-to", str(state)],
+        config_dir,
+        home,
+    )
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+
+
+def d1_file(state: Path) -> Path:
+    """The SQLite file behind a local D1 (the one holding our tables)."""
+    for path in sorted((state / "v3" / "d1").rglob("*.sqlite")):
+        with sqlite3.connect(path) as db:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'learners'").fetchone():
+                return path
+    raise AssertionError(f"no D1 database with our tables under {state}")
+
+
 class LocalD1:
     """`wrangler dev` of the test Worker on 127.0.0.1, over a fresh migrated local D1."""
 
     def __init__(self, state: Path, port: int) -> None:
         self.state, self.port = state, port
         self.url = f"http://127.0.0.1:{port}/query"
-        applied = run(
-            ["d1", "migrations", "apply", "sillon", "--local", "--persist-to", str(state)],
-            WORKER,
-            state,
-        )
-        assert applied.returncode == 0, applied.stdout + applied.stderr
+        migrate(WORKER, state, state)
         self.log = (state / "dev.log").open("w")
+        listen = ["--ip", "127.0.0.1", "--port", str(port), "--persist-to", str(state)]
         self.process = subprocess.Popen(
-            [
-                str(WRANGLER),
-                "dev",
-                "--local",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--persist-to",
-                str(state),
-            ],
+            [str(WRANGLER), "dev", "--local", *listen],
             cwd=WORKER,
             env=environment(state),
             stdin=subprocess.DEVNULL,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if (
-                    httpx.post(self.url, json={"sql": "SELECT 1 AS ok"}, timeout=2).status_code
-                    == 200
-                ):
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError((state / "dev.log").read_text())
+        if poll(self.answers, 60) < 0:
+            self.stop()
+            raise AssertionError((state / "dev.log").read_text())
+
+    def answers(self) -> bool:
+        query = {"sql": "SELECT 1 AS ok"}
+        return httpx.post(self.url, json=query, timeout=2).status_code == 200
 
     def sqlite_file(self) -> Path:
         """The SQLite file behind the local D1 (the one holding our tables)."""
-        import sqlite3
-
-        for path in sorted((self.state / "v3" / "d1").rglob("*.sqlite")):
-            with sqlite3.connect(path) as db:
-                if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'learners'").fetchone():
-                    return path
-        raise AssertionError(f"no D1 database with our tables under {self.state}")
+        return d1_file(self.state)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process)
         self.log.close()
 
 
 def local_d1(tmp: Path) -> Iterator[LocalD1]:
-    from test_serve import free_port
-
+    """A LocalD1 in tmp for the time of a fixture."""
     d1 = LocalD1(tmp, free_port())
     yield d1
     d1.stop()

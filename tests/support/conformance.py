@@ -1,0 +1,326 @@
+"""One scripted cohort run through the real API on any storage backend, recording everything.
+
+Run it on SQLite, on D1 (wrangler's local D1 behind the REST `query` contract) and inside the
+Worker's Pyodide on its D1 binding (tests/runtime/conformance_d1.py imports this module there,
+so it imports only the API, support.clock and support.tally): the answers, the final tables
+and the statements executed must be identical.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+from api import auth, gate, sql
+from api.app import Api, application, publish_manifest
+from api.clock import iso
+from api.lrs import Forwarder, LrsConfig
+from api.settings import Settings
+from api.storage import Database, Result, Statement
+from api.tally import hidden_token, sign_webhook
+from support.clock import ADMIN, Clock
+from support.tally import tally_webhook
+
+TABLES = [
+    "course_versions",
+    "learners",
+    "sessions",
+    "completions",
+    "module_completions",
+    "video_views",
+    "quiz_attempts",
+    "events",
+    "learner_badges",
+    "xp_logs",
+    "xp_history",
+    "guards",
+    "cohort",
+    "xapi_statements",
+]
+
+
+class Recording:
+    """Wraps a backend: remembers every statement and its result (rows and changes)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.name = db.name
+        self.log: list[tuple[str, tuple[Any, ...], list[dict[str, Any]], int]] = []
+        self.request = "setup"
+        # per request: [statements, rows read, rows written] as the backend's meta reports them
+        self.meters: list[tuple[str, list[int]]] = []
+
+    def begin(self, request: str) -> None:
+        self.request = request
+        self.meters.append((request, [0, 0, 0]))
+
+    def _count(self, result: Result) -> None:
+        if self.meters:
+            meter = self.meters[-1][1]
+            meter[0] += 1
+            meter[1] += result.rows_read or 0
+            meter[2] += result.rows_written or 0
+
+    async def execute(self, statement: Statement) -> Result:
+        result = await self.db.execute(statement)
+        self.log.append((statement.sql, statement.params, result.rows, result.changes))
+        self._count(result)
+        return result
+
+    async def batch(self, statements: list[Statement]) -> list[Result]:
+        results = await self.db.batch(statements)
+        for statement, result in zip(statements, results, strict=True):
+            self.log.append((statement.sql, statement.params, result.rows, result.changes))
+            self._count(result)
+        return results
+
+
+@contextmanager
+def deterministic_ids() -> Iterator[None]:
+    """Learner ids and tokens from counters, so two runs can be compared byte for byte."""
+    counter = itertools.count(1)
+    saved = auth.new_learner_id, auth.new_token
+    auth.new_learner_id = lambda: f"u_{next(counter):04d}"  # type: ignore[assignment]
+    auth.new_token = lambda: f"token-{next(counter):04d}"  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        auth.new_learner_id, auth.new_token = saved  # type: ignore[assignment]
+
+
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
+# What the player says of some reports (xAPI's played, paused, seeked), by second of media.
+ACTIONS: dict[int, dict[str, Any]] = {
+    0: {"action": "played", "time": 0},
+    50: {"action": "paused", "time": 60},
+    60: {"action": "seeked", "timeFrom": 60, "timeTo": 30},
+}
+
+
+async def run(db: Database, manifest: str) -> dict[str, Any]:
+    """The scenario: every endpoint that writes, reads or awards, in a fixed order."""
+    clock = Clock()
+    recording = Recording(db)
+    api = Api(
+        Settings(db_path=":unused:", admin_token=ADMIN, tally_secret="t", secret="s" * 32),
+        recording,  # type: ignore[arg-type]
+        clock,
+    )
+    await publish_manifest(recording, manifest, iso(clock()))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=application(api))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        scenario = Scenario(api, recording, client, clock)
+        ada, bob = await scenario.enrol()
+        await scenario.learn()
+        await scenario.tally(ada["userId"])
+        await scenario.xapi()
+        await scenario.weeks_later(bob["userId"])
+        await scenario.insight()
+        await scenario.reset(ada)
+        await scenario.beyond_http(ada)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for name in TABLES:
+        rows = (await db.execute(Statement(f"SELECT * FROM {name}"))).rows
+        tables[name] = sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
+    answers = scenario.answers
+    return {"answers": answers, "tables": tables, "log": recording.log, "meters": recording.meters}
+
+
+class Scenario:
+    """The scenario's stages, each a few requests whose answers are recorded in order."""
+
+    def __init__(
+        self, api: Api, recording: Recording, client: httpx.AsyncClient, clock: Clock
+    ) -> None:
+        self.api, self.recording, self.client, self.clock = api, recording, client, clock
+        self.answers: list[Any] = []
+
+    async def call(self, method: str, url: str, **options: Any) -> Any:
+        """One request, metered and recorded: its JSON answer."""
+        self.recording.begin(f"{method} {url}")
+        response = await self.client.request(method, url, **options)
+        body = response.json() if response.content else None
+        self.answers.append([method, url, response.status_code, body])
+        return body
+
+    async def admin(self, method: str, url: str, **options: Any) -> Any:
+        return await self.call(method, url, headers=ADMIN_HEADERS, **options)
+
+    async def enrol(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Ada and Bob enrolled (and Ada twice: a conflict), Ada signed in."""
+        learners = []
+        for name in ("Ada", "Bob", "Ada"):
+            body = {"name": name, "email": f"{name.lower()}@example.org", "teamId": "blue"}
+            learners.append(await self.admin("POST", "/api/admin/learners", json=body))
+        ada, bob, _ = learners
+        await self.call("POST", "/api/session", json={"inviteToken": ada["inviteToken"]})
+        await self.call("GET", "/api/learner")
+        return ada, bob
+
+    async def learn(self) -> None:
+        """The video at 2x (played, paused, seeked, one replay), the quiz failed then passed,
+        the text lesson, the Tally link and the playback."""
+        for second in range(0, 120, 10):
+            body = {
+                "eventId": f"video-{second:04d}",
+                "stepId": "intro",
+                "intervals": [[second, second + 10]],
+                **ACTIONS.get(second, {}),
+            }
+            await self.call("POST", "/api/video-event", json=body)
+            self.clock.advance(seconds=5)
+        replay = {"eventId": "video-0000", "stepId": "intro", "intervals": [[0, 10]]}
+        await self.call("POST", "/api/video-event", json=replay)
+        for number, answers in ((1, [0, [0]]), (2, [1, [0, 2]])):
+            body = {"eventId": f"quiz-{number:04d}", "stepId": "quiz-1", "answers": answers}
+            await self.call("POST", "/api/quiz-submission", json=body)
+        lesson = {"eventId": "lesson-0001", "stepId": "texte"}
+        await self.call("POST", "/api/lesson-done", json=lesson)
+        await self.call("GET", "/api/tally-link?stepId=final")
+        await self.call("GET", "/api/playback?stepId=intro")
+
+    async def tally(self, user_id: str) -> None:
+        """The Tally quiz scored by its signed webhook."""
+        token = hidden_token("s" * 32, user_id, "final", self.clock().timestamp())
+        hook = tally_webhook(token, 100, "r1")
+        headers = {"Content-Type": "application/json", "Tally-Signature": sign_webhook("t", hook)}
+        await self.call("POST", "/api/tally-hook", content=hook, headers=headers)
+
+    async def xapi(self) -> None:
+        """The statements resource paged and filtered, then forwarded to a stand-in LRS."""
+        page = await self.admin("GET", "/api/xapi/statements?limit=4")
+        await self.admin("GET", page["more"])
+        await self.admin("GET", "/api/xapi/statements?since=2026-11-24T09:01:00Z")
+        forwarder = Forwarder(
+            self.recording,  # type: ignore[arg-type]
+            LrsConfig("http://lrs.test/xapi", "sillon", "secret"),
+            client=httpx.AsyncClient(transport=httpx.ASGITransport(app=stand_in_lrs())),
+            now=self.clock,
+        )
+        self.recording.begin("LRS forward")
+        self.answers.append(["LRS", "forward", await forwarder.flush(), forwarder.rejected])
+
+    async def weeks_later(self, bob: str) -> None:
+        """Nine days on: the learner, the leaderboards, Bob as the admin sees him."""
+        self.clock.advance(days=9)
+        await self.call("GET", "/api/learner")
+        for period in ("7d", "30d", "all"):
+            await self.call("GET", f"/api/leaderboard?period={period}")
+        await self.admin("GET", f"/api/learner?userId={bob}")
+
+    async def insight(self) -> None:
+        """Cohort insight: the teams, the versions, a team's figures, its learners as CSV."""
+        await self.admin("GET", "/api/admin/teams")
+        await self.admin("GET", "/api/admin/versions")
+        await self.admin("GET", "/api/admin/insight?teamId=blue")
+        self.recording.begin("GET /api/admin/insight.csv")
+        url = "/api/admin/insight.csv?teamId=blue&table=learners"
+        sheet = await self.client.get(url, headers=ADMIN_HEADERS)
+        self.answers.append(["GET", "/api/admin/insight.csv", sheet.status_code, sheet.text])
+
+    async def reset(self, ada: dict[str, Any]) -> None:
+        """Ada reset by the admin, then signed out; the health check."""
+        await self.admin("POST", "/api/admin/reset", json={"userId": ada["userId"]})
+        await self.call("GET", "/api/learner")
+        await self.call("DELETE", "/api/session")
+        await self.call("GET", "/api/learner")
+        health = await self.call("GET", "/api/health")
+        health["database"] = "(the backend's name)"  # the one answer that names the backend
+
+    async def beyond_http(self, ada: dict[str, Any]) -> None:
+        """Statements the HTTP API does not reach on its own: the handout gate, the CLI's list."""
+        await self.call("POST", "/api/session", json={"inviteToken": ada["inviteToken"]})
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/kms/M1/fiche.html",
+            "headers": [(b"cookie", f"sillon_session={auth_cookie(self.client)}".encode())],
+            "query_string": b"",
+        }
+        refused = await gate.check(self.api, Request(scope), "kms/M1/fiche.html")
+        status = refused.status_code if refused else 200
+        self.answers.append(["GATE", "/kms/M1/fiche.html", status, None])
+        listed = (await self.recording.execute(sql.all_learners())).rows
+        self.answers.append(["CLI", "list", 200, [r["id"] for r in listed]])
+
+
+def stand_in_lrs() -> Starlette:
+    """An in-process stand-in for an external LRS (none can run here): takes statement batches,
+    refuses any batch holding a `failed` statement (400), as a strict LRS may."""
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def statements(request: Request) -> JSONResponse:
+        batch = json.loads(await request.body())
+        if any(s["verb"]["id"].endswith("/failed") for s in batch):
+            return JSONResponse({"error": "refused"}, status_code=400)
+        return JSONResponse([s["id"] for s in batch])
+
+    return Starlette(routes=[Route("/xapi/statements", statements, methods=["POST"])])
+
+
+def statement_functions() -> set[str]:
+    """Every statement-building function of api/sql.py."""
+    import inspect
+
+    return {
+        name
+        for name, value in inspect.getmembers(sql, inspect.isfunction)
+        if value.__module__ == sql.__name__ and not name.startswith("_")
+    }
+
+
+def auth_cookie(client: httpx.AsyncClient) -> str:
+    return str(client.cookies.get(auth.COOKIE))
+
+
+@contextmanager
+def counting_statements() -> Iterator[set[str]]:
+    """Record which functions of api/sql.py build the statements that run."""
+    called: set[str] = set()
+    originals = {name: getattr(sql, name) for name in statement_functions()}
+
+    def wrap(name: str, function: Any) -> Any:
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            called.add(name)
+            return function(*args, **kwargs)
+
+        return recorded
+
+    for name, function in originals.items():
+        setattr(sql, name, wrap(name, function))
+    try:
+        yield called
+    finally:
+        for name, function in originals.items():
+            setattr(sql, name, function)
+
+
+# Doubles that only an exact text round trip gives back bit for bit (the insight's medians).
+EXACT_SECONDS = [1 / 3, 0.1 + 0.2, 60.123, 86519.999, 2.0**-30, 1e15 + 0.5, 5e-324, 0.0]
+
+
+def timed_completions(seconds: list[float]) -> list[Statement]:
+    """A learner of team blue per time, each with one timed completion of step 'lire'."""
+    learners = [
+        Statement(
+            "INSERT INTO learners (id, name, email, team_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            (f"u{n}", "N", f"u{n}@x", "blue", "t"),
+        )
+        for n in range(len(seconds))
+    ]
+    return learners + [
+        Statement(
+            "INSERT INTO completions (learner_id, step_id, kind, module_id, completed_at, "
+            "team_id, seconds) VALUES (?, 'lire', 'lesson', 'M1', 't', 'blue', ?)",
+            (f"u{n}", value),
+        )
+        for n, value in enumerate(seconds)
+    ]

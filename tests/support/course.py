@@ -1,0 +1,107 @@
+"""Courses for the tests: the repository's example, and a small valid course written into a
+folder (two modules: a video lesson and a quiz, a text lesson and a Tally quiz; a handout)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from builder.config import BuildConfig
+from builder.pipeline import build
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+EXAMPLE = ROOT / "content"
+
+
+def write(path: Path, text: str) -> Path:
+    """Write dedented text, creating parent directories."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def edit(content: Path, rel: str, old: str, new: str) -> None:
+    """Replace the first `old` of content/rel with `new` (it must be there)."""
+    path = content / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def make_course(root: Path, language: str = "fr", duration: int = 8, unlock: str = "end") -> Path:
+    """Write a minimal valid course (two modules, lesson + video + quiz + handout) under root."""
+    content = root / "content"
+    write(
+        content / "course.yaml",
+        f"""
+        title: Petit cours
+        language: {language}
+        modules: [m1, m2]
+        kms: {{unlock: {unlock}}}
+        """,
+    )
+    write_module_one(content / "modules/m1", duration)
+    write_module_two(content / "modules/m2")
+    write(content / "kms/index.md", "# Polycopié\n\nBienvenue.\n")
+    write(content / "kms/M1/fiche.md", "# Fiche un\n\n[Le script](script.sql)\n")
+    write(content / "kms/M1/script.sql", "SELECT 1;\n")
+    return content
+
+
+def write_module_one(module: Path, duration: int) -> None:
+    """M1: a video lesson `intro` of `duration` seconds, then the built-in quiz `quiz-1`."""
+    write(module / "module.yaml", "id: M1\ntitle: Premier\nsteps: [intro.md, quiz.yaml]\n")
+    write(
+        module / "intro.md",
+        f"""
+        ---
+        id: intro
+        title: Introduction
+        video: media/clip.webm
+        duration: {duration}
+        captions: media/clip.vtt
+        ---
+        Bonjour **tout le monde**. Voir [la fiche](../../kms/M1/fiche.md).
+
+        ![Un schéma](img/schema.svg)
+        """,
+    )
+    write(module / "media/clip.webm", "not really a video, but bytes")
+    write(module / "media/clip.vtt", "WEBVTT\n\n00:00.000 --> 00:02.000\nBonjour\n")
+    write(module / "img/schema.svg", '<svg xmlns="http://www.w3.org/2000/svg"/>\n')
+    write(
+        module / "quiz.yaml",
+        """
+        id: quiz-1
+        title: Quiz un
+        questions:
+          - prompt: Deux plus deux ?
+            choices: ["3", "4", "5"]
+            answer: 1
+          - prompt: Nombres pairs ?
+            choices: ["2", "3", "4"]
+            answer: [0, 2]
+            explain: Divisibles par deux.
+        """,
+    )
+
+
+def write_module_two(module: Path) -> None:
+    """M2: the text lesson `texte`, then the Tally quiz `final`."""
+    write(module / "module.yaml", "id: M2\ntitle: Second\nsteps: [texte.md, tally.yaml]\n")
+    write(module / "texte.md", "---\nid: texte\ntitle: Un texte\n---\n## Partie\n\nDu texte.\n")
+    write(module / "tally.yaml", "id: final\ntitle: Évaluation\ntally: wMx9Qd\n")
+
+
+def config_for(content: Path, **options: object) -> BuildConfig:
+    """A build config writing next to the content, in its tmp_path."""
+    options.setdefault("out", content.parent / "site")
+    return BuildConfig.make(content=content, **options)  # type: ignore[arg-type]
+
+
+def manifest_of(tmp_path: Path) -> str:
+    """The manifest of the small course (two-minute video, unlocked by module), built."""
+    content = make_course(tmp_path / "course", duration=120, unlock="module")
+    config = BuildConfig.make(content=content, out=tmp_path / "site", disk_cache=False)
+    build(config)
+    return (config.private / "manifest.json").read_text()
