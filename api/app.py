@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Lifespan
 
 from . import auth, gate, insight, limits, rules, sql, tally, xapi
-from .body import event_id, forbid_identity, read_body, read_json, text
+from .body import Body, parse_object
 from .clock import Clock, iso, utc_now
 from .context import Context
 from .course import Course
@@ -22,10 +22,23 @@ from .errors import HANDLERS, ApiError
 from .learner import Learner
 from .learning import TallyResponse
 from .openapi import document
+from .operations import (
+    ENROLL,
+    LEADERBOARD,
+    LESSON_DONE,
+    OPERATIONS,
+    PERIODS,
+    PUBLISH,
+    QUIZ_SUBMISSION,
+    RESET,
+    SCHEMAS,
+    SESSION,
+    TALLY_HOOK,
+    VIDEO_EVENT,
+)
 from .settings import Settings
 from .storage import Conflict, Database
 
-PERIODS = {"7d": 7, "30d": 30, "all": None}
 LEADERBOARD_SIZE = 100
 CONFLICT_RETRIES = 5
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -52,18 +65,9 @@ class Api(Context):
     async def enroll(self, request: Request) -> Response:
         self.limit(request, limits.ADMIN)
         auth.require_admin(request, self.settings.admin_token)
-        body = await read_json(request)
-        name = text(body, "name")
-        email = text(body, "email", max_length=254).lower()
-        if "@" not in email:
-            raise ApiError(422, "invalid", "'email' must be an email address.")
-        team = text(body, "teamId", max_length=64)
-        tz = text(body, "tz", max_length=64, required=False) or self.settings.default_tz
-        if not rules.valid_zone(tz):
-            raise ApiError(
-                422, "invalid", f"'tz' must be an IANA time zone such as Europe/Paris, not {tz!r}."
-            )
-        created = await self.create_learner(name, email, team, tz)
+        body = await ENROLL.read(request, tz=self.settings.default_tz)
+        email = body["email"].lower()
+        created = await self.create_learner(body["name"], email, body["teamId"], body["tz"])
         base = (self.settings.base_url or str(request.base_url)).rstrip("/")
         created["inviteUrl"] = f"{base}/join/#{created['inviteToken']}"
         return JSONResponse(created, status_code=201)
@@ -80,8 +84,7 @@ class Api(Context):
 
     async def open_session(self, request: Request) -> Response:
         self.limit(request, limits.SESSION)
-        body = await read_json(request)
-        token = text(body, "inviteToken", max_length=200)
+        token = (await SESSION.read(request))["inviteToken"]
         learner = (await self.db.execute(sql.learner_by_invite(auth.token_hash(token)))).first()
         if learner is None:
             raise ApiError(401, "bad_invite", "This invite link is not valid.")
@@ -148,22 +151,21 @@ class Api(Context):
         }
 
     async def video_event(self, request: Request) -> Response:
-        return await self._event(request, "video")
+        return await self._event(request, "video", VIDEO_EVENT)
 
     async def lesson_done(self, request: Request) -> Response:
-        return await self._event(request, "lesson")
+        return await self._event(request, "lesson", LESSON_DONE)
 
     async def quiz_submission(self, request: Request) -> Response:
-        return await self._event(request, "quiz")
+        return await self._event(request, "quiz", QUIZ_SUBMISSION)
 
-    async def _event(self, request: Request, kind: str) -> Response:
+    async def _event(self, request: Request, kind: str, declared: Body) -> Response:
         self.limit(request, limits.WRITES)
         token = auth.session_token(request)
         if token:
             self.limit(request, limits.EVENTS, "session:" + auth.token_hash(token))
-        body = await read_json(request)
-        forbid_identity(body)
-        eid = event_id(body)
+        received = await declared.read(request)  # identity and eventId; the rest per step
+        body, eid = received.data, received["eventId"]
         learner, course = await self.placed(request)
         for _ in range(CONFLICT_RETRIES):
             try:
@@ -191,9 +193,7 @@ class Api(Context):
         return JSONResponse(answer)
 
     async def leaderboard(self, request: Request) -> Response:
-        period = request.query_params.get("period", "7d")
-        if period not in PERIODS:
-            raise ApiError(422, "invalid", "'period' must be 7d, 30d or all.")
+        period = LEADERBOARD.check(request.query_params)["period"]
         team = request.query_params.get("teamId")
         me: str | None = None
         if not auth.is_admin(request, self.settings.admin_token):
@@ -270,12 +270,10 @@ class Api(Context):
 
     async def tally_hook(self, request: Request) -> Response:
         self.limit(request, limits.WRITES)
-        raw = await read_body(request)
+        raw = await TALLY_HOOK.read_bytes(request)
         tally.verify_webhook(
             self.settings.tally_secret, raw, request.headers.get("tally-signature")
         )
-        from .body import parse_object
-
         submission = tally.read_submission(parse_object(raw))
         learner_id, step_id = tally.read_hidden_token(
             self.settings.secret, submission.token, self.clock().timestamp()
@@ -305,8 +303,7 @@ class Api(Context):
     async def reset(self, request: Request) -> Response:
         self.limit(request, limits.ADMIN)
         auth.require_admin(request, self.settings.admin_token)
-        body = await read_json(request)
-        user_id = text(body, "userId", max_length=64)
+        user_id = (await RESET.read(request))["userId"]
         course = await self.learning.reset(user_id)
         return JSONResponse(
             {"userId": user_id, "currentStep": course.steps[0].public() if course.steps else None}
@@ -315,7 +312,7 @@ class Api(Context):
     async def publish(self, request: Request) -> Response:
         self.limit(request, limits.ADMIN)
         auth.require_admin(request, self.settings.admin_token)
-        raw = await read_body(request, limit=16 * 1024 * 1024)
+        raw = await PUBLISH.read_bytes(request)
         version = await publish_manifest(self.db, raw.decode("utf-8", "replace"), iso(self.clock()))
         return JSONResponse({"version": version}, status_code=201)
 
@@ -330,7 +327,7 @@ class Api(Context):
         return await gate.endpoint(self, request)
 
     async def openapi(self, request: Request) -> Response:
-        return JSONResponse(document())
+        return JSONResponse(document(OPERATIONS, SCHEMAS))
 
     async def not_found(self, request: Request) -> Response:
         """Unknown endpoints; a known path with another method is a 405, not a 404."""

@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from support.conformance import deterministic_ids, run  # noqa: E402
+from support.course import manifest_of  # noqa: E402
+from support.launch import free_port  # noqa: E402
 from support.wrangler import LocalD1  # noqa: E402
-from test_conformance_sqlite import manifest_of  # noqa: E402
-from test_serve import free_port  # noqa: E402
 
 from api.d1 import D1HttpDatabase  # noqa: E402
 

@@ -152,27 +152,11 @@ def learner(
         if draw < 0.20
         else int(rng.betavariate(1.1, 1.6) * len(steps))
     )
-    pace = rng.lognormvariate(0, 0.45)
-    at, done = enrolled, 0
-    for step in steps[:target]:
-        seconds = step.minutes * 60 * pace * rng.lognormvariate(0, 0.6)
-        if rng.random() < 0.18:  # back another day
-            seconds += rng.uniform(8 * 3600, 4 * 86400)
-        if at + timedelta(seconds=seconds) > NOW:
-            break
-        opened, at = at, at + timedelta(seconds=seconds)
-        version = versions[0] if at < V2_AT else versions[1]
-        cohort.completions.append(
-            (lid, step.id, step.kind, step.module, iso(at), team, version, round(seconds, 3))
-        )
-        if step.kind == "quiz":
-            quiz_attempts(cohort, lid, step.id, opened, at, first_try[step.id], True, rng)
-        done += 1
+    at, done = walk(cohort, lid, team, steps[:target], enrolled, versions, first_try, rng)
     started = draw >= 0.08
     open_step = steps[done].id if started and done < len(steps) else None
     if open_step and steps[done].kind == "quiz" and rng.random() < 0.5:
         quiz_attempts(cohort, lid, open_step, at, NOW, first_try[open_step], False, rng)
-    last_day = at.date()
     streak = 0 if not done else max(1, int(rng.expovariate(1 / 4)))
     cohort.learners.append(
         (
@@ -187,10 +171,40 @@ def learner(
             done * 15,
             streak,
             streak + rng.randint(0, 5),
-            last_day.isoformat() if done else None,
+            at.date().isoformat() if done else None,
             iso(enrolled),
         )
     )
+
+
+def walk(
+    cohort: Cohort,
+    lid: str,
+    team: str,
+    steps: list[Step],
+    at: datetime,
+    versions: tuple[str, str],
+    first_try: dict[str, float],
+    rng: random.Random,
+) -> tuple[datetime, int]:
+    """A learner's completions, from `at` on, until NOW; return when they stopped and how many."""
+    pace = rng.lognormvariate(0, 0.45)
+    done = 0
+    for step in steps:
+        seconds = step.minutes * 60 * pace * rng.lognormvariate(0, 0.6)
+        if rng.random() < 0.18:  # back another day
+            seconds += rng.uniform(8 * 3600, 4 * 86400)
+        if at + timedelta(seconds=seconds) > NOW:
+            break
+        opened, at = at, at + timedelta(seconds=seconds)
+        version = versions[0] if at < V2_AT else versions[1]
+        cohort.completions.append(
+            (lid, step.id, step.kind, step.module, iso(at), team, version, round(seconds, 3))
+        )
+        if step.kind == "quiz":
+            quiz_attempts(cohort, lid, step.id, opened, at, first_try[step.id], True, rng)
+        done += 1
+    return at, done
 
 
 def quiz_attempts(
@@ -347,25 +361,7 @@ def main() -> int:
             f"{len(cohort.completions):,} completions, {len(cohort.attempts):,} quiz attempts; "
             f"{path.stat().st_size / 1e6:.0f} MB"
         )
-        by_size = sorted(cohort.teams, key=lambda t: (cohort.teams[t], t))
-        picks = {
-            "smallest": by_size[0],
-            "median": by_size[len(by_size) // 2],
-            "largest": by_size[-1],
-        }
-        measures: dict[str, Measure] = {
-            "/api/admin/teams": Measure("GET /api/admin/teams", "-"),
-            "/api/admin/versions": Measure("GET /api/admin/versions", "-"),
-        }
-        for which, team in picks.items():
-            measures[f"/api/admin/insight?teamId={team}"] = Measure(
-                f"GET /api/admin/insight ({which} team)", team_figures(path, team)
-            )
-        largest = picks["largest"]
-        for table in ("steps", "learners"):
-            measures[f"/api/admin/insight.csv?teamId={largest}&table={table}"] = Measure(
-                f"GET /api/admin/insight.csv?table={table} (largest)", team_figures(path, largest)
-            )
+        measures = plan(cohort, path)
         urls = list(measures)
         for url, (ms, size) in asyncio.run(timed(path, urls, args.repeat)).items():
             measures[url].ms, measures[url].size = ms, size
@@ -378,6 +374,30 @@ def main() -> int:
                     print(f"  {s.rows_read:>7} r  {' '.join(s.sql.split())[:100]}")
         report(measures, args.repeat, engine)
     return 0
+
+
+def plan(cohort: Cohort, path: Path) -> dict[str, Measure]:
+    """The requests to measure: the lists, then each figure for the small, median, large team."""
+    by_size = sorted(cohort.teams, key=lambda t: (cohort.teams[t], t))
+    picks = {
+        "smallest": by_size[0],
+        "median": by_size[len(by_size) // 2],
+        "largest": by_size[-1],
+    }
+    measures: dict[str, Measure] = {
+        "/api/admin/teams": Measure("GET /api/admin/teams", "-"),
+        "/api/admin/versions": Measure("GET /api/admin/versions", "-"),
+    }
+    for which, team in picks.items():
+        measures[f"/api/admin/insight?teamId={team}"] = Measure(
+            f"GET /api/admin/insight ({which} team)", team_figures(path, team)
+        )
+    largest = picks["largest"]
+    for table in ("steps", "learners"):
+        measures[f"/api/admin/insight.csv?teamId={largest}&table={table}"] = Measure(
+            f"GET /api/admin/insight.csv?table={table} (largest)", team_figures(path, largest)
+        )
+    return measures
 
 
 def report(measures: dict[str, Measure], repeat: int, engine: Engine) -> None:

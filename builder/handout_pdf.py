@@ -100,7 +100,8 @@ def handout_pdf(
     if not course.kms_pdf or not course.kms_pages and not course.kms_files:
         return None
     started = time.perf_counter()
-    document = compose(config, course, docs, handles, media, cache)
+    links = _links(config, course, media, cache)
+    document = compose(config, course, docs, handles, links)
     css = [_read_css(config), _footer_css(i18n.strings(course.language)), _pygments_css()]
     key = digest(repr((_code_version(), document, css)).encode())
     name = download_name(course.title)
@@ -121,30 +122,13 @@ def handout_pdf(
 
 
 def compose(
-    config: BuildConfig,
-    course: Course,
-    docs: DocSet,
-    handles: Handles,
-    media: dict[str, str],
-    cache: Cache,
+    config: BuildConfig, course: Course, docs: DocSet, handles: Handles, links: _Links
 ) -> str:
     """Return the print document's HTML, with the DATE, VERSION and CONTENT placeholders."""
-    anchors = {page.url: f"doc-{n}" for n, page in enumerate(course.kms_pages, 1)}
-    files = {f.url for f in course.kms_files}
-    local = {url: rel for rel, url in media.items()}
-    local.update({f.url: f.rel for f in course.kms_files})
-    t = i18n.strings(course.language)
-    links = _Links(
-        anchors,
-        files,
-        local,
-        t["pdf_file_note"],
-        lambda rel: cache.file_digest(config.content / rel) or "",
-    )
 
     def view(page: KmsPage) -> dict[str, Any]:
-        body = links.localise(docs.get(handles.kms[page.rel]), anchors[page.url])
-        return _page_view(page, anchors[page.url], body)
+        anchor = links.anchors[page.url]
+        return _page_view(page, anchor, links.localise(docs.get(handles.kms[page.rel]), anchor))
 
     general = [p for p in course.kms_pages if not p.group]
     general.sort(key=lambda p: p.rel != "kms/index.md")  # the handout's first page first
@@ -166,7 +150,7 @@ def compose(
         _environment(config.templates)
         .get_template(TEMPLATE)
         .render(
-            t=t,
+            t=i18n.strings(course.language),
             lang=course.language,
             course=course,
             description=docs.get(handles.course_description),
@@ -177,6 +161,19 @@ def compose(
             intro_files=_files(course.kms_files, ""),
             modules=modules,
         )
+    )
+
+
+def _links(config: BuildConfig, course: Course, media: dict[str, str], cache: Cache) -> _Links:
+    """Where each handout link points inside the one document, or to the file it names."""
+    local = {url: rel for rel, url in media.items()}
+    local.update({f.url: f.rel for f in course.kms_files})
+    return _Links(
+        {page.url: f"doc-{n}" for n, page in enumerate(course.kms_pages, 1)},
+        {f.url for f in course.kms_files},
+        local,
+        i18n.strings(course.language)["pdf_file_note"],
+        lambda rel: cache.file_digest(config.content / rel) or "",
     )
 
 

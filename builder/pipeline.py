@@ -88,26 +88,63 @@ def build(
     """
     started = time.perf_counter()
     cache = cache if cache is not None else Cache()
+    say = progress or _quiet
+    problems = Problems()
+    loaded = _load_checked(config, cache, problems, say)
+    outputs = _render(config, loaded, cache, problems, say)
+    _search(config, loaded, outputs, incremental, say)
+    private = manifest(loaded.course, loaded.docs, loaded.handles, loaded.media)
+    written = _write(config, outputs, cache, incremental)
+    _write_private(config, dumps(private))
+    if config.disk_cache and not incremental:  # serve's edits stay in memory: saving costs more
+        diskcache.save(config.private, cache)
+    return BuildResult(
+        pages=len(outputs),
+        written=written,
+        seconds=time.perf_counter() - started,
+        warnings=problems.sorted(),
+        version=private["version"],
+    )
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def _load_checked(
+    config: BuildConfig, cache: Cache, problems: Problems, say: Callable[[str], None]
+) -> Loaded:
+    """Stages load -> discover -> parse -> validate; stop here (writing nothing) on errors."""
+    started = time.perf_counter()
     if config.disk_cache:
         diskcache.load(config.private, cache)
-    problems = Problems()
     loaded = load(config, cache, problems)
     if loaded is None or problems.fatal(config.strict):
         raise ContentError(problems.sorted())
-    if progress:
-        course = loaded.course
-        progress(
-            f"read {len(course.steps)} steps in {len(course.modules)} modules and "
-            f"{len(course.kms_pages)} handout pages; rendered {cache.rendered_count} of "
-            f"{len(loaded.docs.docs)} Markdown documents in {time.perf_counter() - started:.2f} s"
-        )
+    course = loaded.course
+    say(
+        f"read {len(course.steps)} steps in {len(course.modules)} modules and "
+        f"{len(course.kms_pages)} handout pages; rendered {cache.rendered_count} of "
+        f"{len(loaded.docs.docs)} Markdown documents in {time.perf_counter() - started:.2f} s"
+    )
+    return loaded
+
+
+def _render(
+    config: BuildConfig,
+    loaded: Loaded,
+    cache: Cache,
+    problems: Problems,
+    say: Callable[[str], None],
+) -> dict[str, Output]:
+    """Stage render: the handout PDF, then every page and asset of the site, in memory."""
     pdf = handout_pdf.handout_pdf(
         config, loaded.course, loaded.docs, loaded.handles, loaded.media, cache, problems
     )
     if problems.fatal(config.strict):  # no PDF (WeasyPrint missing) is a warning
         raise ContentError(problems.sorted())
-    if progress and pdf:
-        progress(pdf.summary())
+    if pdf:
+        say(pdf.summary())
     assets = collect(config.static, cache)
     outputs: dict[str, Output] = render_site(
         config,
@@ -121,15 +158,30 @@ def build(
     )
     if pdf:
         outputs[handout_pdf.SITE_PATH] = pdf.data
-    searched = time.perf_counter()
+    return outputs
+
+
+def _search(
+    config: BuildConfig,
+    loaded: Loaded,
+    outputs: dict[str, Output],
+    incremental: bool,
+    say: Callable[[str], None],
+) -> None:
+    """Stage search: the handout's indexes, added to the outputs."""
+    started = time.perf_counter()
     search = build_indexes(config, loaded.course, outputs, reuse=config.disk_cache or incremental)
     outputs.update(search.outputs)
-    if progress:
-        progress(
-            f"search: indexed {search.indexed} of {search.total} handout indexes in "
-            f"{time.perf_counter() - searched:.2f} s"
-        )
-    private = manifest(loaded.course, loaded.docs, loaded.handles, loaded.media)
+    say(
+        f"search: indexed {search.indexed} of {search.total} handout indexes in "
+        f"{time.perf_counter() - started:.2f} s"
+    )
+
+
+def _write(
+    config: BuildConfig, outputs: dict[str, Output], cache: Cache, incremental: bool
+) -> list[str]:
+    """Stage write: changed files in place (incremental), else the whole site swapped in."""
     digests = output_digests(outputs, cache)
     if incremental and cache.written and config.out.is_dir():
         written = write_changed(config.out, outputs, cache.written, digests)
@@ -137,16 +189,7 @@ def build(
         write_atomic(config.out, outputs)
         written = list(outputs)
     cache.written = digests
-    _write_private(config, dumps(private))
-    if config.disk_cache and not incremental:  # serve's edits stay in memory: saving costs more
-        diskcache.save(config.private, cache)
-    return BuildResult(
-        pages=len(outputs),
-        written=written,
-        seconds=time.perf_counter() - started,
-        warnings=problems.sorted(),
-        version=private["version"],
-    )
+    return written
 
 
 def _write_private(config: BuildConfig, data: bytes) -> None:

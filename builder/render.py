@@ -90,6 +90,26 @@ def gather_docs(course: Course) -> tuple[DocSet, Handles]:
     return docs, handles
 
 
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja2's compiled templates kept for the process: Jinja keys each by the template's name
+    and checks its source's checksum, so a rebuild (serve's, or a test's next course) compiles
+    only the templates that changed, instead of every template on every build."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self.store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)  # a stale checksum leaves the bucket empty
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED = CompiledTemplates()  # for Site's environment only: its options shape the code
+
+
 class Site:
     """Renders pages with one Jinja2 environment and remembers unchanged results."""
 
@@ -103,6 +123,7 @@ class Site:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            bytecode_cache=COMPILED,
         )
         self.t = i18n.strings(course.language)
         self.env.globals.update(

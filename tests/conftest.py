@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from support.course import EXAMPLE, make_course
 
-pytest_plugins = ["support.browser"]  # the Chromium and `serve` fixtures of the browser tests
+# Fixtures shared across files: Chromium and a running `serve` (browser), a tus server (tus).
+pytest_plugins = ["support.browser", "support.tus"]
 
 
 @pytest.fixture
@@ -23,3 +24,19 @@ def example(tmp_path: Path) -> Path:
     target = tmp_path / "content"
     shutil.copytree(EXAMPLE, target)
     return target
+
+
+# Fixtures of tests/support that start something real, and the marker a test using them gets.
+MARKED_FIXTURES = {"browser": "browser", "site": "live"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for Chromium is a browser test, and one that asks for a running
+    `serve` (support.browser's `site`) a live one, whatever file it lives in; wrangler and
+    Worker-runtime tests run node processes, so they are live too."""
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            if fixture in MARKED_FIXTURES:
+                item.add_marker(MARKED_FIXTURES[fixture])
+        if item.get_closest_marker("wrangler") or item.get_closest_marker("worker"):
+            item.add_marker("live")

@@ -303,6 +303,7 @@ def test_access_config_rejects_bad_team_domain(team_domain: str) -> None:
         AccessConfig(team_domain, AUD)
 
 
+@pytest.mark.slow
 def test_access_mode_identifies_learners_in_the_app(
     server: JwksServer, key_a: Key, tmp_path: Path
 ) -> None:

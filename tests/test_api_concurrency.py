@@ -13,27 +13,13 @@ import pytest
 from support.course import ROOT
 from support.launch import Site
 
-
-class Live(Site):
-    """`serve` on the example course (the repository's own content/)."""
-
-    def __init__(self, workdir: Path) -> None:
-        super().__init__(workdir, ROOT / "content")
-
-    def learner(self) -> httpx.Client:
-        """A new learner, signed in: a client carrying their session cookie."""
-        created = self.enroll("Ada", team="t")
-        client = httpx.Client(base_url=self.url, timeout=10)
-        assert (
-            client.post("/api/session", json={"inviteToken": created["inviteToken"]}).status_code
-            == 200
-        )
-        return client
+pytestmark = pytest.mark.live  # a real `python build.py serve` process
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
-    server = Live(tmp_path)
+def live(tmp_path: Path) -> Iterator[Site]:
+    """`serve` on the example course (the repository's own content/)."""
+    server = Site(tmp_path, ROOT / "content")
     yield server
     server.stop()
 
@@ -43,7 +29,7 @@ def fire(client: httpx.Client, bodies: list[dict[str, object]]) -> list[httpx.Re
         return list(pool.map(lambda body: client.post("/api/video-event", json=body), bodies))
 
 
-def test_concurrency_50_identical_completions_award_once(live: Live) -> None:
+def test_concurrency_50_identical_completions_award_once(live: Site) -> None:
     client = live.learner()
     body = {"eventId": str(uuid.uuid4()), "stepId": "som01-bienvenue", "intervals": [[0, 9]]}
     responses = fire(client, [body] * 50)
@@ -60,7 +46,7 @@ def test_concurrency_50_identical_completions_award_once(live: Live) -> None:
         assert db.execute("SELECT SUM(amount) FROM xp_logs").fetchone() == (15,)
 
 
-def test_concurrency_50_different_completions_of_one_step(live: Live) -> None:
+def test_concurrency_50_different_completions_of_one_step(live: Site) -> None:
     client = live.learner()
     bodies = [
         {"eventId": str(uuid.uuid4()), "stepId": "som01-bienvenue", "intervals": [[0, 9]]}

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from support.browser import page_errors, screenshot
+from support.browser import WAIT, page_errors, screenshot, sign_in
 from support.course import EXAMPLE
 from support.launch import TALLY_SECRET, Site
+from support.tally import signed, tally_webhook
 
-pytestmark = pytest.mark.browser
-
-WAIT = 30_000  # ms
+pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 @pytest.fixture
@@ -27,24 +27,32 @@ def page(browser: Any, site: Site) -> Iterator[Any]:
     assert not errors, errors
 
 
-def sign_in(page: Any, site: Site, name: str = "Ada") -> dict[str, Any]:
-    created = site.enroll(name)
-    page.goto(created["inviteUrl"])
-    page.wait_for_url(site.url + "/", timeout=WAIT)
-    return created
-
-
 def current(page: Any) -> dict[str, Any]:
     me: dict[str, Any] = page.evaluate("fetch('/api/learner').then(r => r.json())")
     return me
 
 
+def open_player(page: Any, site: Site, ready: str = "#step video") -> None:
+    """Sign Ada in and open the player on her open step."""
+    sign_in(page, site)
+    page.goto(site.url + "/learn/")
+    page.wait_for_selector(ready, timeout=WAIT)
+
+
+def play(page: Any, rate: int | None = None) -> None:
+    """Start the step's video, muted (at `rate` when given)."""
+    speed = f"v.playbackRate = {rate}; " if rate else ""
+    page.evaluate(
+        "() => { const v = document.querySelector('#step video'); v.muted = true; "
+        + speed
+        + "return v.play(); }"
+    )
+
+
 def watch_video(page: Any, rate: float = 2.0) -> None:
     page.wait_for_selector("#step video", timeout=WAIT)
     page.select_option("#speed", str(int(rate)) if rate == int(rate) else str(rate))
-    page.evaluate(
-        "() => { const v = document.querySelector('#step video'); v.muted = true; return v.play(); }"
-    )
+    play(page)
     page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
 
 
@@ -61,51 +69,23 @@ def right_answers(site: Site, step_id: str) -> list[list[int]]:
 
 
 def finish_tally(page: Any, site: Site, step_id: str, score: int) -> None:
-    import json
-
-    import httpx
-
-    from api.tally import sign_webhook
-
     frame = page.wait_for_selector("iframe.tally-frame", state="attached", timeout=WAIT)
     token = frame.get_attribute("src").split("sillon=", 1)[1]
     # Stand-in for Tally's servers (unreachable here): the webhook Tally would send.
-    body = json.dumps(
-        {
-            "eventId": "evt-1",
-            "eventType": "FORM_RESPONSE",
-            "data": {
-                "responseId": f"resp-{step_id}",
-                "formId": "wMx9Qd",
-                "fields": [
-                    {"key": "h", "label": "sillon", "type": "HIDDEN_FIELDS", "value": token},
-                    {"key": "s", "label": "score", "type": "CALCULATED_FIELDS", "value": score},
-                ],
-            },
-        }
-    ).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "Tally-Signature": sign_webhook(TALLY_SECRET, body),
-    }
+    body = tally_webhook(token, score, f"resp-{step_id}")
+    headers = signed(body, TALLY_SECRET)
     assert (
         httpx.post(site.url + "/api/tally-hook", content=body, headers=headers).status_code == 200
     )
 
 
-def next_step(page: Any) -> None:
-    page.click("#next")
-    page.wait_for_function(
-        "() => !document.getElementById('next') || document.getElementById('next').disabled || document.getElementById('finished').hidden === false",
-        timeout=WAIT,
-    )
-
-
+@pytest.mark.slow
 def test_browser_full_journey(page: Any, site: Site) -> None:
     full_journey(page, site)
 
 
 @pytest.mark.worker
+@pytest.mark.slow
 def test_browser_full_journey_on_the_worker(browser: Any, tmp_path: Path) -> None:
     """The same journey against the Python Worker in the runtime's Pyodide, D1 and the real
     asset worker (tests/support/worker.py)."""
@@ -131,37 +111,7 @@ def full_journey(page: Any, site: Site, shots: str = "") -> None:
     screenshot(page, shots + "home-1280")
     page.click("[data-fill='cta']")
     page.wait_for_url("**/learn/#som01-bienvenue", timeout=WAIT)
-    failed_once = False
-    for _ in range(20):
-        me = current(page)
-        step = me["currentStep"]
-        if step is None:
-            break
-        page.wait_for_selector(f"#step [data-step-id='{step['id']}']", timeout=WAIT)
-        if step["type"] == "video":
-            watch_video(page)
-        elif step["type"] == "lesson":
-            page.click("#lesson-done")
-            page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
-        elif page.query_selector("#step [data-tally-form]"):
-            finish_tally(page, site, step["id"], 95)
-            page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
-        else:
-            if not failed_once:
-                wrong = [[0] for _ in right_answers(site, step["id"])]
-                answer_quiz(page, wrong)
-                page.wait_for_selector(".quiz-result[data-passed='false']", timeout=WAIT)
-                screenshot(page, shots + "quiz-failed-1280")
-                failed_once = True
-                page.evaluate("document.querySelector('form.quiz').reset()")
-            answer_quiz(page, right_answers(site, step["id"]))
-            page.wait_for_selector(".quiz-result[data-passed='true']", timeout=WAIT)
-            page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
-        page.click("#next")
-        page.wait_for_function(
-            f"() => location.hash !== '#{step['id']}' || !document.getElementById('finished').hidden",
-            timeout=WAIT,
-        )
+    walk_every_step(page, site, shots)
     page.wait_for_selector("#finished:not([hidden])", timeout=WAIT)
     screenshot(page, shots + "finished-1280")
     me = current(page)
@@ -174,7 +124,56 @@ def full_journey(page: Any, site: Site, shots: str = "") -> None:
     assert site.rows("SELECT SUM(amount) FROM xp_logs") == [(me["xp"],)]
     causes = [c for (c,) in site.rows("SELECT cause FROM xp_logs")]
     assert len(causes) == len(set(causes))
-    # The real player's reports as xAPI statements: it says when it plays (and pauses).
+    assert_player_statements(site)
+    visit_profile_board_and_handout(page, site, me, shots)
+
+
+def walk_every_step(page: Any, site: Site, shots: str) -> None:
+    """Complete the open step and go on, until the course is finished."""
+    failed_once = False
+    for _ in range(20):
+        me = current(page)
+        step = me["currentStep"]
+        if step is None:
+            break
+        page.wait_for_selector(f"#step [data-step-id='{step['id']}']", timeout=WAIT)
+        failed_once = complete_step(page, site, step, shots, failed_once)
+        page.click("#next")
+        page.wait_for_function(
+            f"() => location.hash !== '#{step['id']}' || !document.getElementById('finished').hidden",
+            timeout=WAIT,
+        )
+
+
+def complete_step(
+    page: Any, site: Site, step: dict[str, Any], shots: str, failed_once: bool
+) -> bool:
+    """Complete the open step as a learner does (the first built-in quiz failed once first):
+    whether a quiz has been failed by now."""
+    if step["type"] == "video":
+        watch_video(page)
+    elif step["type"] == "lesson":
+        page.click("#lesson-done")
+        page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
+    elif page.query_selector("#step [data-tally-form]"):
+        finish_tally(page, site, step["id"], 95)
+        page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
+    else:
+        if not failed_once:
+            wrong = [[0] for _ in right_answers(site, step["id"])]
+            answer_quiz(page, wrong)
+            page.wait_for_selector(".quiz-result[data-passed='false']", timeout=WAIT)
+            screenshot(page, shots + "quiz-failed-1280")
+            failed_once = True
+            page.evaluate("document.querySelector('form.quiz').reset()")
+        answer_quiz(page, right_answers(site, step["id"]))
+        page.wait_for_selector(".quiz-result[data-passed='true']", timeout=WAIT)
+        page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
+    return failed_once
+
+
+def assert_player_statements(site: Site) -> None:
+    """The real player's reports as xAPI statements: it says when it plays (and pauses)."""
     statements = site.rows("SELECT statement FROM xapi_statements ORDER BY seq")
     verbs = [json.loads(text)["verb"]["id"].rsplit("/", 1)[-1] for (text,) in statements]
     steps, modules = site.manifest()["steps"], site.manifest()["modules"]
@@ -183,6 +182,10 @@ def full_journey(page: Any, site: Site, shots: str = "") -> None:
     assert verbs.count("played") >= videos and verbs.count("failed") == 1
     assert verbs.count("passed") == quizzes
     assert verbs.count("completed") == len(steps) - quizzes + len(modules)
+
+
+def visit_profile_board_and_handout(page: Any, site: Site, me: dict[str, Any], shots: str) -> None:
+    """The profile and the leaderboard show the learner's XP; the handout is open."""
     page.goto(site.url + "/me/")
     page.wait_for_selector("[data-fill='me-badges'] li", timeout=WAIT)
     assert page.inner_text("[data-fill='me-xp']") == str(me["xp"])
@@ -196,15 +199,11 @@ def full_journey(page: Any, site: Site, shots: str = "") -> None:
     screenshot(page, shots + "kms-1280")
 
 
+@pytest.mark.slow
 def test_browser_linearity_closed_locked_and_no_cheating(page: Any, site: Site) -> None:
-    sign_in(page, site)
-    page.goto(site.url + "/learn/")
-    page.wait_for_selector("#step [data-step-id='som01-bienvenue']", timeout=WAIT)
+    open_player(page, site, "#step [data-step-id='som01-bienvenue']")
     # The console cannot cheat: 16x is capped, seeking ahead snaps back, nothing completes.
-    page.evaluate(
-        """() => { const v = document.querySelector('#step video'); v.muted = true;
-        v.playbackRate = 16; return v.play(); }"""
-    )
+    play(page, 16)
     page.wait_for_timeout(600)
     assert page.evaluate("document.querySelector('#step video').playbackRate") == 2
     page.evaluate("document.querySelector('#step video').currentTime = 8.5")
@@ -246,13 +245,10 @@ def test_browser_linearity_closed_locked_and_no_cheating(page: Any, site: Site) 
     assert page.get_attribute(".step[data-step-id='som01-tables']", "data-state") == "open"
 
 
+@pytest.mark.slow
 def test_browser_events_survive_an_api_outage(page: Any, site: Site) -> None:
-    sign_in(page, site)
-    page.goto(site.url + "/learn/")
-    page.wait_for_selector("#step video", timeout=WAIT)
-    page.evaluate(
-        "() => { const v = document.querySelector('#step video'); v.muted = true; v.playbackRate = 2; return v.play(); }"
-    )
+    open_player(page, site)
+    play(page, 2)
     page.wait_for_timeout(1500)
     site.stop()  # the API goes away in the middle of the video; the learner keeps watching
     page.wait_for_function("() => document.querySelector('#step video').ended", timeout=WAIT)
@@ -301,6 +297,7 @@ def reach_quiz(page: Any, site: Site) -> None:
     page.wait_for_selector("form.quiz", timeout=WAIT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width, height", [(1280, 800), (375, 812)])
 def test_browser_pages_accessible_and_captured(
     browser: Any, site: Site, width: int, height: int
@@ -341,13 +338,10 @@ def test_browser_pages_accessible_and_captured(
     assert not found, found
 
 
+@pytest.mark.slow
 def test_browser_resume_where_the_learner_was(page: Any, site: Site) -> None:
-    sign_in(page, site)
-    page.goto(site.url + "/learn/")
-    page.wait_for_selector("#step video", timeout=WAIT)
-    page.evaluate(
-        "() => { const v = document.querySelector('#step video'); v.muted = true; return v.play(); }"
-    )
+    open_player(page, site)
+    play(page)
     page.wait_for_function(
         "() => document.querySelector('#step video').currentTime > 4.5", timeout=WAIT
     )
@@ -361,6 +355,7 @@ def test_browser_resume_where_the_learner_was(page: Any, site: Site) -> None:
     assert page.is_disabled("#next")
 
 
+@pytest.mark.slow
 def test_browser_narrowest_phone_has_no_sideways_scroll(browser: Any, site: Site) -> None:
     context = browser.new_context(viewport={"width": 360, "height": 740})
     page = context.new_page()

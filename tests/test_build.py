@@ -8,8 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.course import config_for, make_course, write
-from test_validation import edit
+from support.course import config_for, edit, make_course, write
 
 import build
 from builder.cache import Cache

@@ -6,18 +6,9 @@ import asyncio
 from pathlib import Path
 
 from support.conformance import counting_statements, deterministic_ids, run, statement_functions
-from support.course import make_course
+from support.course import manifest_of
 
 from api.sqlite import SQLiteDatabase
-from builder.config import BuildConfig
-from builder.pipeline import build
-
-
-def manifest_of(tmp_path: Path) -> str:
-    content = make_course(tmp_path / "course", duration=120, unlock="module")
-    config = BuildConfig.make(content=content, out=tmp_path / "site", disk_cache=False)
-    build(config)
-    return (config.private / "manifest.json").read_text()
 
 
 def test_conformance_scenario_is_deterministic_and_complete(tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ database stays sound. A batch failing midway writes nothing."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sqlite3
 import threading
 import time
@@ -15,25 +13,27 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.launch import ADMIN
-from test_api_concurrency import Live
+from support.course import EXAMPLE
+from support.launch import ADMIN, Site
 
 from api.sqlite import SQLiteDatabase
 from api.storage import Conflict, Statement
 
+pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-def test_crash_kill_9_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
-    live = Live(tmp_path)
-    clients = []
-    for _ in range(8):
-        clients.append(live.learner())
-    acknowledged: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
 
-    def load(client: httpx.Client) -> None:
+class Load:
+    """Learners reporting tiny spans of the first video as fast as they can, until stopped or
+    the server is gone: the event ids the server acknowledged."""
+
+    def __init__(self) -> None:
+        self.acknowledged: list[str] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def run(self, client: httpx.Client) -> None:
         position = 0.0
-        while not stop.is_set():
+        while not self.stop.is_set():
             eid = str(uuid.uuid4())
             body = {
                 "eventId": eid,
@@ -45,25 +45,14 @@ def test_crash_kill_9_under_load_loses_no_acknowledged_event(tmp_path: Path) -> 
             except httpx.TransportError:
                 return
             if response.status_code == 200:
-                with lock:
-                    acknowledged.append(eid)
+                with self.lock:
+                    self.acknowledged.append(eid)
                 position += 0.01
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for client in clients:
-            pool.submit(load, client)
-        time.sleep(2.0)
-        os.kill(live.process.pid, signal.SIGKILL)  # no shutdown, no checkpoint
-        live.process.wait(timeout=10)
-        stop.set()
-    live.log.close()
-    assert len(acknowledged) > 50, "the load really ran"
-    with sqlite3.connect(live.db) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        stored = {row[0] for row in db.execute("SELECT event_id FROM events")}
-    missing = set(acknowledged) - stored
-    assert not missing, f"{len(missing)} acknowledged events lost"
-    restarted = Live(tmp_path)  # the same database opens and serves again
+
+def assert_serves_again(workdir: Path) -> None:
+    """The same database opens and serves again."""
+    restarted = Site(workdir, EXAMPLE)
     try:
         assert httpx.get(restarted.url + "/api/health").json() == {"ok": True, "database": "sqlite"}
         assert (
@@ -76,6 +65,25 @@ def test_crash_kill_9_under_load_loses_no_acknowledged_event(tmp_path: Path) -> 
         )
     finally:
         restarted.stop()
+
+
+def test_crash_kill_9_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
+    live = Site(tmp_path, EXAMPLE)
+    clients = [live.learner(team="t") for _ in range(8)]
+    load = Load()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for client in clients:
+            pool.submit(load.run, client)
+        time.sleep(2.0)
+        live.kill()  # no shutdown, no checkpoint
+        load.stop.set()
+    assert len(load.acknowledged) > 50, "the load really ran"
+    with sqlite3.connect(live.db) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        stored = {row[0] for row in db.execute("SELECT event_id FROM events")}
+    missing = set(load.acknowledged) - stored
+    assert not missing, f"{len(missing)} acknowledged events lost"
+    assert_serves_again(tmp_path)
 
 
 def test_crash_failing_batch_writes_nothing(tmp_path: Path) -> None:

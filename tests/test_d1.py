@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from support.conformance import EXACT_SECONDS, deterministic_ids, run, timed_completions
+from support.course import manifest_of
 from support.wrangler import LocalD1, local_d1
-from test_conformance_sqlite import manifest_of
 
 from api import sql
 from api.d1 import D1HttpDatabase
@@ -35,7 +35,7 @@ def d1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalD1]:
 
 
 def test_d1_migrations_give_the_same_schema_as_sqlite(d1: LocalD1, tmp_path: Path) -> None:
-    from test_schema import objects
+    from support.schema import objects
 
     local = sqlite3.connect(tmp_path / "schema.sqlite3")
     local.executescript((Path(__file__).parent.parent / "schema.sql").read_text())
@@ -150,8 +150,8 @@ def test_d1_and_sqlite_apply_a_later_migration_the_same_way(tmp_path: Path) -> N
     local backend on SQLite, gives the same schema on both."""
     import shutil
 
+    from support.schema import objects
     from support.wrangler import WORKER, run
-    from test_schema import objects
 
     from api.sqlite import migrate
 

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from PIL import Image
 from pypdf import PdfReader
+from support.browser import sign_in
 from support.client import Cohort, assert_error, cohort
-from support.course import EXAMPLE, ROOT, config_for, make_course, write
+from support.course import EXAMPLE, ROOT, config_for, edit, make_course, write
+from support.journey import finish_module_one, post_hook, reach_tally_step
 from support.launch import Site
-from test_api import finish_module_one, post_hook, reach_tally_step, tally_payload
-from test_browser import sign_in
-from test_validation import edit
+from support.tally import tally_payload
 
 from api import gate
 from builder import handout_cache, handout_pdf
@@ -143,6 +143,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Built:
 # -- the example course ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # WeasyPrint renders the example course's handout
 def test_handout_pdf_example_has_cover_toc_modules_and_metadata(example: Built) -> None:
     reader = example.reader
     assert len(reader.pages) >= 8
@@ -157,6 +158,7 @@ def test_handout_pdf_example_has_cover_toc_modules_and_metadata(example: Built) 
     assert any(re.fullmatch(r"handout PDF: \d+ pages, \d+\.\d\d s", line) for line in example.lines)
 
 
+@pytest.mark.slow  # WeasyPrint renders the example course's handout
 def test_handout_pdf_outline_is_the_modules_and_their_pages(example: Built) -> None:
     found = outline(example.reader)
     assert [(level, title) for level, title, _ in found] == expected_outline(EXAMPLE)
@@ -167,12 +169,14 @@ def test_handout_pdf_outline_is_the_modules_and_their_pages(example: Built) -> N
     ]
 
 
+@pytest.mark.slow  # WeasyPrint renders the example course's handout
 def test_handout_pdf_every_page_has_its_number(example: Built) -> None:
     total = len(example.reader.pages)
     for number in range(1, total + 1):
         assert f"page {number} / {total}" in example.text(number), number
 
 
+@pytest.mark.slow  # WeasyPrint renders the example course's handout
 def test_handout_pdf_toc_numbers_are_where_sections_start(example: Built) -> None:
     printed = toc(example)
     found = outline(example.reader)
@@ -185,6 +189,7 @@ def test_handout_pdf_toc_numbers_are_where_sections_start(example: Built) -> Non
     assert starts == sorted(starts) and starts[0] == 3  # after the cover and the contents
 
 
+@pytest.mark.slow  # WeasyPrint renders the example course's handout
 def test_handout_pdf_links_stay_inside_the_document(example: Built) -> None:
     reader = example.reader
     internal, external = 0, []
@@ -203,6 +208,7 @@ def test_handout_pdf_links_stay_inside_the_document(example: Built) -> None:
     assert note in index_text
 
 
+@pytest.mark.slow  # WeasyPrint renders the example course's handout
 def test_handout_pdf_page_renders_ink_inside_the_margins(example: Built, tmp_path: Path) -> None:
     image = rasterise(example.site / handout_pdf.SITE_PATH, 5, tmp_path)
     assert dark_share(image) > 0.01, "page 5 is blank"
@@ -211,6 +217,7 @@ def test_handout_pdf_page_renders_ink_inside_the_margins(example: Built, tmp_pat
     assert dark_share(image, (width - margin, 0, width, image.size[1])) == 0
 
 
+@pytest.mark.slow  # WeasyPrint renders the example course's handout
 def test_handout_pdf_link_on_every_handout_page(example: Built) -> None:
     link = (
         '<a class="button" href="/kms/handout.pdf" '
@@ -248,6 +255,7 @@ def test_handout_pdf_small_course_in_english(tmp_path: Path) -> None:
     assert "once every module" not in fiche  # unlock: end
 
 
+@pytest.mark.slow  # renders a handout PDF
 def test_handout_pdf_long_code_wraps_inside_the_page(tmp_path: Path) -> None:
     content = make_course(tmp_path)
     long_line = "SELECT " + "x" * 400 + " FROM t;"
@@ -265,6 +273,7 @@ def test_handout_pdf_long_code_wraps_inside_the_page(tmp_path: Path) -> None:
     assert dark_share(image, (round(width * 194 / 210), 0, width, image.size[1])) == 0
 
 
+@pytest.mark.slow  # renders a handout PDF
 def test_handout_pdf_embeds_local_images_and_never_fetches_remote_ones(tmp_path: Path) -> None:
     content = make_course(tmp_path)
     Image.new("L", (400, 300), 0).save(content / "kms/M1/noir.png")
@@ -284,6 +293,7 @@ def test_handout_pdf_embeds_local_images_and_never_fetches_remote_ones(tmp_path:
     assert dark_share(rasterise(again.site / handout_pdf.SITE_PATH, page, tmp_path)) < 0.1
 
 
+@pytest.mark.slow  # renders a handout PDF
 def test_handout_pdf_cached_by_its_inputs(tmp_path: Path) -> None:
     content = make_course(tmp_path)
     first = build_pdf(content)
@@ -360,6 +370,7 @@ NO_PANGO = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # renders a handout PDF
 def test_handout_pdf_without_pango_warns_and_strict_fails(tmp_path: Path) -> None:
     # Stand-in: an import hook raises the OSError a machine without Pango gives (real Pango is
     # installed here, so its absence can only be played).

@@ -47,7 +47,7 @@ def test_hostile_text_is_stored_verbatim_and_harmless(app: Cohort) -> None:
 )
 def test_hostile_absurd_quiz_numbers(app: Cohort, answers: object) -> None:
     _, browser = app.learner()
-    from test_api import watch_whole_video
+    from support.journey import watch_whole_video
 
     watch_whole_video(app, browser)
     response = browser.post(

@@ -53,6 +53,7 @@ def test_limits_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             assert_error(guess, 401, "bad_invite")
 
 
+@pytest.mark.slow
 def test_limits_learner_events_per_session(app: Cohort) -> None:
     _, browser = app.learner()
     for _ in range(limits.EVENTS.capacity):

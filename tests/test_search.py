@@ -1,30 +1,23 @@
 """Handout search: Pagefind indexes per module, built by the real build, gated like the pages.
 
-Build tests read the real index files; gate tests fetch them as learners through the real app;
-browser tests type queries into the handout page in real Chromium (real serve, real Pagefind).
+Build tests read the real index files; gate tests fetch them as learners through the real app.
+The browser tests, which type queries into the handout page in real Chromium, are in
+test_search_browser.py.
 """
 
 from __future__ import annotations
 
-import functools
-import gzip
-import http.server
-import json
 import os
 import shutil
 import stat
-import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.browser import page_errors, screenshot
 from support.client import Cohort, assert_error, cohort, event
-from support.course import config_for, write
-from support.launch import Site
-from test_validation import edit
+from support.course import config_for, edit, write
+from support.search import entry, fragments, handout_course
 
 import build as cli
 from api import gate
@@ -33,58 +26,6 @@ from builder import search
 from builder.cache import Cache
 from builder.headers import headers_for, parse_headers
 from builder.pipeline import build
-
-WAIT = 30_000  # ms
-WORDS = {
-    "fr": {
-        "m1": "Une requête simple lit la table des livres.",
-        "m2": "Les requêtes imbriquées du module deux, et le mot zanzibar.",
-    },
-    "en": {
-        "m1": "We join two tables on their key.",
-        "m2": "Module two joins three tables, and the word zanzibar.",
-    },
-}
-
-
-def handout_course(root: Path, language: str = "fr", unlock: str = "module") -> Path:
-    """Three one-lesson modules; handout pages in general, M1 and M2; M3 has a download only."""
-    content = root / "content"
-    write(
-        content / "course.yaml",
-        f"title: Cours\nlanguage: {language}\nmodules: [m1, m2, m3]\nkms: {{unlock: {unlock}}}\n",
-    )
-    for n in (1, 2, 3):
-        write(
-            content / f"modules/m{n}/module.yaml",
-            f"id: M{n}\ntitle: Module {n}\nsteps: [lecon.md]\n",
-        )
-        write(
-            content / f"modules/m{n}/lecon.md",
-            f"---\nid: lecon-{n}\ntitle: Leçon {n}\n---\nDu texte.\n",
-        )
-    write(content / "kms/index.md", "# Polycopié\n\nLe sommaire général.\n")
-    write(content / "kms/guide.md", "# Guide\n\nInstaller l'outil sur son poste.\n")
-    write(content / "kms/M1/fiche.md", f"# Fiche un\n\n{WORDS[language]['m1']}\n")
-    write(content / "kms/M2/secret.md", f"# Fiche deux\n\n{WORDS[language]['m2']}\n")
-    write(content / "kms/M3/donnees.sql", "SELECT 1;\n")
-    return content
-
-
-def fragments(folder: Path) -> list[dict[str, Any]]:
-    """Decode an index's page records (gzip, Pagefind's signature, then JSON)."""
-    records = []
-    for path in sorted((folder / "fragment").iterdir()):
-        data = gzip.decompress(path.read_bytes())
-        assert data.startswith(b"pagefind_dcd")
-        records.append(json.loads(data[len(b"pagefind_dcd") :]))
-    return records
-
-
-def entry(folder: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((folder / "pagefind-entry.json").read_text())
-    return data
-
 
 # -- the build ---------------------------------------------------------------------------------
 
@@ -293,6 +234,18 @@ def test_search_headers_keep_index_files_revalidated_and_allow_wasm(tmp_path: Pa
     assert "'unsafe-eval'" not in csp and "'unsafe-inline'" not in csp
 
 
+def test_search_script_and_box_ship_with_every_handout_page(tmp_path: Path) -> None:
+    config = config_for(handout_course(tmp_path))
+    build(config)
+    for name in ("kms/index.html", "kms/guide.html", "kms/M1/fiche.html"):
+        page = (config.out / name).read_text()
+        assert 'class="kms-search" data-search hidden' in page, name
+        assert "/static/search." in page and "<script>" not in page, name
+        assert "data-pagefind-body" in page and "data-pagefind-ignore" in page, name
+    assert "data-search" not in (config.out / "kms/locked.html").read_text()
+    assert os.path.isfile(config.out / "kms/_search/pagefind.js")
+
+
 # -- the gate ----------------------------------------------------------------------------------
 
 
@@ -370,162 +323,3 @@ def test_search_gate_reads_the_general_index_as_module_less(tmp_path: Path) -> N
     assert gate._module_of(course, "/kms/M2/_search/index/fr_1.pf_index") == "M2"
     assert gate._module_of(course, "/kms/M1/fiche.html") == "M1"
     assert gate.SEARCH_DIR == search.SEARCH_DIR
-
-
-# -- in Chromium -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def handout_site(tmp_path: Path) -> Iterator[Site]:
-    running = Site(tmp_path, handout_course(tmp_path / "course"))
-    yield running
-    running.stop()
-
-
-def open_page(browser: Any, **options: Any) -> tuple[Any, Any, list[str]]:
-    options.setdefault("viewport", {"width": 1280, "height": 800})
-    context = browser.new_context(**options)
-    page = context.new_page()
-    return context, page, page_errors(page)
-
-
-def query(page: Any, text: str) -> list[str]:
-    """Type a query like a learner; return the result links once the status has spoken."""
-    page.fill("#kms-search-input", text)
-    page.wait_for_function(
-        "q => document.querySelector('[data-search]').dataset.searched === q",
-        arg=text,
-        timeout=WAIT,
-    )
-    assert text in page.inner_text("#kms-search-status"), page.inner_text("#kms-search-status")
-    links: list[str] = page.eval_on_selector_all(
-        ".kms-search-results a", "links => links.map(a => a.getAttribute('href'))"
-    )
-    return links
-
-
-def finish_module_one(page: Any, site: Site, name: str) -> None:
-    """Sign in with an invite, then finish M1's only lesson as the player would."""
-    created = site.enroll(name)
-    page.goto(created["inviteUrl"])
-    page.wait_for_url(site.url + "/", timeout=WAIT)
-    status = page.evaluate(
-        """id => fetch('/api/lesson-done', {method: 'POST', headers: {'Content-Type':
-        'application/json'}, body: JSON.stringify({eventId: id, stepId: 'lecon-1'})})
-        .then(r => r.status)""",
-        str(uuid.uuid4()),
-    )
-    assert status == 200
-
-
-def test_search_browser_finds_unlocked_module_but_not_locked_one(
-    browser: Any, handout_site: Site
-) -> None:
-    context, page, errors = open_page(browser, locale="fr-FR")
-    finish_module_one(page, handout_site, "Ada")
-    page.goto(handout_site.url + "/kms/M1/fiche.html")
-    page.wait_for_selector(".kms-search:not([hidden])", timeout=WAIT)
-    assert page.get_attribute("#kms-search-status", "aria-live") == "polite"
-    assert page.inner_text("label[for='kms-search-input']") == "Rechercher dans le polycopié"
-    # M1's page says "requête", M2's (still locked) says "requêtes": only M1 comes back.
-    assert query(page, "requêtes") == ["/kms/M1/fiche.html"]
-    assert page.inner_text("#kms-search-status") == (
-        "1 résultat pour « requêtes ». "
-        "Les parties du polycopié encore fermées ne sont pas cherchées."
-    )
-    assert page.inner_text(".kms-search-results mark") == "requête"
-    assert page.inner_text(".kms-search-results a") == "Fiche un"
-    screenshot(page, "kms-search-1280")
-    assert query(page, "zanzibar") == []
-    assert page.inner_text("#kms-search-status").startswith("Aucun résultat pour « zanzibar ».")
-    assert page.is_hidden(".kms-search-results")
-    assert query(page, "sommaire") == ["/kms/"], "the general pages are searched too"
-    page.click(".kms-search-results a")
-    page.wait_for_url(handout_site.url + "/kms/", timeout=WAIT)
-    context.close()
-    assert not errors, errors
-
-
-@pytest.mark.parametrize("width, height", [(1280, 800), (375, 812)])
-def test_search_browser_results_are_accessible(
-    browser: Any, handout_site: Site, width: int, height: int
-) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    # axe-core is injected by script, which the site's CSP rightly forbids: bypass it here only.
-    context, page, _ = open_page(
-        browser, locale="fr-FR", bypass_csp=True, viewport={"width": width, "height": height}
-    )
-    finish_module_one(page, handout_site, f"Axe{width}")
-    page.goto(handout_site.url + "/kms/M1/fiche.html")
-    page.wait_for_selector(".kms-search:not([hidden])", timeout=WAIT)
-    assert query(page, "requête") == ["/kms/M1/fiche.html"]
-    if width < 400:
-        screenshot(page, "kms-search-375")
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"the handout scrolls sideways at {width}px ({overflow}px)"
-    violations = Axe().run(page).response["violations"]
-    serious = [v["id"] for v in violations if v["impact"] in ("serious", "critical")]
-    context.close()
-    assert not serious, serious
-
-
-@pytest.fixture
-def static_server() -> Iterator[Any]:
-    """Serve a built site as plain static files (no gate, no API): Pagefind needs nothing else."""
-    servers: list[http.server.ThreadingHTTPServer] = []
-
-    def serve(root: Path) -> str:
-        handler = functools.partial(QuietHandler, directory=str(root))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.mark.parametrize(
-    "language, typed, expected",
-    [
-        # French stemming: the plural finds the singular the page says, and the other way.
-        ("fr", "requêtes", ["/kms/M1/fiche.html", "/kms/M2/secret.html"]),
-        ("fr", "requête", ["/kms/M1/fiche.html", "/kms/M2/secret.html"]),
-        # English stemming: "joining" finds "join" (M1) and "joins" (M2).
-        ("en", "joining", ["/kms/M1/fiche.html", "/kms/M2/secret.html"]),
-    ],
-)
-def test_search_browser_stems_in_the_course_language(
-    browser: Any, static_server: Any, tmp_path: Path, language: str, typed: str, expected: list[str]
-) -> None:
-    config = config_for(handout_course(tmp_path, language=language, unlock="start"))
-    build(config)
-    base = static_server(config.out)
-    context, page, errors = open_page(browser)
-    page.goto(base + "/kms/M1/fiche.html")
-    page.wait_for_selector(".kms-search:not([hidden])", timeout=WAIT)
-    assert sorted(query(page, typed)) == expected
-    status = page.inner_text("#kms-search-status")
-    assert status.startswith("2 résultats" if language == "fr" else "2 results for “joining”.")
-    context.close()
-    assert not errors, errors
-
-
-def test_search_script_and_box_ship_with_every_handout_page(tmp_path: Path) -> None:
-    config = config_for(handout_course(tmp_path))
-    build(config)
-    for name in ("kms/index.html", "kms/guide.html", "kms/M1/fiche.html"):
-        page = (config.out / name).read_text()
-        assert 'class="kms-search" data-search hidden' in page, name
-        assert "/static/search." in page and "<script>" not in page, name
-        assert "data-pagefind-body" in page and "data-pagefind-ignore" in page, name
-    assert "data-search" not in (config.out / "kms/locked.html").read_text()
-    assert os.path.isfile(config.out / "kms/_search/pagefind.js")

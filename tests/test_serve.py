@@ -3,82 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from support.course import ROOT
-from test_validation import edit
+from support.course import edit
+from support.launch import Site
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / "serve.log"
-        env = {**os.environ, "SILLON_DB": str(workdir / "db.sqlite3"), "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "build.py"),
-                "serve",
-                "--content",
-                "content",
-                "--port",
-                str(self.port),
-            ],
-            cwd=workdir,
-            env=env,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=5)
-
-    def wait_until(self, predicate: object, timeout: float, what: str) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            try:
-                if predicate():  # type: ignore[operator]
-                    return time.monotonic() - started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(
-            f"timed out after {timeout} s waiting for {what}\n{self.log.read_text()}"
-        )
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+pytestmark = pytest.mark.live  # a real `python build.py serve` process
 
 
 @pytest.fixture
-def server(example: Path) -> Iterator[Server]:
-    running = Server(example.parent)
+def server(example: Path) -> Iterator[Site]:
+    running = Site(example.parent, example, wait=False)
     running.wait_until(lambda: running.get("/").status_code == 200, 30, "the first build")
     yield running
     running.stop()
 
 
-def test_serve_rebuilds_on_edit_and_survives_a_bad_edit(server: Server, example: Path) -> None:
+def test_serve_rebuilds_on_edit_and_survives_a_bad_edit(server: Site, example: Path) -> None:
     lesson = "modules/02-filtrer-trier/02-combiner-conditions.md"
     page = "/_sillon/steps/som02-combiner-conditions.html"  # the author preview: not gated
     assert server.get(page).status_code == 200
@@ -89,8 +34,8 @@ def test_serve_rebuilds_on_edit_and_survives_a_bad_edit(server: Server, example:
     assert took < 2.0
 
     edit(example, lesson, "title:", "titel:")
-    server.wait_until(lambda: "build failed" in server.log.read_text(), 5, "the error to be logged")
-    log = server.log.read_text()
+    server.wait_until(lambda: "build failed" in server.log_text(), 5, "the error to be logged")
+    log = server.log_text()
     assert (
         f"content/{lesson}:3: unknown key 'titel' in modules/<dir>/<name>.md front matter; did you mean 'title'?"
         in log
@@ -98,7 +43,7 @@ def test_serve_rebuilds_on_edit_and_survives_a_bad_edit(server: Server, example:
     assert f"content/{lesson}:1: missing required key 'title' (Step title.)" in log
     response = server.get(page)
     assert response.status_code == 200 and "ajoutée en direct" in response.text
-    assert server.process.poll() is None, "serve must keep running after a bad edit"
+    assert server.running(), "serve must keep running after a bad edit"
 
     edit(example, lesson, "titel:", "title:")
     edit(example, lesson, "ajoutée en direct", "corrigée en direct")
@@ -107,7 +52,7 @@ def test_serve_rebuilds_on_edit_and_survives_a_bad_edit(server: Server, example:
     )
 
 
-def test_serve_site_api_and_headers(server: Server) -> None:
+def test_serve_site_api_and_headers(server: Site) -> None:
     home = server.get("/")
     assert home.status_code == 200 and "Les bases de SQL avec SQLite" in home.text
     assert home.headers["cache-control"] == "no-cache"
@@ -140,7 +85,7 @@ def read_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
 
 
 def test_serve_events_reload_after_good_build_and_report_bad_one(
-    server: Server, example: Path
+    server: Site, example: Path
 ) -> None:
     lesson = "modules/01-premiers-pas/02-tables.md"
     with httpx.stream("GET", server.url + "/_sillon/events", timeout=10) as stream:
@@ -164,9 +109,7 @@ def test_serve_events_reload_after_good_build_and_report_bad_one(
         assert next(events) == ("problems", "[]")
 
 
-def test_serve_injects_reload_script_but_site_files_stay_clean(
-    server: Server, example: Path
-) -> None:
+def test_serve_injects_reload_script_but_site_files_stay_clean(server: Site, example: Path) -> None:
     page = server.get("/board/")
     assert '<script src="/_sillon/livereload.js" defer></script>' in page.text
     assert int(page.headers["content-length"]) == len(page.content)
@@ -178,10 +121,10 @@ def test_serve_starts_with_broken_content_and_recovers(example: Path) -> None:
     quiz = example / "modules/01-premiers-pas/04-quiz-premiers-pas.yaml"
     original = quiz.read_text()
     quiz.write_text(original.replace("id:", "id: [", 1))
-    running = Server(example.parent)
+    running = Site(example.parent, example, wait=False)
     try:
         running.wait_until(
-            lambda: "build failed" in running.log.read_text(), 30, "the failed first build"
+            lambda: "build failed" in running.log_text(), 30, "the failed first build"
         )
         assert running.get("/").status_code == 404
         quiz.write_text(original)

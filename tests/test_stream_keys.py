@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import json
 import stat
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from support.standin import JsonHandler, serve
 
 import build
 
 TOKEN = "stream-api-token-secret"
 
 
-class Keys(BaseHTTPRequestHandler):
+class Keys(JsonHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's API
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             self.answer(
@@ -35,23 +34,10 @@ class Keys(BaseHTTPRequestHandler):
         else:
             self.answer(404, {"success": False, "errors": [{"code": 7003, "message": "No route"}]})
 
-    def answer(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), Keys)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = serve(Keys)
     monkeypatch.chdir(tmp_path)
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)

@@ -13,8 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from support.client import Cohort, assert_error, cohort
 from support.clock import Clock
-from support.course import make_course
-from test_validation import edit
+from support.course import edit, make_course
 
 from api.stream import StreamKeys, decode_pem, playback
 
@@ -68,7 +67,7 @@ def test_stream_playback_signs_the_open_video(app: Cohort, key: rsa.RSAPrivateKe
 def test_stream_playback_refused_for_closed_and_locked_steps(app: Cohort) -> None:
     _, browser = app.learner()
     assert_error(browser.get("/api/playback?stepId=quiz-1"), 403, "step_locked")
-    from test_api import watch_whole_video
+    from support.journey import watch_whole_video
 
     watch_whole_video(app, browser)
     assert_error(browser.get("/api/playback?stepId=intro"), 409, "step_closed")

@@ -6,16 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.course import write
+from support.course import edit, write
 
 import build
-
-
-def edit(content: Path, rel: str, old: str, new: str) -> None:
-    path = content / rel
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def run_check(

@@ -2,8 +2,9 @@
 asset worker (tests/support/worker.py, tests/runtime/harness.mjs), against `python build.py
 serve` on SQLite. The same scripted learners go through both; their answers must be the same.
 
-The course is not the example course: English, hyphenated upper-case ids, eight steps (a video, six short
-lessons, a quiz, a Tally quiz), the handout opening module by module.
+The course is not the example course (support/worker_course.py). A fresh Worker (storage
+conformance in Pyodide, the abuse limits) and the Pyodide pin are in
+test_worker_runtime_fresh.py.
 """
 
 from __future__ import annotations
@@ -20,84 +21,24 @@ from typing import Any
 
 import httpx
 import pytest
-from support.course import ROOT, write
+from support.course import ROOT
 from support.launch import ADMIN, SECRET, TALLY_SECRET, Site
+from support.standin import LrsStandIn
 from support.tally import tally_webhook
 from support.worker import WorkerRuntime
-from test_xapi import LrsStandIn
+from support.worker_course import LESSONS, built_course, signed_in
 
-from api import limits
 from api.tally import hidden_token, sign_webhook
 from builder.config import BuildConfig
-from builder.pipeline import build
 
 pytestmark = pytest.mark.worker
 RELOAD_TAG = '<script src="/_sillon/livereload.js" defer></script>\n'
-LESSONS = [f"L2-{n}" for n in range(1, 7)]
-
-
-def runtime_course(root: Path) -> Path:
-    """A small English course: a video, six lessons, a quiz; a Tally quiz; a module handout."""
-    content = root / "content"
-    write(
-        content / "course.yaml",
-        """
-        title: Shell basics
-        language: en
-        modules: [one, two]
-        kms: {unlock: module, pdf: false}
-        """,
-    )
-    write(content / "modules/one/module.yaml", "id: M-one\ntitle: First\nsteps: [a.md, b.yaml]\n")
-    write(
-        content / "modules/one/a.md",
-        """
-        ---
-        id: L1-video
-        title: Watch this
-        video: media/clip.webm
-        duration: 8
-        ---
-        A **short** clip.
-        """,
-    )
-    write(content / "modules/one/media/clip.webm", "bytes standing for a video")
-    write(
-        content / "modules/one/b.yaml",
-        """
-        id: L1-quiz
-        title: Check
-        questions:
-          - prompt: Which command lists files?
-            choices: [ls, cd, rm]
-            answer: 0
-          - prompt: Which are shells?
-            choices: [bash, vim, zsh]
-            answer: [0, 2]
-        """,
-    )
-    steps = ", ".join(f"{n}.md" for n in range(1, 7))
-    write(
-        content / "modules/two/module.yaml", f"id: M-two\ntitle: Second\nsteps: [{steps}, t.yaml]\n"
-    )
-    for number, step in enumerate(LESSONS, start=1):
-        write(
-            content / f"modules/two/{number}.md",
-            f"---\nid: {step}\ntitle: Part {number}\n---\nText {number}.\n",
-        )
-    write(content / "modules/two/t.yaml", "id: L2-exam\ntitle: Exam\ntally: wMx9Qd\n")
-    write(content / "kms/index.md", "# Handout\n\nWelcome.\n")
-    write(content / "kms/M-one/notes.md", "# Notes\n\nOn listing files.\n")
-    return content
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildConfig]:
-    root = tmp_path_factory.mktemp("runtime-course")
-    content = runtime_course(root)
-    config = BuildConfig.make(content=content, out=root / "site", disk_cache=False)
-    build(config)
-    return content, config
+    return built_course(tmp_path_factory.mktemp("runtime-course"))
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +133,18 @@ class Transcript:
 
 def learners_go_through(t: Transcript) -> dict[str, Any]:
     """Enrolment, sessions, every kind of step, the gate, awards, admin reads, errors."""
-    admin = {"Authorization": f"Bearer {ADMIN}"}
+    ada, bob = enrol(t)
+    sign_in_and_open_steps(t, ada)
+    watch_and_answer(t)
+    finish_lessons_and_tally(t, ada)
+    read_as_learner_and_admin(t, bob)
+    errors_in_the_one_shape(t, bob)
+    return {"ada": ada, "bob": bob}
+
+
+def enrol(t: Transcript) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Publish, enrol Ada and Bob; an unknown time zone, then no admin token, are refused."""
+    admin = ADMIN_HEADERS
     t.call("GET", "/api/openapi.json")
     t.call("POST", "/api/admin/publish", content=t.manifest, headers=admin)
     ada = t.call(
@@ -218,6 +170,11 @@ def learners_go_through(t: Transcript) -> dict[str, Any]:
         "/api/admin/learners",
         json={"name": "X", "email": "x@example.org", "teamId": "blue"},
     )
+    return ada, bob
+
+
+def sign_in_and_open_steps(t: Transcript, ada: dict[str, Any]) -> None:
+    """A bad invite, then Ada's; the video's playback, a locked quiz and handout page."""
     t.call("POST", "/api/session", json={"inviteToken": "not-a-token"})
     t.call("GET", "/api/learner")
     t.call("POST", "/api/session", json={"inviteToken": ada["inviteToken"]})
@@ -230,6 +187,10 @@ def learners_go_through(t: Transcript) -> dict[str, Any]:
         headers={"accept": "text/html", "sec-fetch-mode": "navigate"},
         follow_redirects=True,
     )
+
+
+def watch_and_answer(t: Transcript) -> None:
+    """The video reported in three events (one replayed), the quiz failed then passed."""
     # The first report of a step (its video row does not exist yet: SQL NULLs), mid-video.
     played = {
         "eventId": "ev-video-01",
@@ -267,6 +228,10 @@ def learners_go_through(t: Transcript) -> dict[str, Any]:
         json={"eventId": "ev-quiz-02", "stepId": "L1-quiz", "answers": [0, [0, 2]]},
     )
     t.call("GET", "/kms/M-one/notes.html", follow_redirects=True)
+
+
+def finish_lessons_and_tally(t: Transcript, ada: dict[str, Any]) -> None:
+    """The six lessons done; the Tally webhook forged, then signed."""
     for number, step in enumerate(LESSONS, start=1):
         time.sleep(0.01)
         t.call(
@@ -290,6 +255,11 @@ def learners_go_through(t: Transcript) -> dict[str, Any]:
             "Tally-Signature": sign_webhook(TALLY_SECRET, hook),
         },
     )
+
+
+def read_as_learner_and_admin(t: Transcript, bob: dict[str, Any]) -> None:
+    """The learner, the leaderboards; the admin's teams, versions, insight, learner, xAPI."""
+    admin = ADMIN_HEADERS
     t.call("GET", "/api/learner")
     t.call("GET", "/api/leaderboard?period=7d")
     t.call("GET", "/api/leaderboard?period=all")
@@ -300,7 +270,10 @@ def learners_go_through(t: Transcript) -> dict[str, Any]:
     t.call("GET", "/api/admin/insight.csv?teamId=blue&table=steps", headers=admin)
     t.call("GET", f"/api/learner?userId={bob['userId']}", headers=admin)
     t.call("GET", "/api/xapi/statements?limit=3", headers=admin)
-    # Errors, in the one shape.
+
+
+def errors_in_the_one_shape(t: Transcript, bob: dict[str, Any]) -> None:
+    """Errors, in the one shape; then signed out."""
     t.call("GET", "/api/nowhere")
     t.call("DELETE", "/api/learner")
     t.call(
@@ -324,7 +297,6 @@ def learners_go_through(t: Transcript) -> dict[str, Any]:
     t.call("POST", "/api/lesson-done", json={"eventId": "ev-closed-1", "stepId": "L2-1"})
     t.call("DELETE", "/api/session")
     t.call("GET", "/api/learner")
-    return {"ada": ada, "bob": bob}
 
 
 def differences(expected: Any, actual: Any) -> str:
@@ -338,6 +310,7 @@ def differences(expected: Any, actual: Any) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.live
 def test_worker_runtime_answers_like_serve(
     worker: WorkerRuntime, served: Site, course: tuple[Path, BuildConfig]
 ) -> None:
@@ -360,20 +333,6 @@ def test_worker_runtime_answers_like_serve(
 
 
 # -- the gate in front of the assets ---------------------------------------------------------
-
-
-def signed_in(runtime: WorkerRuntime | Site, name: str) -> httpx.Client:
-    email = f"{name.lower()}-{time.monotonic_ns()}@example.org"
-    created = httpx.post(
-        runtime.url + "/api/admin/learners",
-        json={"name": name, "email": email, "teamId": "green"},
-        headers={"Authorization": f"Bearer {ADMIN}"},
-    ).json()
-    client = httpx.Client(base_url=runtime.url, timeout=60)
-    assert (
-        client.post("/api/session", json={"inviteToken": created["inviteToken"]}).status_code == 200
-    )
-    return client
 
 
 NAVIGATE = {"accept": "text/html", "sec-fetch-mode": "navigate"}
@@ -420,6 +379,7 @@ def gate_answers(runtime: WorkerRuntime | Site) -> list[Any]:
     return seen
 
 
+@pytest.mark.live
 def test_worker_runtime_gate_holds_like_serve(worker: WorkerRuntime, served: Site) -> None:
     on_worker, on_serve = gate_answers(worker), gate_answers(served)
     assert on_worker == on_serve, differences(on_serve, on_worker)
@@ -435,6 +395,7 @@ def test_worker_runtime_gate_holds_like_serve(worker: WorkerRuntime, served: Sit
 # -- the cron trigger ------------------------------------------------------------------------
 
 
+@pytest.mark.live
 def test_worker_runtime_cron_forwards_statements_over_fetch(
     worker: WorkerRuntime, lrs: LrsStandIn
 ) -> None:
@@ -463,6 +424,7 @@ def test_worker_runtime_cron_forwards_statements_over_fetch(
 # -- one app, built once per isolate ----------------------------------------------------------
 
 
+@pytest.mark.live
 def test_worker_runtime_app_is_the_one_factory_and_kept(worker: WorkerRuntime) -> None:
     from api.app import Api, Settings
     from api.errors import HANDLERS
@@ -473,125 +435,3 @@ def test_worker_runtime_app_is_the_one_factory_and_kept(worker: WorkerRuntime) -
     assert shape["handlers"] == sorted(k.__name__ for k in HANDLERS)
     assert shape["routes"] == [getattr(r, "path", "") for r in local.routes()]
     assert shape["builds"] == 1, "the app of this isolate was built once, on its first request"
-
-
-# -- a fresh Worker: storage conformance inside Pyodide, then the abuse limits ---------------
-
-
-@pytest.fixture(scope="module")
-def fresh(
-    course: tuple[Path, BuildConfig], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerRuntime]:
-    secrets = {"SILLON_ADMIN_TOKEN": ADMIN, "SILLON_SECRET": SECRET}
-    workdir = tmp_path_factory.mktemp("fresh-worker")
-    runtime = WorkerRuntime(course[1].out, workdir, secrets, python_path=ROOT / "tests")
-    yield runtime
-    runtime.stop()
-    assert "Traceback" not in runtime.errors(), runtime.errors()
-
-
-def test_worker_runtime_storage_conformance_in_pyodide_on_d1(
-    fresh: WorkerRuntime, tmp_path: Path
-) -> None:
-    """tests/conformance.py run by the runtime's Python on the D1 binding, identical to CPython
-    on SQLite (answers and every table)."""
-    import asyncio
-
-    from support.conformance import deterministic_ids, run
-    from support.course import make_course
-
-    from api.sqlite import SQLiteDatabase
-
-    config = BuildConfig.make(
-        content=make_course(tmp_path / "course", duration=120),
-        out=tmp_path / "site",
-        disk_cache=False,
-    )
-    build(config)
-    manifest = (config.private / "manifest.json").read_text()
-    with deterministic_ids():
-        expected = asyncio.run(run(SQLiteDatabase(tmp_path / "local.sqlite3"), manifest))
-    actual = fresh.run_python("runtime.conformance_d1", manifest)
-    assert actual["answers"] == json.loads(json.dumps(expected["answers"]))
-    assert actual["tables"] == json.loads(json.dumps(expected["tables"]))
-    meters = dict(actual["meters"])
-    assert meters["POST /api/video-event"][1] > 0, "D1 reports rows read through the binding"
-
-
-def accepted_before_429(send: Any, rule: limits.Rule, spent: int = 0) -> tuple[int, float]:
-    """Send until the first 429; how many were answered otherwise, and the most the bucket
-    could have allowed meanwhile (its burst plus what refilled at its steady rate)."""
-    began = time.monotonic()
-    for count in range(rule.capacity * 2):
-        answer = send()
-        if answer.status_code == 429:
-            assert answer.json()["error"]["code"] == "too_many_requests"
-            assert int(answer.headers["retry-after"]) >= 1
-            refilled = (time.monotonic() - began) * rule.per_second
-            return count + spent, rule.capacity + refilled + 1
-    raise AssertionError(f"{rule.name}: no 429 after {rule.capacity * 2} requests")
-
-
-def test_worker_runtime_rate_limits_trip_at_documented_counts(fresh: WorkerRuntime) -> None:
-    """The buckets live in the isolate: they fill across requests (a new `Default` each)."""
-    client = signed_in(fresh, "Lim")  # one admin call, one session opened
-    for rule, send, spent in (
-        (limits.EVENTS, lambda: client.post("/api/lesson-done", json={}), 0),
-        (limits.SESSION, lambda: client.post("/api/session", json={"inviteToken": "guess"}), 1),
-        (
-            limits.ADMIN,
-            lambda: client.post("/api/admin/reset", json={}, headers={"Authorization": "Bearer x"}),
-            1,
-        ),
-    ):
-        accepted, most = accepted_before_429(send, rule, spent)
-        assert rule.capacity <= accepted <= most, (rule.name, accepted, most)
-
-
-# -- the pins ----------------------------------------------------------------------------------
-
-
-def test_worker_runtime_pyodide_pin_is_what_workerd_loads(tmp_path: Path) -> None:
-    """The npm `pyodide` the harness runs is the Pyodide the pinned workerd loads for this
-    Worker's compatibility date and flags (workerd names the bundle before fetching it; offline
-    the fetch then fails, which is all this needs)."""
-    import subprocess
-    import tomllib
-
-    toml = tomllib.loads((ROOT / "wrangler.toml").read_text(encoding="utf-8"))
-    flags = ", ".join(json.dumps(f) for f in toml["compatibility_flags"])
-    (tmp_path / "worker.py").write_text("from workers import WorkerEntrypoint\n")
-    (tmp_path / "config.capnp").write_text(
-        f"""using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .w)],
-  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],
-);
-const w :Workerd.Worker = (
-  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
-  compatibilityDate = "{toml["compatibility_date"]}",
-  compatibilityFlags = [{flags}],
-);
-"""
-    )
-    (tmp_path / "cache").mkdir()
-    done = subprocess.run(
-        [
-            str(ROOT / "node_modules/.bin/workerd"),
-            "serve",
-            "config.capnp",
-            "--verbose",
-            "--pyodide-bundle-disk-cache-dir",
-            "cache",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    asked = re.search(r"pyodide_(\d+\.\d+\.\d+)_", done.stdout + done.stderr)
-    assert asked, done.stdout + done.stderr
-    installed = json.loads((ROOT / "node_modules/pyodide/package.json").read_text())["version"]
-    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["pyodide"]
-    assert asked[1] == installed == pinned, (asked[1], installed, pinned)

@@ -11,10 +11,8 @@ import asyncio
 import base64
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from ralph.models.xapi.video.statements import (
 )
 from support.client import Cohort, assert_error, cohort, event
 from support.course import make_course
+from support.standin import LrsStandIn, verb
 
 from api import xapi
 from api.lrs import Forwarder, LrsConfig, Unavailable
@@ -79,10 +78,6 @@ def statements(app: Cohort, query: str = "") -> dict[str, Any]:
     assert response.headers["X-Experience-API-Version"] == "1.0.3"
     body: dict[str, Any] = response.json()
     return body
-
-
-def verb(statement: dict[str, Any]) -> str:
-    return str(statement["verb"]["id"].rsplit("/", 1)[-1])
 
 
 def validate(statement: dict[str, Any]) -> None:
@@ -142,7 +137,8 @@ def test_xapi_every_learning_event_becomes_a_valid_statement(app: Cohort) -> Non
 
 def test_xapi_lesson_and_tally_statements(app: Cohort) -> None:
     """A text lesson is `completed`; a Tally-scored quiz `passed` with its source."""
-    from test_api import post_hook, tally_payload  # the signed webhook, as Tally sends it
+    from support.journey import post_hook  # the signed webhook, as Tally sends it
+    from support.tally import tally_payload
 
     _, browser = journey(app)
     done = browser.post("/api/lesson-done", json={"eventId": event(), "stepId": "texte"})
@@ -252,65 +248,6 @@ def test_xapi_statements_resource_is_for_admins_only(app: Cohort) -> None:
 # -- forwarding to an LRS ----------------------------------------------------------------------
 
 
-class LrsStandIn:
-    """A real HTTP server on 127.0.0.1 taking `POST /xapi/statements` as an LRS does.
-
-    `unavailable` answers 503 that many times first; `hang` holds each request that long;
-    `refuse` rejects (400) any batch holding one of those verbs; `users` is what Basic auth saw.
-    """
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.requests = 0
-        self.unavailable = 0
-        self.hang = 0.0
-        self.refuse: set[str] = set()
-        self.users: set[str] = set()
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                stand_in.requests += 1
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                auth = self.headers.get("Authorization", "")
-                if auth.startswith("Basic "):
-                    stand_in.users.add(base64.b64decode(auth[6:]).decode())
-                time.sleep(stand_in.hang)
-                batch = json.loads(body)
-                if (
-                    self.path != "/xapi/statements"
-                    or self.headers.get("X-Experience-API-Version") != "1.0.3"
-                ):
-                    self.answer(400, {"error": "not an xAPI statements request"})
-                elif stand_in.unavailable > 0:
-                    stand_in.unavailable -= 1
-                    self.answer(503, {"error": "busy"})
-                elif any(verb(s) in stand_in.refuse for s in batch):
-                    self.answer(400, {"error": "refused"})
-                else:
-                    stand_in.received += batch
-                    self.answer(200, [s["id"] for s in batch])
-
-            def answer(self, status: int, body: object) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/xapi"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def lrs() -> Iterator[LrsStandIn]:
     server = LrsStandIn()
@@ -375,6 +312,7 @@ def test_forwarder_skips_only_the_statement_the_lrs_refuses(app: Cohort, lrs: Lr
     assert all(forwarded for _, forwarded in outbox(app.db)), "the refused one no longer blocks"
 
 
+@pytest.mark.slow
 def test_forwarder_never_blocks_the_learner(tmp_path: Path, lrs: LrsStandIn) -> None:
     """With the LRS hanging, a learner's event is answered at once; delivery follows."""
     lrs.hang = 1.5

@@ -30,7 +30,7 @@ class JsonHandler(BaseHTTPRequestHandler):
 def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
     """A threaded HTTP server of `handler` on a free port of 127.0.0.1, serving."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
     return httpd
 
 

@@ -1,0 +1,310 @@
+"""The reference model at work: the world (the course, the clock, every learner) and what each
+request does to it, as the README's rules say, with the answer the server must give.
+
+A request is played on a copy of the world (see test_model.Progression.predict): a refusal is a
+`Refused` raised inside the model and answered as a 4xx, and changes only the limit buckets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from support.model import (
+    ADDRESS,
+    COMPLETION,
+    COUNTER_BADGES,
+    EVENT_ID,
+    EVENTS_LIMIT,
+    GRACE,
+    MAX_RATE,
+    SLACK,
+    WRITES_LIMIT,
+    XP_DAY,
+    XP_MODULE,
+    XP_PERFECT,
+    XP_QUIZ,
+    XP_VIDEO,
+    Course,
+    Expect,
+    Learner,
+    Refused,
+    Step,
+    is_number,
+    iso,
+    keys,
+    length,
+    union,
+)
+
+
+@dataclass
+class World:
+    """The model: the current course, the clock, every learner."""
+
+    course: Course
+    now: datetime
+    learners: dict[str, Learner] = field(default_factory=dict)
+    buckets: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    fresh: list[dict[str, Any]] = field(default_factory=list)  # XP awarded by this request
+    fresh_badges: list[str] = field(default_factory=list)  # badges earned by this request
+
+    def take(self, limit: tuple[str, int, int], key: str) -> None:
+        """Spend a token of a bucket, or be refused 429 (README, "Abuse limits")."""
+        name, burst, per_minute = limit
+        now = self.now.timestamp()
+        tokens, updated = self.buckets.get((name, key), (float(burst), now))
+        tokens = min(float(burst), tokens + max(0.0, now - updated) * per_minute / 60.0)
+        if tokens < 1.0:
+            raise Refused(429, "too_many_requests")
+        self.buckets[(name, key)] = (tokens - 1.0, now)
+
+    def limited(self, limit: tuple[str, int, int], key: str) -> Expect | None:
+        try:
+            self.take(limit, key)
+        except Refused as refused:
+            return refused.expect
+        return None
+
+    def iso(self) -> str:
+        return iso(self.now)
+
+    # -- awards --
+
+    def award(self, who: Learner, cause: str, amount: int) -> None:
+        if cause not in who.awards:
+            who.awards[cause] = (amount, self.now.date().isoformat())
+            self.fresh.append({"cause": cause, "amount": amount})
+
+    def badge(self, who: Learner, badge: str) -> None:
+        if badge not in who.badges:
+            who.badges.add(badge)
+            self.fresh_badges.append(badge)
+
+    def badges(self, who: Learner, family: str, value: int) -> None:
+        for badge, threshold in COUNTER_BADGES[family]:
+            if value >= threshold:
+                self.badge(who, badge)
+
+    def learning_day(self, who: Learner) -> None:
+        day = self.now.astimezone(ZoneInfo(who.tz)).date()
+        if who.day is not None and day <= who.day:
+            return
+        streak = who.streak + 1 if who.day and day - who.day == timedelta(days=1) else 1
+        who.day, who.streak, who.best = day, streak, max(who.best, streak)
+        self.award(who, f"day:{day.isoformat()}", XP_DAY)
+        self.badges(who, "streak", streak)
+
+    def finish(self, who: Learner, step: Step, perfect: bool = False) -> str | None:
+        who.completed[step.id] = step.kind
+        who.open = self.course.after(step.id)
+        if step.kind == "video":
+            self.award(who, f"video:{step.id}", XP_VIDEO)
+            self.badges(who, "videos", who.count("video"))
+        elif step.kind == "quiz":
+            self.award(who, f"quiz:{step.id}", XP_QUIZ)
+            self.badges(who, "quizzes", who.count("quiz"))
+            if perfect:
+                self.award(who, f"quiz-perfect:{step.id}", XP_PERFECT)
+                self.badge(who, "perfectionist")
+        if self.course.ends_module(step):
+            who.modules.add(step.module)
+            self.award(who, f"module:{step.module}", XP_MODULE)
+            self.badges(who, "modules", len(who.modules))
+        return who.open
+
+    # -- the path --
+
+    def place_all(self) -> None:
+        for who in self.learners.values():
+            who.open = self.course.open_for(set(who.completed))
+
+    def acting_step(self, who: Learner, step_id: object) -> Step:
+        if not isinstance(step_id, str) or not step_id:
+            raise Refused(422, "invalid")
+        step = self.course.step(step_id)
+        if step is None:
+            raise Refused(404, "unknown_step")
+        if step_id == who.open:
+            return step
+        if who.open is None or self.course.index(step_id) < self.course.index(who.open):
+            raise Refused(409, "step_closed")
+        raise Refused(403, "step_locked")
+
+    # -- learner events --
+
+    def event(
+        self,
+        who: Learner | None,
+        kind: str,
+        body: object,
+        cookie: str | None = None,
+        address: str = ADDRESS,
+    ) -> Expect:
+        """POST /api/video-event, /api/lesson-done, /api/quiz-submission."""
+        self.fresh, self.fresh_badges = [], []
+        try:
+            self.take(WRITES_LIMIT, address)
+            if cookie is not None:
+                self.take(EVENTS_LIMIT, cookie)
+            if body is ValueError:
+                raise Refused(400, "invalid_json")
+            if not isinstance(body, dict):
+                raise Refused(422, "invalid")
+            if any(k in body for k in ("userId", "user_id", "learnerId", "teamId")):
+                raise Refused(400, "identity_in_body")
+            eid = body.get("eventId")
+            if not isinstance(eid, str) or not EVENT_ID.match(eid):
+                raise Refused(422, "invalid")
+            if who is None or who.session_until is None or self.now >= who.session_until:
+                raise Refused(401, "unauthorized")
+            if eid in who.events:
+                first_kind, first = who.events[eid]
+                if first_kind != kind:
+                    raise Refused(409, "event_id_reused")
+                return Expect(200, body={**first, "replayed": True})
+            step = self.acting_step(who, body.get("stepId"))
+            if kind == "video":
+                fields = self.video(who, step, body.get("intervals"))
+            elif kind == "lesson":
+                if step.kind != "lesson":
+                    raise Refused(422, "not_a_text_lesson")
+                self.learning_day(who)
+                fields = {"complete": True, "nextStep": self.finish(who, step)}
+            else:
+                fields = self.quiz(who, step, body.get("answers"))
+        except Refused as refused:
+            return refused.expect
+        fields.update(self.earned(who))
+        return Expect(200, fields={"stepId": step.id, **fields}, learner=who.uid, event=(eid, kind))
+
+    def earned(self, who: Learner) -> dict[str, Any]:
+        """An answer's `xp` and `badges`: what this request awarded (each cause once, ever)."""
+        ever_xp = [{"cause": c, "amount": a} for c, (a, _) in who.awards.items()]
+        ever_badges = list(who.badges)
+        answer = {
+            "xp": (keys(self.fresh), keys(ever_xp)),
+            "badges": (keys(self.fresh_badges), keys(ever_badges)),
+        }
+        self.fresh, self.fresh_badges = [], []
+        return answer
+
+    def video(self, who: Learner, step: Step, raw: object) -> dict[str, Any]:
+        if step.kind != "video":
+            raise Refused(422, "not_a_video")
+        if not isinstance(raw, list) or len(raw) > 200:
+            raise Refused(422, "invalid_intervals")
+        reported = []
+        for item in raw:
+            if not (isinstance(item, list) and len(item) == 2 and all(map(is_number, item))):
+                raise Refused(422, "invalid_intervals")
+            start, end = float(item[0]), float(item[1])
+            if not 0 <= start <= end <= step.duration + SLACK:
+                raise Refused(422, "invalid_intervals")
+            reported.append((start, min(end, step.duration)))
+        # The server keeps the first report's time in milliseconds (ISO text).
+        stored = datetime.fromisoformat(self.iso().replace("Z", "+00:00"))
+        previous, first_play = who.views.get(step.id, ([], stored))
+        merged = union([*previous, *reported])
+        watched = length(merged)
+        elapsed = max(0.0, (self.now - first_play).total_seconds())
+        if watched > elapsed * MAX_RATE + GRACE + 1e-6:
+            raise Refused(422, "implausible_watch")
+        who.views[step.id] = (merged, first_play)
+        if watched > length(union(previous)):
+            self.learning_day(who)
+        complete = watched + 1e-6 >= COMPLETION * step.duration
+        after = self.finish(who, step) if complete else None
+        return {"watched": round(watched, 3), "complete": complete, "nextStep": after}
+
+    def grade(self, step: Step, answers: object) -> tuple[float, bool, bool]:
+        if not isinstance(answers, list) or len(answers) != len(step.keys):
+            raise Refused(422, "invalid_answers")
+        right = 0
+        for number, given in enumerate(answers):
+            picked = [given] if isinstance(given, int) and not isinstance(given, bool) else given
+            if not isinstance(picked, list) or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in picked
+            ):
+                raise Refused(422, "invalid_answers")
+            if any(not 0 <= i < step.choices[number] for i in picked) or len(set(picked)) != len(
+                picked
+            ):
+                raise Refused(422, "invalid_answers")
+            if not step.multiple[number] and len(picked) > 1:
+                raise Refused(422, "invalid_answers")
+            right += sorted(picked) == list(step.keys[number])
+        score = right / len(step.keys)
+        return score, score + 1e-9 >= step.pass_mark, score == 1.0
+
+    def attempt(
+        self, who: Learner, step: Step, source: str, score: float, passed: bool, perfect: bool
+    ) -> None:
+        who.attempts.append((step.id, source, int(passed), int(perfect), round(score, 4)))
+        self.learning_day(who)
+        if passed:
+            self.finish(who, step, perfect)
+
+    def quiz(self, who: Learner, step: Step, answers: object) -> dict[str, Any]:
+        if step.kind != "quiz":
+            raise Refused(422, "not_a_quiz")
+        if step.tally:
+            raise Refused(422, "tally_quiz")
+        score, passed, perfect = self.grade(step, answers)
+        self.attempt(who, step, "builtin", score, passed, perfect)
+        after = self.course.after(step.id) if passed else None
+        return {"score": round(score, 4), "passed": passed, "perfect": perfect, "nextStep": after}
+
+    def tally(self, signed: bool, submission: dict[str, Any]) -> Expect:
+        """POST /api/tally-hook, with the submission the rule built."""
+        self.fresh, self.fresh_badges = [], []
+        try:
+            self.take(WRITES_LIMIT, ADDRESS)
+            if not signed:
+                raise Refused(401, "bad_signature")
+            score, most = submission["score"], submission["max_score"]
+            if not is_number(score):
+                raise Refused(422, "no_score")
+            if most is not None and (not is_number(most) or most <= 0):
+                raise Refused(422, "no_score")
+            fraction = score / most if most is not None else score / 100
+            if not 0 <= fraction <= 1:
+                raise Refused(422, "no_score")
+            if not submission["mac_ok"]:
+                raise Refused(401, "bad_hidden_field")
+            if submission["expires"] < self.now.timestamp():
+                raise Refused(422, "expired_hidden_field")
+            who = self.learners.get(submission["uid"])
+            if who is None:
+                raise Refused(404, "unknown_learner")
+            eid = "tally:" + submission["response"]
+            if eid in who.events:
+                first_kind, first = who.events[eid]
+                if first_kind != "tally":
+                    raise Refused(409, "event_id_reused")
+                return Expect(200, body={**first, "replayed": True})
+            step = self.acting_step(who, submission["step"])
+            if not step.tally or submission["form"] != step.tally:
+                raise Refused(422, "wrong_form")
+            passed, perfect = fraction + 1e-9 >= step.pass_mark, fraction >= 1.0
+            self.attempt(who, step, "tally", fraction, passed, perfect)
+        except Refused as refused:
+            return refused.expect
+        fields = {
+            "stepId": step.id,
+            "score": round(fraction, 4),
+            "passed": passed,
+            **self.earned(who),
+        }
+        return Expect(200, fields=fields, learner=who.uid, event=(eid, "tally"))
+
+
+def record(world: World, expected: Expect, response: httpx.Response) -> None:
+    """A success is an event: a replay of its id must answer exactly this again."""
+    if expected.event is not None and expected.learner is not None:
+        eid, kind = expected.event
+        world.learners[expected.learner].events[eid] = (kind, response.json())
