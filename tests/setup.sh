@@ -13,7 +13,18 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium ffmpeg fonts-dejavu-core \
     poppler-utils libpango-1.0-0 libpangoft2-1.0-0 >/dev/null
 fi
-python3 -m pip install --quiet -e '.[test]'
+# The Python packages go into .venv (PEP 668: never into the system's Python). Debian's python3
+# needs python3-venv for that; pyenv's and python.org's Pythons have it.
+if [ ! -x .venv/bin/python ]; then
+  if ! python3 -c "import ensurepip" >/dev/null 2>&1; then
+    echo "installing python3-venv (Debian package)..." >&2
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 # From npm, pinned in package-lock.json: wrangler (the real D1 engine, offline, for the D1
 # tests), and for the real-runtime Worker tests Miniflare (D1 and the asset worker) and
 # pyodide (the Pyodide the pinned workerd loads).

@@ -26,7 +26,7 @@ ALLOWED = {
 }
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 50
-SKIPPED = {"node_modules", "site", "golden", ".sillon", "python_modules", "__pycache__"}
+SKIPPED = {"node_modules", "site", "golden", ".sillon", "python_modules", "__pycache__", ".venv"}
 
 
 def modules() -> dict[str, Path]:
