@@ -52,19 +52,15 @@ DEFAULT_STATE = Path(".sillon/uploads.json")
 class Settings:
     """Where and how to upload: the endpoint, the credentials, the chunk size, the state file."""
 
-    api_base: str
-    account_id: str
-    token: str  # never printed: Settings' repr hides it
+    credentials: Credentials  # its repr leaves the token out
     chunk_size: int = DEFAULT_CHUNK
     state_path: Path = DEFAULT_STATE
 
     @property
     def endpoint(self) -> str:
         """Stream's tus creation URL for the account."""
-        return f"{self.api_base}/accounts/{quote(self.account_id, safe='')}/stream"
-
-    def __repr__(self) -> str:
-        return f"Settings(endpoint={self.endpoint!r}, chunk_size={self.chunk_size})"
+        account = quote(self.credentials.account_id, safe="")
+        return f"{self.credentials.api_base}/accounts/{account}/stream"
 
 
 @dataclass(frozen=True)
@@ -93,7 +89,7 @@ def load_settings(
             f"{'them' if len(found.missing) > 1 else 'it'} "
             "in the environment or in .env (an API token with the Stream:Edit permission)"
         )
-    return Settings(found.api_base, found.account_id, found.token, chunk_size, state_path)
+    return Settings(found, chunk_size, state_path)
 
 
 def chunk_bytes(mib: float) -> int:
@@ -181,7 +177,7 @@ class StreamUploader(Uploader):
 
 
 def _client(settings: Settings) -> TusClient:
-    return TusClient(settings.endpoint, headers={"Authorization": f"Bearer {settings.token}"})
+    return TusClient(settings.endpoint, headers=settings.credentials.headers)
 
 
 def _uploader(

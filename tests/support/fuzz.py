@@ -55,23 +55,28 @@ class Live(Site):
         n = self.addresses
         return {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
 
+    def call(
+        self, method: str, path: str, cookie: str | None = None, **options: Any
+    ) -> httpx.Response:
+        """One request from a new client address, with the learner's session cookie if given."""
+        headers = {**options.pop("headers", {}), **self.address()}
+        cookies = {"sillon_session": cookie} if cookie else None
+        return httpx.request(
+            method, self.url + path, headers=headers, cookies=cookies, timeout=10, **options
+        )
+
     def enroll_email(self, email: str) -> tuple[str, str]:
-        created = httpx.post(
-            self.url + "/api/admin/learners",
+        created = self.call(
+            "POST",
+            "/api/admin/learners",
             json={"name": "Fuzz", "email": email, "teamId": self.team},
-            headers={"Authorization": f"Bearer {ADMIN}", **self.address()},
-            timeout=10,
+            headers={"Authorization": f"Bearer {ADMIN}"},
         )
         assert created.status_code == 201, created.text
         return created.json()["userId"], created.json()["inviteToken"]
 
     def sign_in(self, invite: str) -> str:
-        response = httpx.post(
-            self.url + "/api/session",
-            json={"inviteToken": invite},
-            headers=self.address(),
-            timeout=10,
-        )
+        response = self.call("POST", "/api/session", json={"inviteToken": invite})
         assert response.status_code == 200, response.text
         cookie = response.cookies.get("sillon_session")
         assert cookie
@@ -93,25 +98,14 @@ class Live(Site):
                 ]
             else:
                 path = "/api/lesson-done"
-            done = httpx.post(
-                self.url + path,
-                json=body,
-                cookies={"sillon_session": cookie},
-                headers=self.address(),
-                timeout=10,
-            )
+            done = self.call("POST", path, cookie, json=body)
             assert done.status_code == 200, done.text
         assert self.place(cookie) == self.manifest["steps"][position]["id"]
         return cookie
 
     def place(self, cookie: str) -> str:
         """The learner's open step, as GET /api/learner tells it (and places a new learner)."""
-        answer = httpx.get(
-            self.url + "/api/learner",
-            cookies={"sillon_session": cookie},
-            headers=self.address(),
-            timeout=10,
-        )
+        answer = self.call("GET", "/api/learner", cookie)
         assert answer.status_code == 200, answer.text
         return str(answer.json()["currentStep"]["id"])
 
