@@ -86,8 +86,10 @@ def _admin_commands(sub: Any) -> None:
         "--private", default=None, help="manifest directory (default: <out>-private)"
     )
     _database(publish)
-    learners = sub.add_parser("learners", help="enroll, list, export or reset learners")
-    actions = learners.add_subparsers(dest="action", metavar="{add,import,list,export,reset}")
+    learners = sub.add_parser("learners", help="enroll, re-invite, list, export or reset learners")
+    actions = learners.add_subparsers(
+        dest="action", metavar="{add,import,invite,list,export,reset}"
+    )
     actions.required = True
     add = actions.add_parser("add", help="enroll one learner and print their invite link")
     add.add_argument("--name", required=True)
@@ -99,12 +101,19 @@ def _admin_commands(sub: Any) -> None:
     bulk.add_argument(
         "--invites", default=None, help="write the invite links here (default: stdout)"
     )
+    invite = actions.add_parser(
+        "invite", help="re-issue a learner's sign-in link (the old one stops working)"
+    )
+    invite.add_argument("email")
+    invite.add_argument(
+        "--revoke-sessions", action="store_true", help="also sign the learner out everywhere"
+    )
     listing = actions.add_parser("list", help="print every learner's progress")
     export = actions.add_parser("export", help="write every learner's progress as CSV")
     export.add_argument("--to", default=None, help="CSV file (default: stdout)")
     again = actions.add_parser("reset", help="start a learner's course again (redoubler)")
     again.add_argument("user_id")
-    for action in (add, bulk, listing, export, again):
+    for action in (add, bulk, invite, listing, export, again):
         _database(action)
 
 
@@ -228,6 +237,10 @@ def _admin(args: argparse.Namespace) -> int:
         invites = admin.enroll(settings, admin.read_csv(Path(args.csv)))
         _output(csv_text(invites, bom=False), args.invites)
         print(f"Enrolled {len(invites)} learner(s) in {db}", file=sys.stderr)
+    elif args.action == "invite":
+        url, ended = admin.reinvite(settings, args.email, args.revoke_sessions)
+        print(url)
+        print(f"Old links revoked; {ended} session(s) ended", file=sys.stderr)
     elif args.action == "list":
         print(admin.table(admin.progress_rows(settings)))
     elif args.action == "export":

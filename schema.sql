@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS learners (
   email           TEXT NOT NULL UNIQUE,
   team_id         TEXT NOT NULL,
   tz              TEXT NOT NULL DEFAULT 'UTC',   -- IANA zone: streak days are local days
-  invite_hash     TEXT UNIQUE,                   -- sha256 of the personal invite token
+  invite_hash     TEXT UNIQUE,                   -- before 0004 (now signin_links): unused
   open_step       TEXT,                          -- the one open step (NULL: finished)
   course_version  TEXT,                          -- version open_step was computed for
   opened_at       TEXT,                          -- when open_step opened
@@ -33,13 +33,31 @@ CREATE TABLE IF NOT EXISTS learners (
 );
 CREATE INDEX IF NOT EXISTS learners_team ON learners (team_id, xp DESC);
 
+-- A signed-in browser. It ends 30 days after its last use (expires_at = last_seen + 30 days;
+-- last_seen is written at most once an hour: api/signin.py).
 CREATE TABLE IF NOT EXISTS sessions (
   token_hash  TEXT PRIMARY KEY,                  -- sha256 of the cookie value
   learner_id  TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
   created_at  TEXT NOT NULL,
-  expires_at  TEXT NOT NULL
+  expires_at  TEXT NOT NULL,
+  last_seen   TEXT,
+  device      TEXT                               -- from the User-Agent, shortened
 );
 CREATE INDEX IF NOT EXISTS sessions_learner ON sessions (learner_id);
+
+-- One-time sign-in links: the invite, a device link (10 minutes), an emailed link (15 minutes).
+-- The batch that opens a session marks its link used, only if it was not (api/sql.py
+-- redeem_link), so one link opens one session however many requests race for it.
+CREATE TABLE IF NOT EXISTS signin_links (
+  token_hash    TEXT PRIMARY KEY,                -- sha256 of the link's token
+  learner_id    TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  kind          TEXT NOT NULL,                   -- invite | device | email
+  created_at    TEXT NOT NULL,
+  expires_at    TEXT,                            -- NULL: an invite, until used or re-issued
+  used_at       TEXT,                            -- set once, by the batch that opens the session
+  session_hash  TEXT                             -- the session it opened
+);
+CREATE INDEX IF NOT EXISTS signin_links_learner ON signin_links (learner_id);
 
 -- Steps a learner finished, in the order finished. A fact recorded once, with what the cohort
 -- insight reads (api/insight.py): the learner's team, the course version they followed and how
@@ -91,6 +109,19 @@ CREATE TABLE IF NOT EXISTS quiz_attempts (
   created_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS quiz_attempts_learner ON quiz_attempts (learner_id, step_id);
+
+-- An attempt in progress of a quiz that draws its questions (`draw: k`): the questions and the
+-- choice order the server showed, JSON [[pool index, [choice indexes in shown order]], ...],
+-- kept until that attempt is graded; `id` is random, so the grading batch can check the draw.
+CREATE TABLE IF NOT EXISTS quiz_draws (
+  learner_id      TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  step_id         TEXT NOT NULL,
+  id              TEXT NOT NULL,
+  course_version  TEXT NOT NULL,
+  questions       TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  PRIMARY KEY (learner_id, step_id)
+);
 
 -- Never holds a row: a statement inserting ok = 0 here aborts its whole batch (optimistic
 -- concurrency without transactions, see sql.video_view_unchanged).
@@ -254,7 +285,7 @@ INSERT OR IGNORE INTO badges (id, name, rule, sort) VALUES
   ('video-25', 'Video 25', 'Finish 25 videos', 3),
   ('first-quiz', 'First Quiz', 'Pass your first quiz', 4),
   ('quiz-master', 'Quiz Master', 'Pass 5 quizzes', 5),
-  ('perfectionist', 'Perfectionist', 'Score 100% on a quiz', 6),
+  ('perfectionist', 'Perfectionist', 'Score 100% on a quiz at the first attempt', 6),
   ('streak-7', 'Streak 7', 'Learn 7 days in a row', 7),
   ('streak-30', 'Streak 30', 'Learn 30 days in a row', 8),
   ('som-complete', 'SOM Complete', 'Finish a module (SOM)', 9),

@@ -13,8 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Lifespan
 
-from . import auth, gate, insight, limits, rules, sql, tally, xapi
+from . import auth, gate, insight, limits, quiz, rules, signin, sql, tally, xapi
 from .body import Body, parse_object
+from .caching import PrivateAnswers
 from .clock import Clock, iso, utc_now
 from .context import Context
 from .course import Course
@@ -32,7 +33,6 @@ from .operations import (
     QUIZ_SUBMISSION,
     RESET,
     SCHEMAS,
-    SESSION,
     TALLY_HOOK,
     VIDEO_EVENT,
 )
@@ -68,48 +68,28 @@ class Api(Context):
         body = await ENROLL.read(request, tz=self.settings.default_tz)
         email = body["email"].lower()
         created = await self.create_learner(body["name"], email, body["teamId"], body["tz"])
-        base = (self.settings.base_url or str(request.base_url)).rstrip("/")
-        created["inviteUrl"] = f"{base}/join/#{created['inviteToken']}"
-        return JSONResponse(created, status_code=201)
+        created["inviteUrl"] = signin.link_url(self, request, created["inviteToken"])
+        return JSONResponse(created, status_code=201, headers=signin.NO_STORE)
 
     async def create_learner(self, name: str, email: str, team: str, tz: str) -> dict[str, Any]:
-        if (await self.db.execute(sql.learner_by_email(email))).first():
-            raise ApiError(409, "already_enrolled", f"{email} is already enrolled.")
+        """Enroll a learner with their invite (a one-time sign-in link), in one batch."""
+        found = (await self.db.execute(sql.learner_by_email(email))).first()
+        if found:
+            raise ApiError(
+                409,
+                "already_enrolled",
+                f"{email} is already enrolled (as {found['id']}); a lost invite is re-issued "
+                f"with POST /api/admin/invite or `python build.py learners invite {email}`.",
+            )
         learner_id, token = auth.new_learner_id(), auth.new_token()
         now = iso(self.clock())
         await self.db.batch(
-            [sql.enroll(learner_id, name, email, team, tz, auth.token_hash(token), now)]
-        )
-        return {"userId": learner_id, "inviteToken": token}
-
-    async def open_session(self, request: Request) -> Response:
-        self.limit(request, limits.SESSION)
-        token = (await SESSION.read(request))["inviteToken"]
-        learner = (await self.db.execute(sql.learner_by_invite(auth.token_hash(token)))).first()
-        if learner is None:
-            raise ApiError(401, "bad_invite", "This invite link is not valid.")
-        session, now = auth.new_token(), self.clock()
-        await self.db.batch(
             [
-                sql.end_expired_sessions(learner["id"], iso(now)),
-                sql.new_session(
-                    auth.token_hash(session), learner["id"], iso(now), iso(auth.session_expiry(now))
-                ),
+                sql.enroll(learner_id, name, email, team, tz, now),
+                sql.new_link(auth.token_hash(token), learner_id, "invite", now, None),
             ]
         )
-        response = JSONResponse(
-            {"userId": learner["id"], "name": learner["name"], "teamId": learner["team_id"]}
-        )
-        auth.set_session_cookie(response, request, session)
-        return response
-
-    async def close_session(self, request: Request) -> Response:
-        token = auth.session_token(request)
-        if token:
-            await self.db.batch([sql.end_session(auth.token_hash(token))])
-        response = Response(status_code=204)
-        auth.clear_session_cookie(response, request)
-        return response
+        return {"userId": learner_id, "inviteToken": token}
 
     async def progress(self, request: Request) -> Response:
         """GET /api/learner: your own progress; admins may pass ?userId=."""
@@ -250,11 +230,18 @@ class Api(Context):
                 "duration": step.duration,
                 "maxRate": course.max_rate,
                 "completion": course.completion,
+                "reportEvery": rules.REPORT_PERIOD,
                 "intervals": intervals,
                 "resumeAt": resume,
                 **signed,
             }
         )
+
+    async def quiz_attempt(self, request: Request) -> Response:
+        """The open quiz's attempt in progress: its drawn questions, when it may be sent."""
+        learner, course = await self.placed(request)
+        step_id = request.query_params.get("stepId")
+        return JSONResponse(await self.learning.quiz_attempt(learner, course, step_id))
 
     async def tally_link(self, request: Request) -> Response:
         """The open Tally quiz's form URL, with the signed hidden field that names you."""
@@ -262,6 +249,8 @@ class Api(Context):
         step = self.learning.open_step(learner, course, request.query_params.get("stepId"))
         if not step.tally:
             raise ApiError(422, "not_a_tally_quiz", f"Step '{step.id}' is not a Tally quiz.")
+        # No form during the cooldown (429 quiz_cooldown): the player shows the wait instead.
+        quiz.check_pace(step, await quiz.history(self.db, learner["id"], step.id), self.clock())
         token = tally.hidden_token(
             self.settings.secret, learner["id"], step.id, self.clock().timestamp()
         )
@@ -355,14 +344,14 @@ class Api(Context):
             Route("/api/admin/learners", self.enroll, methods=["POST"]),
             Route("/api/admin/reset", self.reset, methods=["POST"]),
             Route("/api/admin/publish", self.publish, methods=["POST"]),
-            Route("/api/session", self.open_session, methods=["POST"]),
-            Route("/api/session", self.close_session, methods=["DELETE"]),
+            *signin.routes(self),
             Route("/api/learner", self.progress, methods=["GET"]),
             Route("/api/video-event", self.video_event, methods=["POST"]),
             Route("/api/lesson-done", self.lesson_done, methods=["POST"]),
             Route("/api/quiz-submission", self.quiz_submission, methods=["POST"]),
             Route("/api/leaderboard", self.leaderboard, methods=["GET"]),
             Route("/api/playback", self.playback, methods=["GET"]),
+            Route("/api/quiz-attempt", self.quiz_attempt, methods=["GET"]),
             Route("/api/tally-link", self.tally_link, methods=["GET"]),
             Route("/api/tally-hook", self.tally_hook, methods=["POST"]),
             Route("/api/gate", self.gate, methods=["GET"]),
@@ -386,6 +375,7 @@ def application(
         lifespan=lifespan,
         exception_handlers=dict(HANDLERS),
     )
+    app.add_middleware(PrivateAnswers)
     if api.settings.cors_origins:  # closed by default: only an explicit allow-list opens it
         app.add_middleware(
             CORSMiddleware,

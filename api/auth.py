@@ -1,7 +1,9 @@
-"""Identity: admin bearer token, personal invite links, HttpOnly session cookies.
+"""Identity: admin bearer token, one-time sign-in links, HttpOnly session cookies.
 
 A learner's identity comes only from the session cookie (or Cloudflare Access), never from a
-request body or query. Tokens are random; the database stores only their SHA-256.
+request body or query. Tokens are random (256 bits); the database stores only their SHA-256 and
+finds them by it, so no token is ever compared in Python; the admin token, which is not stored,
+is compared in constant time. The links' lifecycle is api/signin.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from starlette.responses import Response
 from .errors import ApiError
 
 COOKIE = "sillon_session"
-SESSION_DAYS = 30
+SESSION_DAYS = 30  # a session ends 30 days after its last use (sliding)
+SEEN_EVERY = timedelta(hours=1)  # a session's last use is written at most this often
+# The cookie outlives any session (400 days: browsers cap Max-Age there); the server decides
+# when the session ends, so a session in use every day is never cut at 30 days.
+COOKIE_DAYS = 400
 
 
 def new_token() -> str:
@@ -61,7 +67,7 @@ def set_session_cookie(response: Response, request: Request, token: str) -> None
     response.set_cookie(
         COOKIE,
         token,
-        max_age=SESSION_DAYS * 86400,
+        max_age=COOKIE_DAYS * 86400,
         path="/",
         httponly=True,
         secure=request.url.scheme == "https",

@@ -7,6 +7,7 @@ it without importing each other.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
@@ -16,7 +17,7 @@ from . import auth, limits, sql
 from .clock import Clock, iso, utc_now
 from .course import Course
 from .errors import ApiError
-from .learner import Learner
+from .learner import Learner, as_learner
 from .learning import Learning
 from .lrs import Forwarder
 from .settings import Settings
@@ -62,13 +63,29 @@ class Context:
         token = auth.session_token(request)
         if token is None:
             raise ApiError(401, "unauthorized", "Sign in with your invite link first.")
-        statement = sql.learner_by_session(auth.token_hash(token), iso(self.clock()))
-        row = await self.learning.learner(statement)
+        now, session = self.clock(), auth.token_hash(token)
+        row = (await self.db.execute(sql.learner_by_session(session, iso(now)))).first()
         if row is None:
             raise ApiError(
-                401, "unauthorized", "Your session has ended: open your invite link again."
+                401,
+                "unauthorized",
+                "Your session has ended: sign in again with a new link (from your teacher, "
+                "another device of yours or by email).",
             )
-        return row
+        seen = row.pop("seen")
+        if seen is None or seen <= iso(now - auth.SEEN_EVERY):
+            await self.keep_session(session, now)
+        learner = as_learner(row)
+        assert learner is not None
+        return learner
+
+    async def keep_session(self, session: str, now: datetime) -> None:
+        """A session in use lives on: its end slides to 30 days from now. Written at most once
+        an hour per session (not on every request), before the request's own work, so even a
+        refused request counts as a use."""
+        expires = iso(now + timedelta(days=auth.SESSION_DAYS))
+        seen_before = iso(now - auth.SEEN_EVERY)
+        await self.db.batch([sql.touch_session(session, iso(now), expires, seen_before)])
 
     async def access_learner(self, request: Request, verifier: AccessVerifier) -> Learner:
         assertion = request.headers.get(ACCESS_HEADER)

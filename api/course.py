@@ -36,6 +36,11 @@ ManifestStep = TypedDict(
         "pass": NotRequired[float],  # quizzes
         "tally": NotRequired[str],
         "questions": NotRequired[list[ManifestQuestion]],
+        # The quiz gate (README, "Quizzes"); absent from manifests built before it: defaults.
+        "feedback": NotRequired[Literal["none", "score", "questions"]],
+        "attempts": NotRequired[int],
+        "cooldown": NotRequired[list[float]],  # seconds, the last one repeats
+        "draw": NotRequired[int | None],
     },
 )
 
@@ -51,6 +56,20 @@ class ManifestKms(TypedDict):
     files: list[ManifestKmsEntry]
 
 
+class ManifestMedia(TypedDict):
+    """A course file under /media/ and who may fetch it (builder/gated_media.py)."""
+
+    url: str
+    steps: list[str]  # while one of these steps is open
+    handout: list[str | None]  # or by the handout's unlock rule for these modules (None: general)
+
+
+@dataclass(frozen=True)
+class MediaOwners:
+    steps: frozenset[str]
+    handout: frozenset[str | None]
+
+
 class Manifest(TypedDict):
     """The private manifest the build writes (builder/manifest.py), format 1."""
 
@@ -63,6 +82,7 @@ class Manifest(TypedDict):
     kms: ManifestKms
     modules: list[dict[str, Any]]
     steps: list[ManifestStep]
+    media: NotRequired[list[ManifestMedia]]  # absent before files were gated: videos only
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,10 @@ class StepInfo:
     choices: tuple[int, ...] = ()  # number of choices per question
     explains: tuple[str, ...] = ()
     tally: str | None = None
+    feedback: str = "score"  # what a failed attempt tells: none | score | questions
+    attempts: int = 3  # failed attempts before the cooldown starts
+    cooldown: tuple[float, ...] = (60.0, 300.0, 1800.0, 7200.0)  # seconds; the last repeats
+    draw: int | None = None  # questions drawn from the pool at each attempt
 
     def public(self) -> dict[str, Any]:
         """What a learner may know of the step: `currentStep` in the API."""
@@ -99,11 +123,13 @@ class Course:
     kms_files: dict[str, str | None] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)
     module_steps: dict[str, list[str]] = field(default_factory=dict)
-    video_owner: dict[str, str] = field(default_factory=dict)  # local video URL -> step id
+    media: dict[str, MediaOwners] = field(default_factory=dict)  # gated /media/ URL -> owners
 
     def __post_init__(self) -> None:
         self.index = {s.id: n for n, s in enumerate(self.steps)}
-        self.video_owner = {s.video_url: s.id for s in self.steps if s.video_url}
+        for step in self.steps:  # a video is its step's, whatever the manifest's age
+            if step.video_url and step.video_url not in self.media:
+                self.media[step.video_url] = MediaOwners(frozenset({step.id}), frozenset())
         for step in self.steps:
             self.module_steps.setdefault(step.module, []).append(step.id)
 
@@ -159,6 +185,10 @@ def parse_manifest(text: str) -> Course:
         language=str(data.get("language") or "fr"),
         kms_pages={p["url"]: p["module"] for p in data["kms"]["pages"]},
         kms_files={f["url"]: f["module"] for f in data["kms"]["files"]},
+        media={
+            m["url"]: MediaOwners(frozenset(m["steps"]), frozenset(m["handout"]))
+            for m in data.get("media", [])
+        },
     )
 
 
@@ -178,6 +208,7 @@ def _step(entry: ManifestStep) -> StepInfo:
             stream_uid=video.get("stream"),
         )
     questions = entry.get("questions") or []
+    _check_gate(entry, len(questions))
     return StepInfo(
         step_id,
         "quiz",
@@ -189,4 +220,21 @@ def _step(entry: ManifestStep) -> StepInfo:
         multiple=tuple(bool(q["multiple"]) for q in questions),
         choices=tuple(int(q["choices"]) for q in questions),
         explains=tuple(q.get("explain", "") for q in questions),
+        feedback=str(entry.get("feedback") or "score"),
+        attempts=int(entry.get("attempts") or 3),
+        cooldown=tuple(float(s) for s in entry.get("cooldown") or (60, 300, 1800, 7200)),
+        draw=int(draw) if (draw := entry.get("draw")) else None,
     )
+
+
+def _check_gate(entry: ManifestStep, pool: int) -> None:
+    """A quiz's gate as the build writes it (a manifest is taken whole or not at all)."""
+    if entry.get("feedback", "score") not in ("none", "score", "questions"):
+        raise ValueError(f"quiz {entry['id']!r}: unknown feedback {entry.get('feedback')!r}")
+    if int(entry.get("attempts") or 3) < 1 or any(
+        not float(s) > 0 for s in entry.get("cooldown") or [60]
+    ):
+        raise ValueError(f"quiz {entry['id']!r}: attempts and cooldown must be positive")
+    draw = entry.get("draw")
+    if draw is not None and not 1 <= int(draw) <= pool:
+        raise ValueError(f"quiz {entry['id']!r}: draw {draw!r} is not 1 to {pool}")

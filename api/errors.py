@@ -1,4 +1,5 @@
-"""The one error shape: `{"error": {"code": "...", "message": "..."}}` with a 4xx/5xx status."""
+"""The one error shape: `{"error": {"code": "...", "message": "..."}}` with a 4xx/5xx status
+(and `retryAfter`, whole seconds, in an error that says when to try again)."""
 
 from __future__ import annotations
 
@@ -41,12 +42,15 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 
 
 async def api_error(request: Request, exc: Exception) -> Response:
+    """An ApiError; one that says when to come back (429) has `retryAfter` seconds in the
+    error and the `Retry-After` header."""
     assert isinstance(exc, ApiError)
-    response = error_response(exc.status, exc.code, exc.message)
     retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
+    if retry_after is None:
+        return error_response(exc.status, exc.code, exc.message)
+    error = {"code": exc.code, "message": exc.message, "retryAfter": retry_after}
+    headers = {"Retry-After": str(retry_after)}
+    return JSONResponse({"error": error}, status_code=exc.status, headers=headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from . import auth, sql
 from .context import Context
 from .course import Course
 from .errors import ApiError, error_response
+from .learner import Learner
 
 HANDOUT_PDF = "/kms/handout.pdf"  # builder/handout_pdf.py writes the whole handout there
 SEARCH_DIR = "_search"  # builder/search.py writes kms/_search/ and kms/<module>/_search/
@@ -55,37 +56,71 @@ async def _step(api: Context, request: Request, step_id: str) -> None:
 
 
 async def _media(api: Context, request: Request, url: str) -> None:
-    course = await api.learning.course()
-    owner = course.video_owner.get(url)
-    if owner is None:
-        return  # images and downloads of lessons are not secret; videos are
+    """A course file: while a step that uses it is open, or by the handout's unlock rule when a
+    handout page shows it; files of the public outline (and unknown paths: 404) pass."""
+    if url not in (await api.learning.course()).media:
+        return
     learner, course = await api.placed(request)
-    if learner["open_step"] != owner:
-        raise ApiError(403, "video_locked", "This video belongs to a step that is not open.")
+    owners = course.media.get(url)
+    if owners is None or learner["open_step"] in owners.steps:
+        return
+    if _just_passed_quiz(course, learner["open_step"]) in owners.steps:
+        return  # its explanations are shown once, as it closes
+    if owners.handout:
+        done = await _done_modules(api, learner["id"]) if course.kms_unlock == "module" else set()
+        if any(_handout_lock(course, learner, done, m) is None for m in owners.handout):
+            return
+    raise ApiError(403, "media_locked", "This file belongs to a step that is not open.")
+
+
+def _just_passed_quiz(course: Course, open_step: str | None) -> str | None:
+    """The quiz right before the open step (or the course's last step, at the end), if any."""
+    if open_step is None:
+        position = len(course.steps)
+    elif open_step in course.index:
+        position = course.index[open_step]
+    else:
+        return None
+    if position == 0:
+        return None
+    previous = course.steps[position - 1]
+    return previous.id if previous.kind == "quiz" else None
+
+
+async def _done_modules(api: Context, learner_id: str) -> set[str]:
+    rows = (await api.db.execute(sql.completed_modules(learner_id))).rows
+    return {r["module_id"] for r in rows}
+
+
+def _handout_lock(
+    course: Course, learner: Learner, done: set[str], module: str | None
+) -> ApiError | None:
+    """The handout's unlock rule for a page of `module` (None: a general page)."""
+    if course.kms_unlock == "start":
+        return None
+    if course.kms_unlock == "end":
+        if learner["open_step"] is None:
+            return None
+        return ApiError(403, "kms_locked", "The handout opens at the end of the course.")
+    if module is None and not done or module is not None and module not in done:
+        return ApiError(
+            403, "kms_locked", "This part of the handout opens at the end of its module."
+        )
+    return None
 
 
 async def _kms(api: Context, request: Request, url: str) -> None:
     learner, course = await api.placed(request)
-    if course.kms_unlock == "start":
-        return
-    if course.kms_unlock == "end":
-        if learner["open_step"] is not None:
-            raise ApiError(403, "kms_locked", "The handout opens at the end of the course.")
-        return
-    done = {
-        r["module_id"] for r in (await api.db.execute(sql.completed_modules(learner["id"]))).rows
-    }
-    if url == HANDOUT_PDF:  # every module in one file: it opens with the last of them
-        if set(course.module_steps) - done:
+    done = await _done_modules(api, learner["id"]) if course.kms_unlock == "module" else set()
+    if url == HANDOUT_PDF and course.kms_unlock == "module":
+        if set(course.module_steps) - done:  # every module in one file: opens with the last
             raise ApiError(
                 403, "kms_locked", "The handout PDF opens once every module is finished."
             )
         return
-    module = _module_of(course, url)
-    if module is None and not done or module is not None and module not in done:
-        raise ApiError(
-            403, "kms_locked", "This part of the handout opens at the end of its module."
-        )
+    locked = _handout_lock(course, learner, done, _module_of(course, url))
+    if locked is not None:
+        raise locked
 
 
 def _module_of(course: Course, url: str) -> str | None:
@@ -139,7 +174,8 @@ def refusal(request: Request, exc: ApiError) -> Response:
     """Refuse in the one error shape, or as a short page for a browser navigating there."""
     if navigating(request):
         page = REFUSAL_PAGE.format(title="Accès fermé", message=html.escape(exc.message))
-        return HTMLResponse(page, status_code=exc.status, headers={"Cache-Control": "no-store"})
+        headers = {"Cache-Control": "no-store", "Vary": "Cookie"}
+        return HTMLResponse(page, status_code=exc.status, headers=headers)
     response = error_response(exc.status, exc.code, exc.message)
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update({"Cache-Control": "no-store", "Vary": "Cookie"})
     return response

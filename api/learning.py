@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import rules, sql, xapi
+from . import quiz, rules, sql, xapi
 from .clock import Clock, iso, parse_iso, utc_now
 from .course import Course, StepInfo, parse_manifest
 from .errors import ApiError
@@ -246,7 +246,8 @@ class Learning:
         outcome = Outcome(trail=trail)
         outcome.statements += _save_view(learner, step, row, merged, watched, iso(now))
         required = course.completion * step.duration
-        complete = watched + 1e-6 >= required
+        wait = rules.completes_in(watched, required, first_play, now, course.max_rate)
+        complete = wait == 0
         after = None
         if watched > rules.covered(rules.merge(previous)):
             self.learning_day(learner, now, outcome)
@@ -259,6 +260,8 @@ class Learning:
             "duration": step.duration,
             "required": round(required, 3),
             "complete": complete,
+            # enough is covered but too soon to complete: report again after this many seconds
+            "completesIn": round(wait, 3) if wait else None,
             "nextStep": _public(course, after) if complete else None,
             "xp": outcome.xp,
             "badges": outcome.badges,
@@ -290,47 +293,71 @@ class Learning:
     async def quiz_submission(
         self, learner: Learner, course: Course, event_id: str, step_id: object, answers: object
     ) -> dict[str, Any]:
+        """A built-in quiz's attempt, through the quiz gate (api/quiz.py)."""
+        step = self.built_in_quiz(learner, course, step_id)
+        now = self.clock()
+        past = await quiz.history(self.db, learner["id"], step.id)
+        quiz.check_pace(step, past, now)
+        shown = await quiz.to_grade(self.db, learner, step, course)
+        result = rules.grade(answers, shown.keys, shown.choices, shown.multiple, step.pass_mark)
+        stored = quiz.stored_answers(answers, shown)
+        outcome = self.attempt(learner, course, step, "builtin", result, stored, now, past)
+        outcome.statements += quiz.graded_draw(learner, step, shown)
+        after = _public(course, course.after(step.id)) if result.passed else None
+        answer = quiz.answer(step, result, shown, quiz.after_failure(step, past), after)
+        answer.update(xp=outcome.xp, badges=outcome.badges)
+        return await self.commit(learner, event_id, "quiz", outcome, answer, step.id)
+
+    def built_in_quiz(self, learner: Learner, course: Course, step_id: object) -> StepInfo:
         step = self.open_step(learner, course, step_id)
         if step.kind != "quiz":
             raise ApiError(422, "not_a_quiz", f"Step '{step.id}' is not a quiz.")
         if step.tally:
             raise ApiError(422, "tally_quiz", f"Step '{step.id}' is scored by its Tally form.")
-        result = rules.grade(answers, step.answers, step.choices, step.multiple, step.pass_mark)
+        return step
+
+    async def quiz_attempt(
+        self, learner: Learner, course: Course, step_id: object
+    ) -> dict[str, Any]:
+        """The open quiz's attempt in progress: what it shows (a draw) and when it may come."""
+        step = self.open_step(learner, course, step_id)
+        if step.kind != "quiz":
+            raise ApiError(422, "not_a_quiz", f"Step '{step.id}' is not a quiz.")
         now = self.clock()
-        outcome = self.attempt(learner, course, step, "builtin", result, json.dumps(answers), now)
-        answer = {
-            "stepId": step.id,
-            "score": round(result.score, 4),
-            "pass": step.pass_mark,
-            "passed": result.passed,
-            "perfect": result.perfect,
-            "correct": result.correct,
-            "explanations": list(step.explains) if result.passed else [],
-            "nextStep": _public(course, course.after(step.id)) if result.passed else None,
-            "xp": outcome.xp,
-            "badges": outcome.badges,
-        }
-        return await self.commit(learner, event_id, "quiz", outcome, answer, step.id)
+        past = await quiz.history(self.db, learner["id"], step.id)
+        shown = await quiz.draw(self.db, learner, step, course, iso(now)) if step.draw else None
+        return quiz.state(step, past, now, shown)
 
     async def tally_attempt(
         self, learner: Learner, course: Course, event_id: str, response: TallyResponse
     ) -> dict[str, Any]:
         """A verified Tally response's score, graded against the step's pass mark like a
-        built-in quiz (the form holds the questions; Tally sends the fraction right)."""
+        built-in quiz (the form holds the questions; Tally sends the fraction right). One that
+        comes during the cooldown is answered (so Tally does not send it again) but not counted."""
         step = self.open_step(learner, course, response.step_id)
         if not step.tally or (response.form_id and response.form_id != step.tally):
             raise ApiError(
                 422, "wrong_form", f"This response is not from step '{step.id}''s Tally form."
             )
+        now = self.clock()
+        past = await quiz.history(self.db, learner["id"], step.id)
+        wait = quiz.retry_after(step, past, now)
         fraction = response.fraction
         result = rules.Grade(fraction, fraction + 1e-9 >= step.pass_mark, fraction >= 1.0, [])
         answers = json.dumps({"fraction": fraction})
-        outcome = self.attempt(learner, course, step, "tally", result, answers, self.clock())
+        outcome = (
+            Outcome()
+            if wait
+            else self.attempt(learner, course, step, "tally", result, answers, now, past)
+        )
+        counted = not wait
         answer = {
             "stepId": step.id,
+            "counted": counted,
             "score": round(result.score, 4),
-            "passed": result.passed,
-            "perfect": result.perfect,
+            "passed": result.passed and counted,
+            "perfect": result.perfect and counted,
+            "retryAfter": wait or (0 if result.passed else quiz.after_failure(step, past)),
             "xp": outcome.xp,
             "badges": outcome.badges,
         }
@@ -355,12 +382,16 @@ class Learning:
         result: rules.Grade,
         answers: str,
         now: datetime,
+        past: quiz.History,
     ) -> Outcome:
-        """Record a graded attempt; a pass completes the step (built-in and Tally alike)."""
+        """Record a graded attempt; a pass completes the step (built-in and Tally alike), with
+        the perfect bonus only for a perfect first attempt. The batch checks no other attempt
+        was recorded since `past` was read."""
         trail = self.trail(learner, course)
         trail.quiz(step, result.score, result.passed, source)
         outcome = Outcome(trail=trail)
-        outcome.statements.append(
+        outcome.statements += [
+            past.unchanged(learner["id"], step.id),
             sql.record_attempt(
                 learner["id"],
                 step.id,
@@ -370,11 +401,12 @@ class Learning:
                 result.perfect,
                 answers,
                 iso(now),
-            )
-        )
+            ),
+        ]
         self.learning_day(learner, now, outcome)
         if result.passed:
-            self.finish(learner, course, step, now, outcome, perfect=result.perfect)
+            first_perfect = result.perfect and past.tried == 0
+            self.finish(learner, course, step, now, outcome, perfect=first_perfect)
         return outcome
 
 

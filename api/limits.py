@@ -33,6 +33,11 @@ EVENTS = Rule("events", capacity=240, per_minute=120)
 WRITES = Rule("writes", capacity=1200, per_minute=600)
 # Admin calls, per address.
 ADMIN = Rule("admin", capacity=60, per_minute=60)
+# Sign-in emails, per email address (enrolled or not, so the limit tells nothing): 3 at once,
+# then one every 5 minutes. Per client they also spend the SESSION bucket.
+EMAIL = Rule("email", capacity=3, per_minute=0.2)
+# Device links a learner makes, per learner.
+DEVICE_LINKS = Rule("device-links", capacity=10, per_minute=2)
 MAX_BUCKETS = 100_000
 
 

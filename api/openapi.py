@@ -34,7 +34,11 @@ ERROR_SCHEMA = {
         "error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "retryAfter": {"type": "integer", "description": "seconds before trying again"},
+            },
         }
     },
 }

@@ -35,15 +35,16 @@ TEAM_ID = Field(
 
 # -- bodies and queries --------------------------------------------------------------------------
 
+EMAIL = Field(
+    "email",
+    max_length=254,
+    format="email",
+    check=lambda value: "@" in value,
+    message="'email' must be an email address.",
+)
 ENROLL = Body(
     Field("name", max_length=200),
-    Field(
-        "email",
-        max_length=254,
-        format="email",
-        check=lambda value: "@" in value,
-        message="'email' must be an email address.",
-    ),
+    EMAIL,
     Field("teamId", max_length=64),
     Field(
         "tz",
@@ -54,7 +55,23 @@ ENROLL = Body(
         message="'tz' must be an IANA time zone such as Europe/Paris, not {value!r}.",
     ),
 )
-SESSION = Body(Field("inviteToken", max_length=200))
+SESSION = Body(
+    Field("inviteToken", max_length=200, help="the token of a sign-in link (/join/#<token>)")
+)
+EMAIL_LINK = Body(
+    EMAIL,
+    forbid_identity=True,
+)
+REISSUE = Body(
+    Field("userId", max_length=64),
+    Field(
+        "revokeSessions",
+        required=False,
+        help="also sign the learner out everywhere (default false)",
+        checked_by="signin",
+        shape={"type": "boolean"},
+    ),
+)
 RESET = Body(Field("userId", max_length=64))
 PUBLISH = Body(json=False, limit=16 * 1024 * 1024, help="site-private/manifest.json, as built")
 VIDEO_EVENT = Body(
@@ -83,7 +100,7 @@ QUIZ_SUBMISSION = Body(
     STEP_ID,
     Field(
         "answers",
-        checked_by="rules",  # one per question, within its choices
+        checked_by="rules",  # one per question shown, each answered, within its choices
         shape=array({"oneOf": [typed(int), array(int)]}),
     ),
     forbid_identity=True,
@@ -203,6 +220,18 @@ OPERATIONS = (
     ),
     Operation(
         "POST",
+        "/api/admin/invite",
+        "Re-issue a learner's invite link: every link not used yet stops working; optionally "
+        "every session ends too",
+        ADMIN,
+        REISSUE,
+        replies=ok(
+            obj(userId=str, inviteToken=str, inviteUrl=str, sessionsEnded=int), 201, "Re-issued"
+        ),
+        errors=(401, 403, 404),
+    ),
+    Operation(
+        "POST",
         "/api/admin/reset",
         "Start a learner's course again (progress goes; XP and badges stay)",
         ADMIN,
@@ -257,12 +286,52 @@ OPERATIONS = (
     Operation(
         "POST",
         "/api/session",
-        "Sign in with an invite token: sets the HttpOnly session cookie",
+        "Sign in with a one-time link's token (invite, device or email link): sets the HttpOnly "
+        "session cookie; 410 when the link was used or has expired",
         body=SESSION,
         replies=ok(obj(userId=str, name=str, teamId=str)),
-        errors=(401,),
+        errors=(401, 410),
     ),
     Operation("DELETE", "/api/session", "Sign out", replies=(Reply(204, "Signed out", None),)),
+    Operation(
+        "GET",
+        "/api/sessions",
+        "Your signed-in devices: device (from its User-Agent), since, last seen",
+        LEARNER,
+        replies=ok(
+            obj(
+                sessions=array(
+                    obj(device=str, createdAt=str, lastSeen=str, current=bool),
+                )
+            )
+        ),
+        errors=(401,),
+    ),
+    Operation(
+        "DELETE",
+        "/api/sessions",
+        "Sign out everywhere else: every session of yours but this one ends",
+        LEARNER,
+        replies=ok(obj(ended=int)),
+        errors=(401,),
+    ),
+    Operation(
+        "POST",
+        "/api/device-link",
+        "Add a device: a one-time sign-in link valid 10 minutes, with its QR code (SVG)",
+        LEARNER,
+        replies=ok(obj(url=str, expiresAt=str, qrSvg=str), 201, "Made"),
+        errors=(401,),
+    ),
+    Operation(
+        "POST",
+        "/api/email-link",
+        "Email a one-time sign-in link (15 minutes) to an enrolled address; the same answer "
+        "for any address",
+        body=EMAIL_LINK,
+        replies=ok(obj(message=str), 202, "Accepted"),
+        errors=(503,),
+    ),
     Operation(
         "GET",
         "/api/learner",
@@ -285,6 +354,7 @@ OPERATIONS = (
                 duration=float,
                 required=float,
                 complete=bool,
+                completesIn=(float, None),
                 nextStep=nullable(STEP),
                 **AWARDS,
             )
@@ -302,11 +372,51 @@ OPERATIONS = (
     Operation(
         "POST",
         "/api/quiz-submission",
-        "Submit the open built-in quiz; graded on the server",
+        "Submit the open built-in quiz; graded on the server, paced by its cooldown (429)",
         LEARNER,
         QUIZ_SUBMISSION,
-        replies=ok(obj(score=float, passed=bool, perfect=bool, correct=array(bool), **AWARDS)),
+        replies=ok(
+            obj(
+                stepId=str,
+                feedback={"type": "string", "enum": ["none", "score", "questions"]},
+                score=typed((float, None), "null on a failure when feedback is none"),
+                passed=bool,
+                perfect=bool,
+                correct={
+                    "oneOf": [array(bool), {"type": "null"}],
+                    "description": "per question, on a pass or when feedback is questions",
+                },
+                explanations=array(str),
+                retryAfter=typed(int, "seconds before the next attempt may be sent"),
+                nextStep=nullable(STEP),
+                **AWARDS,
+            )
+        ),
         errors=EVENT_ERRORS,
+    ),
+    Operation(
+        "GET",
+        "/api/quiz-attempt",
+        "The open quiz's attempt in progress: its drawn questions and when it may be sent",
+        LEARNER,
+        query=OPEN_STEP,
+        replies=ok(
+            obj(
+                stepId=str,
+                feedback=str,
+                failed=typed(int, "failed attempts since the last pass"),
+                attempts=typed(int, "failures allowed before the cooldown starts"),
+                retryAfter=typed(int, "seconds before the next attempt may be sent; 0: now"),
+                questions={
+                    "oneOf": [
+                        {"type": "null"},
+                        array(obj(question=int, choices=array(int))),
+                    ],
+                    "description": "a drawing quiz: pool index and shown choice order, in order",
+                },
+            )
+        ),
+        errors=OPEN_STEP_ERRORS,
     ),
     Operation(
         "GET",

@@ -30,7 +30,12 @@ COUNTER_BADGES = {
 }
 
 # A first report may already cover this much media (the player reports every few seconds).
+# The grace only admits a heartbeat: it never brings a completion forward (see completes_in).
 GRACE_SECONDS = 10.0
+# How often the player reports while a video plays (s of wall clock; the playback answer tells
+# the player). A video completes no earlier than its required share at the speed cap since the
+# first report, less one report period: the first report comes one period after play starts.
+REPORT_PERIOD = 4.0
 # Media time may overshoot the manifest's duration by this much (container rounding).
 DURATION_SLACK = 1.0
 MAX_INTERVALS = 200
@@ -107,6 +112,22 @@ def check_plausible(watched: float, first_play: datetime, now: datetime, max_rat
         )
 
 
+def completes_in(
+    watched: float, required: float, first_play: datetime, now: datetime, max_rate: float
+) -> float | None:
+    """Seconds before a video with `watched` s covered may complete; 0 when it completes now,
+    None while less than the required share is covered.
+
+    The wall clock since the learner's first report must allow watching the required share at
+    the speed cap, less one report period (REPORT_PERIOD), whatever the video's length: a short
+    video claimed whole in one report waits like a long one.
+    """
+    if watched + 1e-6 < required:
+        return None
+    elapsed = max(0.0, (now - first_play).total_seconds())
+    return max(0.0, required / max_rate - REPORT_PERIOD - elapsed)
+
+
 @dataclass(frozen=True)
 class Grade:
     score: float
@@ -122,13 +143,18 @@ def grade(
     multiple: tuple[bool, ...],
     pass_mark: float,
 ) -> Grade:
-    """Grade a built-in quiz: a question counts when exactly its right choices are picked."""
+    """Grade a built-in quiz: a question counts when exactly its right choices are picked;
+    every question must be answered."""
     if not isinstance(answers, list) or len(answers) != len(keys):
         raise RuleError(
             "invalid_answers", f"'answers' must be a list of {len(keys)} answers, one per question"
         )
     correct: list[bool] = []
     for number, (given, key) in enumerate(zip(answers, keys, strict=True)):
+        if given is None or given == []:  # a blank question: not an attempt (no probing)
+            raise RuleError(
+                "unanswered", f"question {number + 1} has no answer: answer every question"
+            )
         picked = [given] if isinstance(given, int) and not isinstance(given, bool) else given
         if not isinstance(picked, list) or not all(
             isinstance(i, int) and not isinstance(i, bool) for i in picked

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .lrs import LrsConfig
+from .mail import SmtpConfig
 from .stream import StreamKeys
 
 if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
@@ -141,6 +142,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SILLON_ACCESS_AUD", "text", "unset: off", "the Access application's audience tag", (SERVE,)
     ),
+    Setting(
+        "SILLON_SMTP_URL",
+        "secret",
+        "unset: email sign-in answers 503",
+        "email sign-in (see [Sign-in](#sign-in)): `smtp://user:password@host:port` (plain, port "
+        "25), with `?starttls=1` for STARTTLS (port 587), or `smtps://...` for TLS (port 465); "
+        "user and password percent-encoded. Not on the Worker, which opens no SMTP sockets",
+        (SERVE,),
+    ),
+    Setting(
+        "SILLON_SMTP_FROM",
+        "text",
+        "unset (required with `SILLON_SMTP_URL`)",
+        "the sender of sign-in emails, e.g. `Sillon <noreply@example.org>`",
+        (SERVE,),
+    ),
 )
 NAMES = {setting.name: setting for setting in SETTINGS}
 
@@ -160,6 +177,7 @@ class Settings:
     client_ip_header: str | None = None  # cf-connecting-ip behind Cloudflare (the Worker)
     cors_origins: list[str] = field(default_factory=list)
     lrs: LrsConfig | None = None
+    smtp: SmtpConfig | None = None  # email sign-in (serve only)
     rate_limits: bool = True
 
     @classmethod
@@ -182,6 +200,7 @@ class Settings:
             rate_limits=_switch("SILLON_RATE_LIMITS", env.get("SILLON_RATE_LIMITS") or "on"),
             stream=StreamKeys.from_env(env) if runtime != CLI else None,
             lrs=LrsConfig.from_env(env) if runtime != CLI else None,
+            smtp=SmtpConfig.from_env(env) if runtime == SERVE else None,
         )
         settings.cors_origins = [o for o in settings.cors_origins if o]
         if env.get("SILLON_SECRET"):

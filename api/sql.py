@@ -1,7 +1,12 @@
-"""Every SQL statement the API runs, each a small named function. `?` placeholders only."""
+"""Every SQL statement the API runs, each a small named function. `?` placeholders only.
+
+The sign-in statements (links, the sessions' list and lifetime) are written in
+api/sql_signin.py and re-exported here, so callers and tests know one interface: `sql.<name>`.
+"""
 
 from __future__ import annotations
 
+from .sql_signin import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .storage import Statement as S
 
 LEARNER_COLUMNS = (
@@ -35,13 +40,11 @@ def publish_course(version: str, manifest: str, now: str) -> S:
 # -- learners, invites, sessions ---------------------------------------------------------------
 
 
-def enroll(
-    learner_id: str, name: str, email: str, team_id: str, tz: str, invite_hash: str, now: str
-) -> S:
+def enroll(learner_id: str, name: str, email: str, team_id: str, tz: str, now: str) -> S:
+    """A new learner; their invite is a sign-in link (new_link) of the same batch."""
     return S(
-        "INSERT INTO learners (id, name, email, team_id, tz, invite_hash, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (learner_id, name, email, team_id, tz, invite_hash, now),
+        "INSERT INTO learners (id, name, email, team_id, tz, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (learner_id, name, email, team_id, tz, now),
     )
 
 
@@ -53,35 +56,17 @@ def learner_by_id(learner_id: str) -> S:
     return S(f"SELECT {LEARNER_COLUMNS} FROM learners l WHERE l.id = ?", (learner_id,))
 
 
-def learner_by_invite(invite_hash: str) -> S:
-    return S(f"SELECT {LEARNER_COLUMNS} FROM learners l WHERE l.invite_hash = ?", (invite_hash,))
-
-
 def learner_by_session(token_hash: str, now: str) -> S:
+    """The learner of a live session, and when the session was last seen (`seen`)."""
     return S(
-        f"SELECT {LEARNER_COLUMNS} FROM sessions s JOIN learners l ON l.id = s.learner_id "
-        "WHERE s.token_hash = ? AND s.expires_at > ?",
+        f"SELECT {LEARNER_COLUMNS}, s.last_seen AS seen FROM sessions s "
+        "JOIN learners l ON l.id = s.learner_id WHERE s.token_hash = ? AND s.expires_at > ?",
         (token_hash, now),
     )
 
 
 def all_learners() -> S:
     return S(f"SELECT {LEARNER_COLUMNS} FROM learners l ORDER BY l.team_id, l.name")
-
-
-def new_session(token_hash: str, learner_id: str, now: str, expires_at: str) -> S:
-    return S(
-        "INSERT INTO sessions (token_hash, learner_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-        (token_hash, learner_id, now, expires_at),
-    )
-
-
-def end_session(token_hash: str) -> S:
-    return S("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
-
-
-def end_expired_sessions(learner_id: str, now: str) -> S:
-    return S("DELETE FROM sessions WHERE learner_id = ? AND expires_at <= ?", (learner_id, now))
 
 
 # -- progress ----------------------------------------------------------------------------------
@@ -145,6 +130,7 @@ def reset_learner(learner_id: str, first_step: str | None, version: str, now: st
         S("DELETE FROM completions WHERE learner_id = ?", (learner_id,)),
         S("DELETE FROM module_completions WHERE learner_id = ?", (learner_id,)),
         S("DELETE FROM video_views WHERE learner_id = ?", (learner_id,)),
+        S("DELETE FROM quiz_draws WHERE learner_id = ?", (learner_id,)),
         S(
             "UPDATE learners SET open_step = ?, course_version = ?, opened_at = ?, "
             "videos_done = 0, quizzes_passed = 0, modules_done = 0 WHERE id = ?",
@@ -267,6 +253,63 @@ def record_attempt(
         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (learner_id, step_id, source, score, int(passed), int(perfect), answers, now),
     )
+
+
+def quiz_history(learner_id: str, step_id: str) -> S:
+    """A learner's attempts at a quiz, as the gate needs them (api/quiz.py): how many ever, the
+    last one's id, the failures since the last pass and when the last attempt was."""
+    return S(
+        "SELECT COUNT(*) AS tried, COALESCE(MAX(id), 0) AS last_id, "
+        "COALESCE(SUM(passed = 0 AND id > (SELECT COALESCE(MAX(p.id), 0) FROM quiz_attempts p "
+        "WHERE p.learner_id = ? AND p.step_id = ? AND p.passed = 1)), 0) AS failed, "
+        "MAX(created_at) AS last_at FROM quiz_attempts WHERE learner_id = ? AND step_id = ?",
+        (learner_id, step_id, learner_id, step_id),
+    )
+
+
+def attempts_unchanged(learner_id: str, step_id: str, last_id: int) -> S:
+    """Abort the whole batch if an attempt was recorded since the history was read: two attempts
+    raced, and the loser is decided again (its cooldown, its first-attempt bonus)."""
+    return S(
+        "INSERT INTO guards (ok) SELECT 0 WHERE (SELECT COALESCE(MAX(id), 0) FROM quiz_attempts "
+        "WHERE learner_id = ? AND step_id = ?) != ?",
+        (learner_id, step_id, last_id),
+    )
+
+
+def quiz_draw(learner_id: str, step_id: str) -> S:
+    return S(
+        "SELECT id, course_version, questions FROM quiz_draws WHERE learner_id = ? AND step_id = ?",
+        (learner_id, step_id),
+    )
+
+
+def save_draw(
+    learner_id: str, step_id: str, draw_id: str, version: str, questions: str, now: str
+) -> S:
+    """Keep a new draw, unless one for this course version is already kept (it stays)."""
+    return S(
+        "INSERT INTO quiz_draws (learner_id, step_id, id, course_version, questions, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (learner_id, step_id) DO UPDATE SET "
+        "id = excluded.id, course_version = excluded.course_version, "
+        "questions = excluded.questions, created_at = excluded.created_at "
+        "WHERE quiz_draws.course_version IS NOT excluded.course_version",
+        (learner_id, step_id, draw_id, version, questions, now),
+    )
+
+
+def draw_unchanged(learner_id: str, step_id: str, draw_id: str) -> S:
+    """Abort the whole batch if the draw being graded is no longer the kept one."""
+    return S(
+        "INSERT INTO guards (ok) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM quiz_draws "
+        "WHERE learner_id = ? AND step_id = ? AND id = ?)",
+        (learner_id, step_id, draw_id),
+    )
+
+
+def end_draw(learner_id: str, step_id: str) -> S:
+    """The attempt was graded: the next one is drawn anew."""
+    return S("DELETE FROM quiz_draws WHERE learner_id = ? AND step_id = ?", (learner_id, step_id))
 
 
 # -- XP, badges, streaks -----------------------------------------------------------------------

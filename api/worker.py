@@ -114,7 +114,11 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
         locked = await self.env.ASSETS.fetch(locked_page_url(str(request.url)))
         if locked.status != 200:
             return verdict
-        headers = {"content-type": locked.headers.get("content-type"), "cache-control": "no-store"}
+        headers = {
+            "content-type": locked.headers.get("content-type"),
+            "cache-control": "no-store",
+            "vary": "Cookie",
+        }
         return Response(await locked.bytes(), status=verdict.status, headers=headers)
 
 

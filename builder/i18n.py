@@ -92,6 +92,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "quiz_retake": "Réessayer",
         "quiz_correct": "Bonne réponse",
         "quiz_wrong": "À revoir",
+        "quiz_draw": "{shown} questions tirées au hasard parmi {pool} : un nouveau tirage à chaque "
+        "essai.",
+        "quiz_unanswered": "Répondez à chaque question avant de valider.",
+        "quiz_wait": "Prochain essai possible dans {time}.",
+        "quiz_ready": "Vous pouvez réessayer.",
         "tally_waiting": "Envoyez le formulaire : votre résultat s'affichera ici.",
         "xp_earned": "XP gagnés",
         "module_done": "Module terminé !",
@@ -146,6 +151,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "admin_col_following": "Version suivie",
         "admin_col_followed": "Versions des étapes terminées",
         "admin_col_done": "Étapes terminées",
+        "admin_col_link": "Lien de connexion",
+        "admin_reissue": "Nouveau lien",
+        "admin_reissue_revoke": "Un nouveau lien déconnecte aussi tous les appareils de "
+        "l'apprenant",
+        "admin_reissue_confirm": "Émettre un nouveau lien de connexion pour {name} ? Ses anciens "
+        "liens cesseront de fonctionner.",
+        "admin_reissue_done": "Nouveau lien de connexion pour {name} (les anciens ne fonctionnent "
+        "plus ; sessions fermées : {n}) :",
         "board_me": "vous",
         "board_empty": "Personne n'a encore gagné d'XP sur cette période.",
         "badge_earned_on": "obtenu le",
@@ -155,6 +168,36 @@ STRINGS: dict[str, dict[str, str]] = {
         "join_working": "Ouverture de votre session…",
         "join_failed": "Ce lien d'invitation n'est pas valide. Demandez un nouveau lien à votre "
         "formateur.",
+        "join_used": "Ce lien de connexion a déjà servi : il ne fonctionne qu'une fois. "
+        "Demandez un nouveau lien à votre formateur, ouvrez-en un depuis un appareil où vous êtes "
+        "connecté "
+        "(Mon profil, Ajouter un appareil), ou recevez-en un par e-mail ci-dessous.",
+        "join_expired": "Ce lien de connexion a expiré ou a été remplacé par un plus récent. "
+        "Demandez un nouveau lien à votre formateur, ou recevez-en un par e-mail ci-dessous.",
+        "join_email_title": "Recevoir un lien par e-mail",
+        "join_email_intro": "Saisissez l'adresse avec laquelle vous êtes inscrit : vous recevrez "
+        "un lien de connexion, valable 15 minutes et utilisable une fois.",
+        "join_email_label": "Adresse e-mail",
+        "join_email_send": "Envoyer le lien",
+        "join_email_sent": "Si cette adresse est inscrite, un lien est en route : il est valable "
+        "15 minutes.",
+        "join_email_off": "La connexion par e-mail n'est pas disponible ici : demandez un nouveau "
+        "lien à votre formateur.",
+        "join_email_wait": "Trop de demandes pour le moment : réessayez dans quelques minutes.",
+        "sign_out": "Se déconnecter",
+        "me_devices": "Vos appareils",
+        "me_devices_intro": "Les navigateurs où vous êtes connecté. Une session se ferme après 30 "
+        "jours sans utilisation.",
+        "me_this_device": "cet appareil",
+        "me_last_seen": "dernière visite",
+        "me_sign_out_others": "Se déconnecter partout ailleurs",
+        "me_signed_out_others": "Sessions fermées sur les autres appareils : {n}.",
+        "me_add_device": "Ajouter un appareil",
+        "me_add_device_intro": "Pour vous connecter sur un autre appareil (votre téléphone, par "
+        "exemple), ouvrez-y ce lien ou scannez ce code QR. Il fonctionne une seule fois, pendant "
+        "10 minutes.",
+        "me_device_qr": "Code QR du lien de connexion",
+        "me_device_until": "Valable jusqu'à",
         "kms_pdf": "Télécharger le polycopié (PDF)",
         "kms_pdf_module": "Le PDF réunit tout le polycopié : il s'ouvre quand tous les modules "
         "sont terminés.",
@@ -255,6 +298,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "quiz_retake": "Try again",
         "quiz_correct": "Right",
         "quiz_wrong": "To review",
+        "quiz_draw": "{shown} questions drawn at random from {pool}: a new draw at each attempt.",
+        "quiz_unanswered": "Answer every question before submitting.",
+        "quiz_wait": "Next attempt in {time}.",
+        "quiz_ready": "You may try again.",
         "tally_waiting": "Send the form: your result will show here.",
         "xp_earned": "XP earned",
         "module_done": "Module complete!",
@@ -309,6 +356,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "admin_col_following": "Version followed",
         "admin_col_followed": "Versions of finished steps",
         "admin_col_done": "Steps finished",
+        "admin_col_link": "Sign-in link",
+        "admin_reissue": "New link",
+        "admin_reissue_revoke": "A new link also signs the learner out on every device",
+        "admin_reissue_confirm": "Issue a new sign-in link for {name}? Their old links will stop "
+        "working.",
+        "admin_reissue_done": "New sign-in link for {name} (the old ones no longer work; sessions "
+        "ended: {n}):",
         "board_me": "you",
         "board_empty": "Nobody has earned XP in this period yet.",
         "badge_earned_on": "earned on",
@@ -317,6 +371,33 @@ STRINGS: dict[str, dict[str, str]] = {
         "join_title": "Welcome",
         "join_working": "Opening your session…",
         "join_failed": "This invite link is not valid. Ask your trainer for a new one.",
+        "join_used": "This sign-in link was already used: it works once. Ask your trainer for a "
+        "new link, open one from a device where you are signed in (My profile, Add a device), or "
+        "get one by email below.",
+        "join_expired": "This sign-in link has expired or was replaced by a newer one. Ask your "
+        "trainer for a new link, or get one by email below.",
+        "join_email_title": "Get a link by email",
+        "join_email_intro": "Type the address you were enrolled with: you will receive a sign-in "
+        "link that works once, for 15 minutes.",
+        "join_email_label": "Email address",
+        "join_email_send": "Send the link",
+        "join_email_sent": "If this address is enrolled, a link is on its way: it works for 15 "
+        "minutes.",
+        "join_email_off": "Email sign-in is not available here: ask your trainer for a new link.",
+        "join_email_wait": "Too many requests for now: try again in a few minutes.",
+        "sign_out": "Sign out",
+        "me_devices": "Your devices",
+        "me_devices_intro": "The browsers where you are signed in. A session ends after 30 days "
+        "without use.",
+        "me_this_device": "this device",
+        "me_last_seen": "last seen",
+        "me_sign_out_others": "Sign out everywhere else",
+        "me_signed_out_others": "Sessions ended on your other devices: {n}.",
+        "me_add_device": "Add a device",
+        "me_add_device_intro": "To sign in on another device (your phone, say), open this link "
+        "there or scan this QR code. It works once, for 10 minutes.",
+        "me_device_qr": "QR code of the sign-in link",
+        "me_device_until": "Valid until",
         "kms_pdf": "Download the handout (PDF)",
         "kms_pdf_module": "The PDF holds the whole handout: it opens once every module is "
         "finished.",
@@ -341,7 +422,7 @@ BADGES: dict[str, list[tuple[str, str, str]]] = {
         ("video-25", "25 vidéos", "Terminer 25 vidéos"),
         ("first-quiz", "Premier quiz", "Réussir un premier quiz"),
         ("quiz-master", "Maître du quiz", "Réussir 5 quiz"),
-        ("perfectionist", "Perfectionniste", "Obtenir 100 % à un quiz"),
+        ("perfectionist", "Perfectionniste", "Obtenir 100 % à un quiz du premier coup"),
         ("streak-7", "Série de 7", "Apprendre 7 jours d'affilée"),
         ("streak-30", "Série de 30", "Apprendre 30 jours d'affilée"),
         ("som-complete", "Module terminé", "Terminer un module (SOM)"),
@@ -353,7 +434,7 @@ BADGES: dict[str, list[tuple[str, str, str]]] = {
         ("video-25", "Video 25", "Finish 25 videos"),
         ("first-quiz", "First Quiz", "Pass your first quiz"),
         ("quiz-master", "Quiz Master", "Pass 5 quizzes"),
-        ("perfectionist", "Perfectionist", "Score 100% on a quiz"),
+        ("perfectionist", "Perfectionist", "Score 100% on a quiz at the first attempt"),
         ("streak-7", "Streak 7", "Learn 7 days in a row"),
         ("streak-30", "Streak 30", "Learn 30 days in a row"),
         ("som-complete", "SOM Complete", "Finish a module (SOM)"),

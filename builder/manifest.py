@@ -1,7 +1,8 @@
 """The private course manifest: what the API needs and learners must not see.
 
-It holds the path (steps in order, durations), the quiz answer keys and explanations, and a
-version hash of all of it. It is written outside site/, so it is never deployed as a page.
+It holds the path (steps in order, durations), the quiz answer keys and explanations, each
+quiz's gate (feedback, attempts, cooldown in seconds, draw), and a version hash of all of it.
+It is written outside site/, so it is never deployed as a page.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 from typing import Any
 
 from .cache import digest
+from .gated_media import gated_media
 from .model import Course, Step
 from .render import DocSet, Handles
 
@@ -35,6 +37,7 @@ def manifest(
             {"id": m.id, "title": m.title, "steps": [s.id for s in m.steps]} for m in course.modules
         ],
         "steps": [_step(step, docs, handles, media) for step in course.steps],
+        "media": gated_media(course, docs, handles, media),
     }
     body["version"] = digest(json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
     return body
@@ -57,9 +60,13 @@ def _step(step: Step, docs: DocSet, handles: Handles, media: dict[str, str]) -> 
             }
         return entry
     entry["pass"] = step.pass_mark
+    entry["attempts"] = step.attempts
+    entry["cooldown"] = list(step.cooldown)
     if step.tally:
         entry["tally"] = step.tally
         return entry
+    entry["feedback"] = step.feedback
+    entry["draw"] = step.draw
     entry["questions"] = [
         {
             "choices": len(q.choices),

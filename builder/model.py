@@ -43,6 +43,11 @@ class Step:
     pass_mark: float = 0.8
     questions: list[Question] = field(default_factory=list)
     tally: str | None = None
+    # The quiz gate (README, "Quizzes"): what a failed attempt tells, the pacing, the draw.
+    feedback: str = "score"  # none | score | questions
+    attempts: int = 3  # failed attempts before the cooldown starts
+    cooldown: tuple[float, ...] = (60.0, 300.0, 1800.0, 7200.0)  # seconds; the last repeats
+    draw: int | None = None  # questions drawn from the pool at each attempt
     lines: dict[str, int] = field(default_factory=dict)  # where each front matter key is
 
     @property

@@ -142,7 +142,33 @@ def parse_quiz(source: Source, problems: Problems) -> Step | None:
             question = _question(item, line, source.path, problems)
             if question:
                 step.questions.append(question)
+    _quiz_gate(step, values, problems)
     return step
+
+
+def _quiz_gate(step: Step, values: dict[str, Any], problems: Problems) -> None:
+    """The quiz's gate: feedback, pacing and draw, checked against its questions."""
+    path, lines = step.source.path, step.lines
+    step.feedback, step.attempts, step.draw = values["feedback"], values["attempts"], values["draw"]
+    step.cooldown = tuple(schema.duration_seconds(v) or 0.0 for v in values["cooldown"])
+    if step.tally:
+        for key in ("feedback", "draw"):
+            if key in lines:
+                problems.error(
+                    path,
+                    lines[key],
+                    f"'{key}' applies to built-in questions; a Tally form shows its own "
+                    "feedback and questions (set them in Tally)",
+                )
+        step.draw = None
+        return
+    pool = len(values["questions"] or [])
+    if step.draw is not None and pool and step.draw > pool:
+        problems.error(
+            path,
+            lines["draw"],
+            f"'draw' must be at most the number of questions in the pool ({pool}), got {step.draw}",
+        )
 
 
 def _question(data: Any, line: int, path: Path, problems: Problems) -> Question | None:

@@ -61,6 +61,7 @@ def load(config: BuildConfig, cache: Cache, problems: Problems) -> Loaded | None
     rendered = render_all(docs.docs, links, cache, problems, config.jobs)
     docs.html = [r.html for r in rendered]
     docs.digests = [r.digest for r in rendered]
+    docs.assets = [r.assets for r in rendered]
     media = step_media(course, config.content, cache)
     for result in rendered:
         media.update(result.assets)

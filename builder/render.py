@@ -26,6 +26,7 @@ class DocSet:
     docs: list[Doc] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)
+    assets: list[dict[str, str]] = field(default_factory=list)  # per doc: rel -> /media/ URL
 
     def add(self, rel: str, path: Path, text: str, first_line: int, inline: bool = False) -> int:
         self.docs.append(Doc(rel, str(path), text, first_line, inline))
@@ -283,6 +284,7 @@ def _step_view(
         "questions": [],
         "tally": step.tally,
         "pass_mark": step.pass_mark,
+        "draw": step.draw,  # the fragment holds the pool; the API says what an attempt shows
     }
     keys = [docs.key(body)]
     if step.video:

@@ -106,6 +106,35 @@ def _nonempty(value: Any) -> str | None:
     return None if len(value) else "must not be empty"
 
 
+def _at_least_one(value: Any) -> str | None:
+    return None if value >= 1 else f"must be at least 1 (got {value!r})"
+
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(value: Any) -> float | None:
+    """A duration the author wrote (`90`, `90s`, `5m`, `2h`, `1d`) in seconds; None if not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value > 0 else None
+    match = DURATION.match(value) if isinstance(value, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        return None
+    return float(match.group(1)) * UNIT_SECONDS[match.group(2) or "s"]
+
+
+def _durations(value: Any) -> str | None:
+    if not value:
+        return "must list at least one duration"
+    for item in value:
+        if duration_seconds(item) is None:
+            return f"must be a list of positive durations such as 30s, 5m, 2h or 1d (got {item!r})"
+    return None
+
+
 KMS = Schema(
     "kms",
     "course.yaml `kms:`",
@@ -243,6 +272,41 @@ QUIZ = Schema(
             _nonempty,
         ),
         Field("tally", (str,), "A Tally form id; the score arrives by webhook.", None, _tally),
+        Field(
+            "feedback",
+            (str,),
+            "What a failed attempt tells the learner: `score` (pass/fail and the score), `none` "
+            "(pass/fail only) or `questions` (also which questions were right: for a formative "
+            "quiz, it lets a learner find the answers by trying). A passed attempt always shows "
+            "the score and the explanations. Built-in questions only.",
+            "score",
+            _one_of("none", "score", "questions"),
+        ),
+        Field(
+            "attempts",
+            (int,),
+            "Failed attempts allowed before the learner must wait between attempts (see "
+            "`cooldown`).",
+            3,
+            _at_least_one,
+        ),
+        Field(
+            "cooldown",
+            (list,),
+            "The waits after each further failure, growing (`30s`, `5m`, `2h`, `1d` or seconds); "
+            "the last one repeats.",
+            ["1m", "5m", "30m", "2h"],
+            _durations,
+        ),
+        Field(
+            "draw",
+            (int,),
+            "Show this many questions drawn from `questions` (the pool), in a new draw and a "
+            "shuffled choice order at each attempt, decided by the server. Built-in questions "
+            "only.",
+            None,
+            _at_least_one,
+        ),
     ),
 )
 

@@ -1,4 +1,5 @@
-"""Operator commands on the local database: publish, enroll (one or a CSV), list, export, reset.
+"""Operator commands on the local database: publish, enroll (one or a CSV), re-invite, list,
+export, reset.
 
 `python build.py publish` and `python build.py learners ...` call these; they use the same
 statements and rules as the API, on the SQLite file named by SILLON_DB (or --db).
@@ -12,7 +13,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from api import insight, rules, sql
+from api import insight, rules, signin, sql
 from api.app import Api, publish_manifest
 from api.clock import iso
 from api.errors import ApiError
@@ -69,6 +70,19 @@ def enroll(settings: Settings, rows: list[dict[str, str]]) -> list[dict[str, str
     return invites
 
 
+def reinvite(settings: Settings, email: str, revoke_sessions: bool) -> tuple[str, int]:
+    """Re-issue a learner's invite (the admin API's re-issue): the new link and how many
+    sessions ended; every link of theirs not used yet stops working."""
+    api = _api(settings)
+    address = email.strip().lower()
+    found = _run(api.db.execute(sql.learner_by_email(address))).first()
+    if found is None:
+        raise CommandError(f"{address} is not enrolled (enroll with `learners add`)")
+    token, ended = _run(signin.reinvite(api, found["id"], revoke_sessions))
+    base_url = settings.base_url or DEFAULT_BASE_URL
+    return f"{base_url.rstrip('/')}/join/#{token}", ended
+
+
 def _check_rows(api: Api, rows: list[dict[str, str]]) -> list[tuple[str, str, str, str]]:
     """Validate every row before enrolling anyone, so a bad file enrolls nobody."""
     checked: list[tuple[str, str, str, str]] = []
@@ -83,7 +97,10 @@ def _check_rows(api: Api, rows: list[dict[str, str]]) -> list[tuple[str, str, st
         if not rules.valid_zone(tz):
             raise CommandError(f"{where}: unknown time zone {tz!r}")
         if email in seen or _run(api.db.execute(sql.learner_by_email(email))).first():
-            raise CommandError(f"{where}: {email} is already enrolled")
+            raise CommandError(
+                f"{where}: {email} is already enrolled "
+                f"(a lost link: `python build.py learners invite {email}`)"
+            )
         seen.add(email)
         checked.append((name, email, team, tz))
     return checked

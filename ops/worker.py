@@ -34,6 +34,8 @@ VENDORED = [
     "workers-runtime-sdk==1.9.5",
     # Pyodide has no time-zone database and cannot load one: zoneinfo finds this package.
     "tzdata",
+    # The QR code of a device link (api/signin.py), pure Python.
+    "segno",
 ]
 ENTRY = "worker"  # api/worker.py: wrangler.toml's `main`
 PYTHON = "3.13"  # the Python of Cloudflare's Python Workers runtime

@@ -46,6 +46,36 @@
     return call(path).then(function (response) { return response.json(); });
   }
 
+  function postJson(path, body) {
+    return fetch(api + path, {
+      method: "POST",
+      credentials: "omit",
+      headers: {
+        Authorization: "Bearer " + token(),
+        Accept: "application/json",
+        "Content-Type": "application/json",
+      },
+      body: JSON.stringify(body),
+    }).then(function (response) { return response.ok ? response.json() : failure(response); });
+  }
+
+  // A new sign-in link for a learner who lost theirs: the old links stop working (and, when
+  // ticked, every session of theirs ends). The link is shown once, as text, to pass on.
+  function reissue(learner) {
+    if (!window.confirm(s.reissueConfirm.replace("{name}", learner.name))) return;
+    const revoke = document.getElementById("admin-reissue-revoke").checked;
+    postJson("/admin/invite", { userId: learner.userId, revokeSessions: revoke })
+      .then(function (answer) {
+        const done = document.getElementById("admin-reissued");
+        done.querySelector("[data-fill='reissued']").textContent = s.reissueDone
+          .replace("{name}", learner.name)
+          .replace("{n}", String(answer.sessionsEnded));
+        document.getElementById("admin-reissued-url").value = answer.inviteUrl;
+        done.hidden = false;
+      })
+      .catch(trouble);
+  }
+
   function showLogin(message) {
     view.hidden = true;
     signOut.hidden = true;
@@ -200,6 +230,12 @@
       cell(row, learner.versionsFollowed || "–");
       cell(row, number.format(learner.completed));
       cell(row, number.format(learner.streak));
+      const again = document.createElement("button");
+      again.type = "button";
+      again.className = "button";
+      again.textContent = s.reissue;
+      again.addEventListener("click", function () { reissue(learner); });
+      cell(row, again);
       body.appendChild(row);
     });
     details.dataset.loaded = team;

@@ -129,8 +129,19 @@
     });
   });
 
+  // Sign out: this browser's session ends (the others stay: the profile ends them).
+  function signOut() {
+    fetch(api + "/session", { method: "DELETE", credentials: "same-origin" })
+      .catch(function () { return null; })
+      .then(function () { window.location.assign("/"); });
+  }
+
   learner().then(function (me) {
     if (!me) return;
+    document.querySelectorAll("[data-action='sign-out']").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", signOut);
+    });
     const chip = document.querySelector("[data-fill='xp']");
     if (chip && typeof me.xp === "number") {
       chip.textContent = me.xp + " XP";

@@ -129,6 +129,7 @@
           maxRate: info.maxRate,
           duration: info.duration,
           resumeAt: info.resumeAt,
+          reportEvery: info.reportEvery,
           report: function (intervals, action) {
             const body = { stepId: step.id, intervals: intervals };
             if (action) Object.assign(body, action); // played | paused | seeked, for xAPI
@@ -200,35 +201,111 @@
     stepBox.querySelector("article").appendChild(button);
   }
 
+  // A built-in quiz. The server says what the attempt shows (a quiz with `draw` shows some of
+  // its questions, choices shuffled: the fragment holds the pool) and when it may be sent (the
+  // cooldown after failures, shown as a live countdown, also after a reload).
   function quiz(step) {
     const form = stepBox.querySelector("form.quiz");
+    const submit = form.querySelector("button[type=submit]");
+    submit.disabled = true;
+    json(API + "/quiz-attempt?stepId=" + encodeURIComponent(step.id)).then(function (answer) {
+      if (answer.status !== 200) {
+        status.textContent = answer.body && answer.body.error ? answer.body.error.message : "";
+        return;
+      }
+      arrange(form, answer.body.questions);
+      pace(form, answer.body.retryAfter);
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      if (form.dataset.redraw) return load(current); // a new draw for the next attempt
       const answers = Array.from(form.querySelectorAll("fieldset.question")).map(function (fieldset) {
         const picked = Array.from(fieldset.querySelectorAll("input:checked")).map(function (i) { return Number(i.value); });
-        return fieldset.dataset.multiple === "true" ? picked : picked.length ? picked[0] : [];
+        return fieldset.dataset.multiple === "true" ? picked : picked.length ? picked[0] : null;
       });
-      form.querySelector("button[type=submit]").disabled = true;
+      if (answers.some(function (a) { return a === null || a.length === 0; })) {
+        status.textContent = T.tUnanswered; // every question answered, or it is no attempt
+        return;
+      }
+      submit.disabled = true;
       status.textContent = T.tChecking;
       queue.push(API + "/quiz-submission", { stepId: step.id, answers: answers });
     });
   }
 
+  // The drawn questions in the order shown, each choice's value its shown position; the
+  // questions not drawn leave the form.
+  function arrange(form, drawn) {
+    if (!drawn) return;
+    const wait = form.querySelector(".quiz-wait");
+    const pool = Array.from(form.querySelectorAll("fieldset.question"));
+    pool.forEach(function (fieldset) { fieldset.remove(); });
+    drawn.forEach(function (shown, index) {
+      const fieldset = pool.find(function (f) { return Number(f.dataset.question) === shown.question; });
+      const labels = Array.from(fieldset.querySelectorAll("label.choice"));
+      shown.choices.forEach(function (choice, position) {
+        const label = labels.find(function (l) { return Number(l.querySelector("input").value) === choice; });
+        label.querySelector("input").dataset.position = String(position);
+        fieldset.appendChild(label);
+      });
+      labels.forEach(function (label) {
+        const input = label.querySelector("input");
+        input.value = input.dataset.position;
+        input.name = "q" + index;
+      });
+      fieldset.querySelector(".question-number").textContent = index + 1 + ".";
+      form.insertBefore(fieldset, wait);
+    });
+  }
+
+  // Submitting waits `seconds` (the cooldown): a live countdown, then submit opens again.
+  function pace(form, seconds) {
+    const submit = form.querySelector("button[type=submit]");
+    submit.disabled = Boolean(seconds);
+    countdownIn(form.querySelector(".quiz-wait"), seconds, function () { submit.disabled = false; });
+  }
+
+  let countdown = null;
+  function countdownIn(box, seconds, done) {
+    clearInterval(countdown);
+    box.hidden = !seconds;
+    if (!seconds) return done();
+    const until = Date.now() + seconds * 1000;
+    function tick() {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      if (!box.isConnected) return clearInterval(countdown);
+      if (left > 0) return (box.textContent = T.tWait.replace("{time}", clock(left)));
+      clearInterval(countdown);
+      box.textContent = T.tReady;
+      done();
+    }
+    tick();
+    countdown = setInterval(tick, 1000);
+  }
+
+  function clock(seconds) {
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = String(seconds % 60).padStart(2, "0");
+    return h ? h + ":" + String(m).padStart(2, "0") + ":" + s : m + ":" + s;
+  }
+
+  // A graded attempt, as the quiz's feedback tells it: which questions were right only when
+  // the answer says (`correct`), the score unless it is withheld.
   function graded(answer) {
     const form = stepBox.querySelector("form.quiz");
     if (!form) return;
     const questions = form.querySelectorAll("fieldset.question");
     questions.forEach(function (fieldset, index) {
+      fieldset.querySelectorAll(".question-mark, .question-explain").forEach(function (old) { old.remove(); });
+      fieldset.classList.remove("question-right", "question-wrong");
+      if (!answer.correct) return;
       const right = answer.correct[index];
-      fieldset.classList.toggle("question-right", right);
-      fieldset.classList.toggle("question-wrong", !right);
-      let mark = fieldset.querySelector(".question-mark");
-      if (!mark) {
-        mark = document.createElement("p");
-        mark.className = "question-mark";
-        fieldset.appendChild(mark);
-      }
+      fieldset.classList.add(right ? "question-right" : "question-wrong");
+      const mark = document.createElement("p");
+      mark.className = "question-mark";
       mark.textContent = right ? T.tCorrect : T.tWrong;
+      fieldset.appendChild(mark);
       if (answer.explanations && answer.explanations[index]) {
         const explain = document.createElement("div");
         explain.className = "question-explain";
@@ -242,7 +319,8 @@
       result.className = "quiz-result";
       form.appendChild(result);
     }
-    result.textContent = (answer.passed ? T.tPassed : T.tFailed) + " · " + T.tScore + " " + Math.round(answer.score * 100) + " %";
+    const score = answer.score === null || answer.score === undefined ? "" : " · " + T.tScore + " " + Math.round(answer.score * 100) + " %";
+    result.textContent = (answer.passed ? T.tPassed : T.tFailed) + score;
     result.dataset.passed = String(answer.passed);
     status.textContent = "";
     if (answer.passed) {
@@ -250,22 +328,18 @@
       return complete(answer);
     }
     const submit = form.querySelector("button[type=submit]");
-    submit.disabled = false;
     submit.textContent = T.tRetake;
+    if (form.dataset.draw) form.dataset.redraw = "1";
+    pace(form, answer.retryAfter);
   }
 
   function tally(step) {
     const box = stepBox.querySelector("[data-tally-form]");
-    json(API + "/tally-link?stepId=" + encodeURIComponent(step.id)).then(function (answer) {
-      if (answer.status !== 200) return;
-      const frame = document.createElement("iframe");
-      frame.src = answer.body.formUrl;
-      frame.title = step.title;
-      frame.className = "tally-frame";
-      frame.loading = "lazy";
-      box.appendChild(frame);
-      status.textContent = T.tTallyWaiting;
-    });
+    const wait = document.createElement("p");
+    wait.className = "quiz-wait";
+    wait.setAttribute("role", "status");
+    box.appendChild(wait);
+    formLink(step, box, wait);
     // The score arrives by webhook: watch for the step to be done on the server.
     pollTimer = setInterval(function () {
       refresh().then(function () {
@@ -275,6 +349,25 @@
         }
       });
     }, 4000);
+  }
+
+  // The form with its signed field, once the cooldown after failed responses is over.
+  function formLink(step, box, wait) {
+    json(API + "/tally-link?stepId=" + encodeURIComponent(step.id)).then(function (answer) {
+      const error = answer.body && answer.body.error;
+      if (answer.status === 429 && error && error.retryAfter) {
+        box.querySelectorAll("iframe").forEach(function (frame) { frame.remove(); });
+        return countdownIn(wait, error.retryAfter, function () { formLink(step, box, wait); });
+      }
+      if (answer.status !== 200) return;
+      const frame = document.createElement("iframe");
+      frame.src = answer.body.formUrl;
+      frame.title = step.title;
+      frame.className = "tally-frame";
+      frame.loading = "lazy";
+      box.appendChild(frame);
+      status.textContent = T.tTallyWaiting;
+    });
   }
 
   // -- answers from the server --------------------------------------------------------------
@@ -311,14 +404,28 @@
   queue.onAnswer(function (item, code, answer) {
     if (!current || !answer) return;
     if (answer.error) {
+      if (answer.error.code === "attempt_not_drawn") return load(current);
       if (code === 409 || code === 403) refresh().then(render);
       else status.textContent = answer.error.message;
+      const form = stepBox.querySelector("form.quiz");
+      if (answer.error.retryAfter && form) pace(form, answer.error.retryAfter);
       return;
     }
     if (answer.stepId !== current.id || answer.replayed && stepBox.dataset.loaded !== current.id) return;
     if (item.url.indexOf("/quiz-submission") >= 0) return graded(answer);
     if (answer.complete) complete(answer);
+    else if (answer.completesIn) reportAgain(answer.stepId, answer.completesIn);
   });
+
+  // Enough of the video is watched but sooner than the speed cap allows: the server completes
+  // the step once that time has passed, on the next report (an empty one if playback ended).
+  let again = null;
+  function reportAgain(stepId, seconds) {
+    clearTimeout(again);
+    again = setTimeout(function () {
+      if (current && current.id === stepId) queue.push(API + "/video-event", { stepId: stepId, intervals: [] });
+    }, Math.ceil(seconds * 1000) + 250);
+  }
 
   next.addEventListener("click", function () {
     next.disabled = true;

@@ -81,7 +81,9 @@
     })
       .then(function (response) {
         return response.json().catch(function () { return null; }).then(function (answer) {
-          if (response.status >= 500 || response.status === 429 || response.status === 408) {
+          // A quiz's cooldown (429 quiz_cooldown) is final too: the player shows the wait.
+          const paced = answer && answer.error && answer.error.code === "quiz_cooldown";
+          if (response.status >= 500 || (response.status === 429 && !paced) || response.status === 408) {
             later(item);
           } else {
             remove(item.id);

@@ -5,11 +5,12 @@
 // so (`action`), for the server's xAPI statements.
 "use strict";
 (function () {
-  const REPORT_EVERY = 4000; // ms of wall clock: at 2x that is 8 s of media, under the server's grace
+  const REPORT_EVERY = 4000; // ms of wall clock unless the server says (playback's reportEvery)
   const JUMP = 1.5; // a timeupdate further than this (media s) from the last one is a jump
 
   function track(media, options) {
     const cap = options.maxRate || 2;
+    const every = options.reportEvery ? options.reportEvery * 1000 : REPORT_EVERY;
     let furthest = options.resumeAt || 0;
     let segment = null; // [start, end] being watched now
     let pending = []; // closed intervals not reported yet
@@ -48,7 +49,7 @@
       segment = [media.currentTime, media.currentTime];
       last = media.currentTime;
       clearInterval(timer);
-      timer = setInterval(function () { report(false); }, REPORT_EVERY);
+      timer = setInterval(function () { report(false); }, every);
     });
 
     media.addEventListener("timeupdate", function () {

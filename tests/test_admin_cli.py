@@ -91,7 +91,11 @@ def test_admin_cli_bad_csv_enrolls_nobody(
         "name,email,teamId\nBob,bob@example.org,blue\nBob2,BOB@example.org,blue\n",
     )
     code, _, err = run(capsys, "learners", "import", "dupes.csv")
-    assert (code, err) == (2, "error: row 2: bob@example.org is already enrolled\n")
+    assert (code, err) == (
+        2,
+        "error: row 2: bob@example.org is already enrolled "
+        "(a lost link: `python build.py learners invite bob@example.org`)\n",
+    )
     write(workdir / "header.csv", "nom,email\n")
     code, _, err = run(capsys, "learners", "import", "header.csv")
     assert (code, err) == (

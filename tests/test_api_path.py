@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.client import Cohort, assert_error, event
+from support.client import Cohort, assert_error, cohort, event
+from support.course import make_course
 from support.journey import RIGHT, rows, watch, watch_whole_video
 from support.small_course import lesson_done, small_cohort, submit_quiz
 
@@ -87,6 +88,38 @@ def test_api_video_16x_speed_is_refused(app: Cohort) -> None:
     assert browser.get("/api/learner").json()["currentStep"]["id"] == "intro"
 
 
+@pytest.mark.parametrize("duration", [3, 8, 10, 12, 30])
+def test_api_short_video_completes_only_after_its_time_at_the_speed_cap(
+    tmp_path: Path, duration: int
+) -> None:
+    """Attack: claim a short video whole in the first report (the 10 s grace admits it). It is
+    recorded but completes only once the required share at 2x, less one 4 s report period, has
+    passed on the wall clock since that first report: never before, for every duration."""
+    content = make_course(tmp_path / "course", duration=duration, unlock="module")
+    with cohort(content, tmp_path) as app:
+        _, browser = app.learner()
+        earliest = max(0.0, 0.95 * duration / 2 - 4)
+        claimed = min(duration, 10)
+        first = watch(browser, [[0, claimed]]).json()
+        elapsed = (duration - claimed) / 2  # the rest as soon as 2x allows it
+        if elapsed:
+            app.clock.advance(seconds=elapsed)
+            first = watch(browser, [[claimed, duration]]).json()
+        wait = earliest - elapsed
+        assert first["complete"] is (wait <= 0), first
+        assert first["completesIn"] == (round(wait, 3) if wait > 0 else None), first
+        if wait <= 0:
+            return
+        app.clock.advance(seconds=wait / 2)
+        early = watch(browser, []).json()
+        assert early["complete"] is False and early["completesIn"] == round(wait / 2, 3), early
+        assert rows(app, "SELECT step_id FROM completions") == []
+        app.clock.advance(seconds=wait / 2)
+        done = watch(browser, []).json()
+        assert done["complete"] is True and done["completesIn"] is None, done
+        assert rows(app, "SELECT step_id FROM completions") == [("intro",)]
+
+
 def test_api_video_seeking_ahead_does_not_complete(app: Cohort) -> None:
     _, browser = app.learner()
     watch(browser, [[0, 5]])
@@ -123,7 +156,7 @@ def test_api_past_and_future_steps_are_refused(app: Cohort) -> None:
     video = browser.get("/api/playback?stepId=intro").json()["url"]
     assert browser.get(video).status_code == 200
     watch_whole_video(app, browser)
-    assert_error(browser.get(video), 403, "video_locked")
+    assert_error(browser.get(video), 403, "media_locked")
     assert_error(watch(browser, [[0, 5]]), 409, "step_closed")
     assert_error(browser.get("/steps/intro.html"), 409, "step_closed")
     assert browser.get("/steps/quiz-1.html").status_code == 200

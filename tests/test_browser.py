@@ -57,15 +57,26 @@ def watch_video(page: Any, rate: float = 2.0) -> None:
 
 
 def answer_quiz(page: Any, answers: list[list[int]]) -> None:
+    """Tick the choices (shown positions) of each question shown, in order, and submit."""
+    page.wait_for_selector("form.quiz button[type=submit]:not([disabled])", timeout=WAIT)
+    questions = page.locator("form.quiz fieldset.question")
     for number, picked in enumerate(answers):
         for choice in picked:
-            page.check(f"fieldset[data-question='{number}'] input[value='{choice}']")
+            questions.nth(number).locator(f"input[value='{choice}']").check()
     page.click("form.quiz button[type=submit]")
 
 
-def right_answers(site: Site, step_id: str) -> list[list[int]]:
+def right_answers(site: Site, step_id: str, page: Any = None) -> list[list[int]]:
+    """The right answers of a quiz as the player shows it: for a quiz that draws its questions,
+    the questions and choice order the server drew for this attempt (it shows them again)."""
     step = next(s for s in site.manifest()["steps"] if s["id"] == step_id)
-    return [q["answer"] for q in step["questions"]]
+    keys = [q["answer"] for q in step["questions"]]
+    if not step.get("draw"):
+        return keys
+    drawn = page.evaluate(
+        "id => fetch('/api/quiz-attempt?stepId=' + id).then(r => r.json())", step_id
+    )["questions"]
+    return [sorted(d["choices"].index(c) for c in keys[d["question"]]) for d in drawn]
 
 
 def finish_tally(page: Any, site: Site, step_id: str, score: int) -> None:
@@ -166,7 +177,7 @@ def complete_step(
             screenshot(page, shots + "quiz-failed-1280")
             failed_once = True
             page.evaluate("document.querySelector('form.quiz').reset()")
-        answer_quiz(page, right_answers(site, step["id"]))
+        answer_quiz(page, right_answers(site, step["id"], page))
         page.wait_for_selector(".quiz-result[data-passed='true']", timeout=WAIT)
         page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
     return failed_once

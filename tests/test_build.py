@@ -201,10 +201,10 @@ def test_build_headers_file_is_strict_and_caches_fingerprinted_assets(course: Pa
         headers_for(f"/static/{asset.name}", rules)["cache-control"]
         == "public, max-age=31536000, immutable"
     )
-    assert (
-        headers_for("/media/x.1234567890.webm", rules)["cache-control"]
-        == "public, max-age=31536000, immutable"
-    )
+    for gated in ("/media/x.1234567890.webm", "/kms/M1/fiche.html", "/steps/intro.html"):
+        assert headers_for(gated, rules)["vary"] == "Cookie", gated
+        assert headers_for(gated, rules)["cache-control"].startswith("private, no-"), gated
+    assert headers_for("/steps/intro.html", rules)["cache-control"] == "private, no-store"
 
 
 @pytest.mark.parametrize("which", ["small", "example"])

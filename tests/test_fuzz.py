@@ -2,8 +2,9 @@
 
 Every operation of the published document is fuzzed three times over (no identity, a signed-in
 learner's cookie, the admin's bearer token), with positive and negative generated requests.
-Each answer must be below 500; each error must be exactly {"error": {"code", "message"}}; and a
-rejected request (4xx) must leave every table's row count as it was.
+Each answer must be below 500; each error must be exactly {"error": {"code", "message"}} (and
+`retryAfter` when it says when to try again); and a rejected request (4xx) must leave every
+table's row count as it was.
 
 To reach past the first checks, generated values are mixed with a small dictionary of real
 ones (step ids and the learner's open step, ids, invite token, gated paths, boundary numbers),
@@ -92,7 +93,8 @@ def sign(raw: bytes) -> str:
 
 
 def one_shape(content: bytes) -> bool:
-    """Exactly {"error": {"code": str, "message": str}}, both non-empty."""
+    """Exactly {"error": {"code": str, "message": str}}, both non-empty, and an integer
+    `retryAfter` when the error says when to try again."""
     try:
         body = json.loads(content)
     except ValueError:
@@ -102,8 +104,9 @@ def one_shape(content: bytes) -> bool:
     error = body["error"]
     return (
         isinstance(error, dict)
-        and set(error) == {"code", "message"}
+        and set(error) - {"retryAfter"} == {"code", "message"}
         and all(isinstance(error[k], str) and error[k] for k in ("code", "message"))
+        and isinstance(error.get("retryAfter", 1), int)
     )
 
 
@@ -241,9 +244,11 @@ class Fuzzer:
             self.findings.keep(self.findings.crashes, label, seen)
             return
         self.record(identity, case, label, seeded, response, before)
-        if identity == "learner" and label == "DELETE /api/session" and response.status_code == 204:
-            # Signed out: sign in again for the next cases.
-            self.live.cookie = self.live.sign_in(self.live.current_invite)
+        signed_out = identity == "learner" and label == "DELETE /api/session"
+        reissued = label == "POST /api/admin/invite" and response.status_code == 201
+        if (signed_out and response.status_code == 204) or reissued:
+            # Signed out (or the link re-issued): sign in again for the next cases.
+            self.live.sign_in_again()
 
     def record(
         self,

@@ -22,6 +22,7 @@ PAGES = [
     "steps/som01-bienvenue.html",
     "steps/som01-tables.html",
     "steps/som01-quiz.html",
+    "steps/som03-quiz.html",  # draws its questions: the pool, no keys
     "steps/som03-evaluation-finale.html",
     "kms/index.html",
     "kms/SOM01/fiche-select.html",

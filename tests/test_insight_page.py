@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,10 @@ def seed(site: Site) -> None:
         with httpx.Client(base_url=site.url) as learner:
             learner.post("/api/session", json={"inviteToken": created["inviteToken"]})
             assert learner.get("/api/learner").status_code == 200  # placed on the first step
-            if name == "Ada":  # the first video (9 s), reported whole: plausible and complete
+            if name == "Ada":  # the first video (9 s): started, then reported whole 0.3 s on
+                body = {"eventId": event(), "stepId": "som01-bienvenue", "intervals": []}
+                assert learner.post("/api/video-event", json=body).status_code == 200
+                time.sleep(0.3)  # 95% of 9 s at 2x, less the 4 s report period: 0.275 s
                 body = {"eventId": event(), "stepId": "som01-bienvenue", "intervals": [[0, 9]]}
                 assert learner.post("/api/video-event", json=body).json()["complete"] is True
     site.enroll("Cy", team="red")
@@ -95,14 +99,24 @@ def check_learners(page: Any) -> None:
     page.locator("#admin-learners").scroll_into_view_if_needed()
     screenshot(page, "admin-insight-learners-1280")
     ada = page.locator("#admin-learners tbody tr", has_text="Ada").locator("td")
-    # open step (its title), version followed, versions of finished steps, finished, streak
+    # open step (its title), version followed, versions of finished steps, finished, streak,
+    # and the button that re-issues the learner's sign-in link
     assert [" ".join(t.split()) for t in ada.all_text_contents()] == [
         "Bases de données et tables",
         "v1",
         "v1",
         "1",
         "1",
+        "Nouveau lien",
     ]
+    page.once("dialog", lambda dialog: dialog.accept())  # "Send Ada a new link?"
+    ada.locator("button").click()
+    page.wait_for_selector("#admin-reissued:not([hidden])", timeout=15_000)
+    link = page.input_value("#admin-reissued-url")
+    token = link.split("/join/#", 1)[1]
+    with httpx.Client(base_url=link.split("/join/", 1)[0]) as other:
+        opened = other.post("/api/session", json={"inviteToken": token})
+        assert opened.status_code == 200 and opened.json()["name"] == "Ada", opened.text
 
 
 def check_other_team_and_sign_out(page: Any) -> None:

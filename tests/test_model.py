@@ -46,7 +46,6 @@ from support.model import (
     Learner,
     error,
 )
-from support.model_driver import ModelDriver
 from support.model_requests import (
     ANSWERS,
     EID_CHOICES,
@@ -59,6 +58,7 @@ from support.model_requests import (
     tally_headers,
     video_body,
 )
+from support.model_signin import SignInRules
 
 TEAMS = ("t1", "t2")
 ZONES = ("Europe/Paris", "Pacific/Auckland", "America/Los_Angeles")
@@ -72,7 +72,7 @@ LEARNER, STEP, EIDS, INDEX = (
 )
 
 
-class Progression(ModelDriver):
+class Progression(SignInRules):
     """The rules: what learners, Tally and the admin do; the invariants after every step."""
 
     # -- rules: people and time --
@@ -125,7 +125,11 @@ class Progression(ModelDriver):
     @precondition(lambda self: self.people)
     @rule(who=LEARNER)
     def sign_in(self, who: int) -> None:
+        """Open the learner's link; a link works once, so a used one is re-issued first (as the
+        teacher does for a learner who asks)."""
         learner = self.pick(who)
+        if learner.invite in learner.spent and not self.reissue_link(learner, revoke=False):
+            return  # the admin calls were rate limited: no new link this time
         browser = TestClient(self.app.client.app, base_url="http://testserver")
         limited = self.world.limited(SESSION_LIMIT, ADDRESS)
         response = self.send(browser, "POST", "/api/session", json={"inviteToken": learner.invite})
@@ -134,7 +138,8 @@ class Progression(ModelDriver):
             return
         assert response.status_code == 200 and response.json()["userId"] == learner.uid
         self.browsers[learner.uid] = browser
-        learner.session_until = self.world.now + SESSION
+        learner.session_until, learner.seen_at = self.world.now + SESSION, self.world.now
+        learner.spent[learner.invite] = "link_used"
 
     @precondition(lambda self: self.browsers)
     @rule(who=LEARNER)
@@ -450,6 +455,8 @@ class Progression(ModelDriver):
         self.seen[learner.uid] = invariants.seen_now(course, learner, row)
         invariants.views_are_the_accepted_intervals(learner, row)
         invariants.attempts_are_the_submissions(learner, row)
+        invariants.attempts_respect_the_cooldown(course, learner, row)
+        invariants.perfect_bonus_only_on_first_attempts(learner, row)
         invariants.events_are_the_answered_ones(learner, row)
 
     def awards_follow_the_rules(self, learner: Learner, row: invariants.Stored) -> None:

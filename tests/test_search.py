@@ -227,7 +227,7 @@ def test_search_headers_keep_index_files_revalidated_and_allow_wasm(tmp_path: Pa
         "/kms/M1/_search/wasm.fr.pagefind",
         f"/kms/M1/_search/fragment/{fragment}",
     ):
-        assert headers_for(path, rules)["cache-control"] == "no-cache", path
+        assert headers_for(path, rules)["cache-control"] == "private, no-cache", path
     csp = headers_for("/kms/M1/fiche.html", rules)["content-security-policy"]
     script_src = next(d for d in csp.split("; ") if d.startswith("script-src "))
     assert script_src.split()[1:3] == ["'self'", "'wasm-unsafe-eval'"]

@@ -175,6 +175,53 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
         ],
     ),
     (
+        "quiz_draw_beyond_the_pool",
+        lambda c: edit(c, "modules/m1/quiz.yaml", "title: Quiz un", "title: Quiz un\ndraw: 3"),
+        [
+            "content/modules/m1/quiz.yaml:3: 'draw' must be at most the number of questions in "
+            "the pool (2), got 3"
+        ],
+    ),
+    (
+        "quiz_draw_zero",
+        lambda c: edit(c, "modules/m1/quiz.yaml", "title: Quiz un", "title: Quiz un\ndraw: 0"),
+        ["content/modules/m1/quiz.yaml:3: 'draw' must be at least 1 (got 0)"],
+    ),
+    (
+        "quiz_feedback_unknown",
+        lambda c: edit(
+            c, "modules/m1/quiz.yaml", "title: Quiz un", "title: Quiz un\nfeedback: all"
+        ),
+        [
+            "content/modules/m1/quiz.yaml:3: 'feedback' must be one of none, score, questions (got 'all')"
+        ],
+    ),
+    (
+        "quiz_cooldown_not_a_duration",
+        lambda c: edit(
+            c, "modules/m1/quiz.yaml", "title: Quiz un", "title: Quiz un\ncooldown: [1m, soon]"
+        ),
+        [
+            "content/modules/m1/quiz.yaml:3: 'cooldown' must be a list of positive durations such "
+            "as 30s, 5m, 2h or 1d (got 'soon')"
+        ],
+    ),
+    (
+        "quiz_attempts_zero",
+        lambda c: edit(c, "modules/m1/quiz.yaml", "title: Quiz un", "title: Quiz un\nattempts: 0"),
+        ["content/modules/m1/quiz.yaml:3: 'attempts' must be at least 1 (got 0)"],
+    ),
+    (
+        "quiz_feedback_on_tally",
+        lambda c: edit(
+            c, "modules/m2/tally.yaml", "tally: wMx9Qd", "tally: wMx9Qd\nfeedback: none"
+        ),
+        [
+            "content/modules/m2/tally.yaml:4: 'feedback' applies to built-in questions; a Tally "
+            "form shows its own feedback and questions (set them in Tally)"
+        ],
+    ),
+    (
         "quiz_one_choice",
         lambda c: edit(c, "modules/m1/quiz.yaml", 'choices: ["3", "4", "5"]', 'choices: ["4"]'),
         ["content/modules/m1/quiz.yaml:5: a question needs at least two choices"],

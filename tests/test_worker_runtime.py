@@ -179,6 +179,9 @@ def sign_in_and_open_steps(t: Transcript, ada: dict[str, Any]) -> None:
     t.call("GET", "/api/learner")
     t.call("POST", "/api/session", json={"inviteToken": ada["inviteToken"]})
     t.call("GET", "/api/learner")
+    # Sign-in (README, "Sign-in"): the invite works once; the sessions listed.
+    t.call("POST", "/api/session", json={"inviteToken": ada["inviteToken"]})
+    t.call("GET", "/api/sessions")
     t.call("GET", "/api/playback?stepId=L1-video")
     t.call("GET", "/steps/L1-quiz.html", follow_redirects=True)
     t.call(
@@ -351,8 +354,9 @@ def gate_answers(runtime: WorkerRuntime | Site) -> list[Any]:
         marker = re.search(
             r'data-step-id="([^"]+)"|<h1>([^<]+)</h1>|"code": ?"([^"]+)"', response.text
         )
-        no_store = response.headers.get("cache-control") == "no-store"
-        seen.append([path, response.status_code, kind, marker and marker.group(0), no_store])
+        cache = response.headers.get("cache-control")
+        vary = "cookie" in response.headers.get("vary", "").lower()
+        seen.append([path, response.status_code, kind, marker and marker.group(0), cache, vary])
 
     get("/steps/L1-video.html")
     get("/steps/L1-quiz.html")
@@ -386,7 +390,11 @@ def test_worker_runtime_gate_holds_like_serve(worker: WorkerRuntime, served: Sit
     statuses = {line[0]: line[1] for line in on_worker}
     assert [line[1] for line in on_worker[:8]] == [200, 403, 200, 404, 200, 403, 403, 401]
     locked_view = on_worker[5]
-    assert locked_view[2] == "text/html" and "opens later" in locked_view[3] and locked_view[4]
+    assert locked_view[2] == "text/html" and "opens later" in locked_view[3]
+    assert locked_view[4] == "no-store"
+    # Gated files are private and vary with the session: never public, never immutable.
+    assert on_worker[0][4:] == ["private, no-store", True], on_worker[0]
+    assert on_worker[4][4:] == ["private, no-cache", True], on_worker[4]
     assert statuses["/kms/"] == 200, "module policy: the general pages open with the first module"
     after = on_worker[8:]
     assert [line[1] for line in after] == [409, 403, 200, 200, 404]

@@ -30,12 +30,26 @@ def event() -> str:
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Every error: the status, and exactly {"error": {"code", "message"}}."""
+    """Every error: the status, and exactly {"error": {"code", "message"}}, with `retryAfter`
+    (whole seconds, also the Retry-After header) when it says when to try again."""
     assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    body = one_error_shape(response)
     assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body
+
+
+def one_error_shape(response: httpx.Response) -> dict[str, Any]:
+    """{"error": {"code", "message"}}, both non-empty text, and `retryAfter` (whole seconds
+    >= 1, the Retry-After header too) when it says when to try again; the body."""
+    body: dict[str, Any] = response.json()
+    fields = set(body["error"]) - {"retryAfter"}
+    assert set(body) == {"error"} and fields == {"code", "message"}, body
+    if "retryAfter" in body["error"]:
+        retry = body["error"]["retryAfter"]
+        assert isinstance(retry, int) and retry >= 1, body
+        assert response.headers["retry-after"] == str(retry), body
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"], body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
     return body
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +19,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from api import auth, gate, sql
+from api import auth, gate, quiz, sql
 from api.app import Api, application, publish_manifest
 from api.clock import iso
 from api.lrs import Forwarder, LrsConfig
@@ -32,10 +33,12 @@ TABLES = [
     "course_versions",
     "learners",
     "sessions",
+    "signin_links",
     "completions",
     "module_completions",
     "video_views",
     "quiz_attempts",
+    "quiz_draws",
     "events",
     "learner_badges",
     "xp_logs",
@@ -84,15 +87,20 @@ class Recording:
 
 @contextmanager
 def deterministic_ids() -> Iterator[None]:
-    """Learner ids and tokens from counters, so two runs can be compared byte for byte."""
+    """Learner ids and tokens from counters, and quiz draws from a seeded generator, so two
+    runs can be compared byte for byte."""
     counter = itertools.count(1)
     saved = auth.new_learner_id, auth.new_token
+    drawing = quiz.DRAWS, quiz.new_draw_id
     auth.new_learner_id = lambda: f"u_{next(counter):04d}"  # type: ignore[assignment]
     auth.new_token = lambda: f"token-{next(counter):04d}"  # type: ignore[assignment]
+    quiz.DRAWS = random.Random(14)
+    quiz.new_draw_id = lambda: f"draw-{next(counter):04d}"
     try:
         yield
     finally:
         auth.new_learner_id, auth.new_token = saved  # type: ignore[assignment]
+        quiz.DRAWS, quiz.new_draw_id = drawing
 
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
@@ -115,7 +123,10 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
     )
     await publish_manifest(recording, manifest, iso(clock()))  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=application(api))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    agent = {"User-Agent": "Sillon conformance"}  # the same device name on every runtime
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=agent
+    ) as client:
         scenario = Scenario(api, recording, client, clock)
         ada, bob = await scenario.enrol()
         await scenario.learn()
@@ -124,7 +135,9 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
         await scenario.weeks_later(bob["userId"])
         await scenario.insight()
         await scenario.reset(ada)
+        await scenario.signin(ada)
         await scenario.beyond_http(ada)
+        await scenario.draws(manifest)
     tables: dict[str, list[dict[str, Any]]] = {}
     for name in TABLES:
         rows = (await db.execute(Statement(f"SELECT * FROM {name}"))).rows
@@ -234,6 +247,43 @@ class Scenario:
         health = await self.call("GET", "/api/health")
         health["database"] = "(the backend's name)"  # the one answer that names the backend
 
+    async def signin(self, ada: dict[str, Any]) -> None:
+        """Ada's link re-issued (her sessions ended) and used twice (the second is refused);
+        a device link opens a second session, the sessions listed, the other one ended."""
+        body = {"userId": ada["userId"], "revokeSessions": True}
+        again = await self.admin("POST", "/api/admin/invite", json=body)
+        for _ in range(2):
+            await self.call("POST", "/api/session", json={"inviteToken": again["inviteToken"]})
+        link = await self.call("POST", "/api/device-link")
+        token = link["url"].split("#", 1)[1]
+        await self.call("POST", "/api/session", json={"inviteToken": token})
+        await self.call("GET", "/api/sessions")
+        await self.call("DELETE", "/api/sessions")
+
+    async def draws(self, manifest: str) -> None:
+        """A republish whose first step is quiz-1 drawing one question of two: Dee's attempt
+        drawn (twice the same), answered as shown and failed, drawn anew and passed."""
+        course = json.loads(manifest)
+        drawing = next(s for s in course["steps"] if s["id"] == "quiz-1")
+        course["steps"] = [{**drawing, "draw": 1}, *course["steps"]]
+        course["steps"] = [s for n, s in enumerate(course["steps"]) if n == 0 or s is not drawing]
+        course["version"] = course["version"][:16] + "-drawing"
+        await self.admin("POST", "/api/admin/publish", content=json.dumps(course))
+        body = {"name": "Dee", "email": "dee@example.org", "teamId": "blue"}
+        dee = await self.admin("POST", "/api/admin/learners", json=body)
+        self.client.cookies.clear()
+        await self.call("POST", "/api/session", json={"inviteToken": dee["inviteToken"]})
+        keys = [q["answer"] for q in drawing["questions"]]
+        for number, right in enumerate((False, True)):
+            await self.call("GET", "/api/quiz-attempt?stepId=quiz-1")
+            shown = (await self.call("GET", "/api/quiz-attempt?stepId=quiz-1"))["questions"][0]
+            answer = sorted(shown["choices"].index(c) for c in keys[shown["question"]])
+            if not right:
+                answer = [c for c in range(len(shown["choices"])) if c not in answer][:1]
+            given = answer if drawing["questions"][shown["question"]]["multiple"] else answer[0]
+            body = {"eventId": f"draw-{number:04d}", "stepId": "quiz-1", "answers": [given]}
+            await self.call("POST", "/api/quiz-submission", json=body)
+
     async def beyond_http(self, ada: dict[str, Any]) -> None:
         """Statements the HTTP API does not reach on its own: the handout gate, the CLI's list."""
         await self.call("POST", "/api/session", json={"inviteToken": ada["inviteToken"]})
@@ -267,13 +317,14 @@ def stand_in_lrs() -> Starlette:
 
 
 def statement_functions() -> set[str]:
-    """Every statement-building function of api/sql.py."""
+    """Every statement-building function of api/sql.py (and api/sql_signin.py, which it
+    re-exports)."""
     import inspect
 
     return {
         name
         for name, value in inspect.getmembers(sql, inspect.isfunction)
-        if value.__module__ == sql.__name__ and not name.startswith("_")
+        if value.__module__ in (sql.__name__, "api.sql_signin") and not name.startswith("_")
     }
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from api.tally import hidden_token
 from support.course import ROOT
-from support.launch import ADMIN, SECRET, Site
+from support.launch import ADMIN, SECRET, Site, free_port
 
 HUGE = 10**400  # valid JSON, but no float holds it
 OPEN = "<the learner's open step>"  # resolved when the request is sent
@@ -33,7 +33,17 @@ class Live(Site):
     """`serve` on the example course, with one enrolled learner placed on the first step."""
 
     def __init__(self, workdir: Path) -> None:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.handlers import Sink
+
         self.addresses = 0
+        # A real SMTP server on 127.0.0.1 takes the sign-in emails (POST /api/email-link).
+        self.smtp = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+        self.smtp.start()
+        self.environment = {
+            "SILLON_SMTP_URL": f"smtp://127.0.0.1:{self.smtp.port}",
+            "SILLON_SMTP_FROM": "fuzz@example.org",
+        }
         super().__init__(workdir, ROOT / "content")
         self.team = "fuzz-team"
         self.manifest = json.loads(
@@ -75,6 +85,23 @@ class Live(Site):
         assert created.status_code == 201, created.text
         return created.json()["userId"], created.json()["inviteToken"]
 
+    def sign_in_again(self) -> None:
+        """A link works once: after a sign-out (or a fuzzed re-issue that ended the learner's
+        sessions), the admin re-issues the current learner's link and they open it."""
+        again = self.call(
+            "POST",
+            "/api/admin/invite",
+            json={"userId": self.current},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        assert again.status_code == 201, again.text
+        self.current_invite = again.json()["inviteToken"]
+        self.cookie = self.sign_in(self.current_invite)
+
+    def stop(self) -> None:
+        super().stop()
+        self.smtp.stop()
+
     def sign_in(self, invite: str) -> str:
         response = self.call("POST", "/api/session", json={"inviteToken": invite})
         assert response.status_code == 200, response.text
@@ -100,6 +127,11 @@ class Live(Site):
                 path = "/api/lesson-done"
             done = self.call("POST", path, cookie, json=body)
             assert done.status_code == 200, done.text
+            if path == "/api/video-event" and done.json()["completesIn"]:
+                time.sleep(done.json()["completesIn"] + 0.05)  # too soon for 2x: report again
+                body["eventId"], body["intervals"] = str(uuid.uuid4()), []
+                done = self.call("POST", path, cookie, json=body)
+                assert done.json()["complete"] is True, done.text
         assert self.place(cookie) == self.manifest["steps"][position]["id"]
         return cookie
 

@@ -13,8 +13,11 @@ from the SQLite file and from the API itself, and compared with the model (suppo
 - each team's leaderboard (all, 30d, 7d) lists exactly that team with those totals, ranked;
 - every 4xx is in the one error shape and changed nothing (every table compared before/after,
   only the lazily computed placement columns of `learners` excepted);
-- every answer is the one the model predicts, and requests sent together are answered as some
-  order of them would be (linearizable).
+- the quiz gate: no attempt recorded before the cooldown after the quiz's `attempts` failures
+  was over; the perfect bonus only where the first attempt was perfect;
+- every answer is the one the model predicts (a failed quiz attempt tells only what the quiz's
+  feedback allows), and requests sent together are answered as some order of them would be
+  (linearizable).
 
 Each rule fails with an AssertionError whose message starts with the rule's name.
 """
@@ -28,13 +31,14 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
-from support.model import Course, Expect, Learner, iso
+from support.client import one_error_shape
+from support.model import Course, Expect, Learner, Step, iso
 from support.model_world import World, record
 
 P = ParamSpec("P")
@@ -45,11 +49,15 @@ SNAPSHOT = {
     # Placement (open_step, course_version, opened_at) is computed lazily by any request.
     "learners": "SELECT id, name, email, team_id, tz, invite_hash, xp, videos_done, "
     "quizzes_passed, modules_done, streak, streak_best, streak_day, created_at FROM learners",
-    "sessions": "SELECT * FROM sessions",
+    # A session's last use and end move with any request that names it, refused or not
+    # (README, "Sign-in"); what it is stays.
+    "sessions": "SELECT token_hash, learner_id, created_at, device FROM sessions",
+    "signin_links": "SELECT * FROM signin_links",
     "completions": "SELECT * FROM completions",
     "module_completions": "SELECT * FROM module_completions",
     "video_views": "SELECT * FROM video_views",
     "quiz_attempts": "SELECT * FROM quiz_attempts",
+    "quiz_draws": "SELECT * FROM quiz_draws",
     "events": "SELECT * FROM events",
     "learner_badges": "SELECT * FROM learner_badges",
     "xp_logs": "SELECT * FROM xp_logs",
@@ -113,6 +121,8 @@ class Stored:
     badges: list[str] = field(default_factory=list)
     views: dict[str, tuple[list[list[float]], str]] = field(default_factory=dict)
     attempts: list[tuple[str, str, int, int, float]] = field(default_factory=list)
+    # quiz_attempts in the order recorded: (step id, created_at, passed, perfect)
+    tries: list[tuple[str, str, int, int]] = field(default_factory=list)
     events: dict[str, str] = field(default_factory=dict)  # event id -> kind
 
 
@@ -138,6 +148,10 @@ def stored(state: dict[str, list[Row]], placed: Row) -> Stored:
         attempts=[
             (step, source, passed, perfect, round(score, 4))
             for _, _, step, source, score, passed, perfect, *_ in attempts
+        ],
+        tries=[
+            (step, created, passed, perfect)
+            for _, _, step, _, _, passed, perfect, _, created in attempts
         ],
         events={eid: kind for _, eid, kind, *_ in mine["events"]},
     )
@@ -235,6 +249,32 @@ def views_are_the_accepted_intervals(learner: Learner, row: Stored) -> None:
 def attempts_are_the_submissions(learner: Learner, row: Stored) -> None:
     """`quiz_attempts` holds every graded submission and Tally score, as the model graded it."""
     assert sorted(row.attempts) == sorted(learner.attempts), (learner.name, row.attempts)
+
+
+@names_the_rule
+def attempts_respect_the_cooldown(course: Course, learner: Learner, row: Stored) -> None:
+    """After the quiz's `attempts` failures since its last pass, no attempt was recorded before
+    the cooldown that follows the last failure was over (README, "Quizzes")."""
+    failed: dict[str, tuple[int, datetime | None]] = {}
+    for step_id, created, passed, _ in row.tries:
+        at = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        count, last = failed.get(step_id, (0, None))
+        step = course.step(step_id) or Step(step_id, "quiz", "")
+        if last is not None:
+            waited = (at - last).total_seconds()
+            assert waited + 1e-3 >= step.wait_after(count), (learner.name, step_id, count, waited)
+        failed[step_id] = (0, None) if passed else (count + 1, at)
+
+
+@names_the_rule
+def perfect_bonus_only_on_first_attempts(learner: Learner, row: Stored) -> None:
+    """The perfect bonus (quiz-perfect:<step>) only where the first attempt was perfect."""
+    first: dict[str, int] = {}
+    for step_id, _, _, perfect in row.tries:
+        first.setdefault(step_id, perfect)
+    for cause, _ in row.logs:
+        if cause.startswith("quiz-perfect:"):
+            assert first.get(cause.split(":", 1)[1]) == 1, (learner.name, cause, row.tries)
 
 
 @names_the_rule
@@ -339,11 +379,9 @@ def never_a_server_error(response: httpx.Response, busy_allowed: bool = False) -
 
 @names_the_rule
 def errors_have_one_shape(response: httpx.Response) -> None:
-    """Every 4xx answers {"error": {"code", "message"}}, both non-empty text."""
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
-    assert isinstance(body["error"]["code"], str) and body["error"]["code"], body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
+    """Every 4xx answers {"error": {"code", "message"}}, both non-empty text, and `retryAfter`
+    (whole seconds >= 1, the Retry-After header too) when it says when to try again."""
+    one_error_shape(response)
 
 
 @names_the_rule

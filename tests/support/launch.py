@@ -88,6 +88,7 @@ class Site:
         self.db = workdir / "db.sqlite3"
         self.log_path = workdir / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.environment: dict[str, str] = getattr(self, "environment", {})  # a subclass's extra
         self.start(wait)
 
     def command(self) -> list[str]:
@@ -106,6 +107,7 @@ class Site:
             "SILLON_SECRET": SECRET,
             "TALLY_SIGNING_SECRET": TALLY_SECRET,
             "PYTHONUNBUFFERED": "1",
+            **self.environment,
         }
         self.log = self.log_path.open("a")
         self.process = subprocess.Popen(

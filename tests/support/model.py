@@ -21,11 +21,15 @@ from typing import Any
 import httpx
 
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,99}$")
-SESSION = timedelta(days=30)
+SESSION = timedelta(days=30)  # after the session's last use
+SEEN_EVERY = timedelta(hours=1)  # the server writes a session's last use at most this often
 
 # What the README promises, written down once for the model.
 COMPLETION, MAX_RATE, GRACE, SLACK = 0.95, 2.0, 10.0, 1.0
+REPORT_PERIOD = 4.0  # a video completes no sooner than required/MAX_RATE less this
 XP_VIDEO, XP_QUIZ, XP_PERFECT, XP_MODULE, XP_DAY = 10, 50, 25, 100, 5
+# README, "Quizzes": the gate's defaults (failures before the cooldown, the waits in seconds).
+ATTEMPTS, COOLDOWN = 3, (60.0, 300.0, 1800.0, 7200.0)
 # README, "Abuse limits": (name, burst, per minute); buckets per address or per session.
 SESSION_LIMIT, EVENTS_LIMIT = ("session", 10, 10), ("events", 240, 120)
 WRITES_LIMIT, ADMIN_LIMIT = ("writes", 1200, 600), ("admin", 60, 60)
@@ -52,6 +56,15 @@ class Step:
     choices: tuple[int, ...] = ()
     multiple: tuple[bool, ...] = ()
     tally: str | None = None
+    feedback: str = "score"
+    attempts: int = ATTEMPTS
+    cooldown: tuple[float, ...] = COOLDOWN
+
+    def wait_after(self, failed: int) -> float:
+        """README, "Quizzes": the wait after the `failed`-th failure since the last pass."""
+        if failed < self.attempts:
+            return 0.0
+        return self.cooldown[min(failed - self.attempts, len(self.cooldown) - 1)]
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,9 @@ def read_course(manifest: dict[str, Any]) -> Course:
                     choices=tuple(q["choices"] for q in questions),
                     multiple=tuple(q["multiple"] for q in questions),
                     tally=entry.get("tally"),
+                    feedback=entry.get("feedback", "score"),
+                    attempts=entry.get("attempts", ATTEMPTS),
+                    cooldown=tuple(entry.get("cooldown", COOLDOWN)),
                     **base,
                 )
             )
@@ -168,11 +184,14 @@ class Learner:
     tz: str
     invite: str
     session_until: datetime | None = None
+    seen_at: datetime | None = None  # the session's last use, as the server wrote it
+    spent: dict[str, str] = field(default_factory=dict)  # dead links: token -> their 410 code
     open: str | None = None
     completed: dict[str, str] = field(default_factory=dict)  # step id -> kind when completed
     modules: set[str] = field(default_factory=set)
     views: dict[str, tuple[list[tuple[float, float]], datetime]] = field(default_factory=dict)
     attempts: list[tuple[str, str, int, int, float]] = field(default_factory=list)
+    tries: dict[str, list[tuple[datetime, bool]]] = field(default_factory=dict)  # step: (at, pass)
     events: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     awards: dict[str, tuple[int, str]] = field(default_factory=dict)  # cause -> (amount, UTC day)
     badges: set[str] = field(default_factory=set)

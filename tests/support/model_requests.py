@@ -35,6 +35,7 @@ SHAPES += ["beyond", "slack", "huge", "string", "notalist", "many", "bool", "tri
 SHAPES += ["nan", "infinity", "overflow"]
 ANSWERS: list[object] = [RIGHT] * 4 + [[[1], [2, 0]], [1, [0]], [0, [0, 2]], [0, [1]], [1]]
 ANSWERS += [[5, [0]], [1, [0, 0]], [[0, 1], [0]], "1,0", [True, [0]], [1, [0, 2], 0], None]
+ANSWERS += [[1, []], [None, [0, 2]], [[], None]]  # blank questions: refused, not attempts
 SECONDS = [1, 5, 5, 5, 20, 60, 600, 3600, 6 * 3600, 86400, 86400, 2 * 86400, 8 * 86400]
 SECONDS += [30 * 86400]
 

@@ -7,6 +7,7 @@ A request is played on a copy of the world (see test_model.Progression.predict):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,9 @@ from support.model import (
     EVENTS_LIMIT,
     GRACE,
     MAX_RATE,
+    REPORT_PERIOD,
+    SEEN_EVERY,
+    SESSION,
     SLACK,
     WRITES_LIMIT,
     XP_DAY,
@@ -69,6 +73,12 @@ class World:
         except Refused as refused:
             return refused.expect
         return None
+
+    def use_session(self, who: Learner) -> None:
+        """README, "Sign-in": a session in use ends 30 days after its last use, which the server
+        writes at most once an hour (even for a request it then refuses)."""
+        if who.seen_at is None or self.now - who.seen_at >= SEEN_EVERY:
+            who.seen_at, who.session_until = self.now, self.now + SESSION
 
     def iso(self) -> str:
         return iso(self.now)
@@ -162,6 +172,7 @@ class World:
                 raise Refused(422, "invalid")
             if who is None or who.session_until is None or self.now >= who.session_until:
                 raise Refused(401, "unauthorized")
+            self.use_session(who)
             if eid in who.events:
                 first_kind, first = who.events[eid]
                 if first_kind != kind:
@@ -217,15 +228,27 @@ class World:
         who.views[step.id] = (merged, first_play)
         if watched > length(union(previous)):
             self.learning_day(who)
-        complete = watched + 1e-6 >= COMPLETION * step.duration
+        required = COMPLETION * step.duration
+        wait = None
+        if watched + 1e-6 >= required:  # covered: complete once the pace allows it
+            wait = max(0.0, required / MAX_RATE - REPORT_PERIOD - elapsed)
+        complete = wait == 0
         after = self.finish(who, step) if complete else None
-        return {"watched": round(watched, 3), "complete": complete, "nextStep": after}
+        return {
+            "watched": round(watched, 3),
+            "complete": complete,
+            "completesIn": round(wait, 3) if wait else None,
+            "nextStep": after,
+        }
 
-    def grade(self, step: Step, answers: object) -> tuple[float, bool, bool]:
+    def grade(self, step: Step, answers: object) -> tuple[float, list[bool]]:
+        """README, "Quizzes": exactly the right choices, every question answered."""
         if not isinstance(answers, list) or len(answers) != len(step.keys):
             raise Refused(422, "invalid_answers")
-        right = 0
+        right = []
         for number, given in enumerate(answers):
+            if given is None or given == []:
+                raise Refused(422, "unanswered")  # a blank question: no attempt
             picked = [given] if isinstance(given, int) and not isinstance(given, bool) else given
             if not isinstance(picked, list) or not all(
                 isinstance(i, int) and not isinstance(i, bool) for i in picked
@@ -237,27 +260,59 @@ class World:
                 raise Refused(422, "invalid_answers")
             if not step.multiple[number] and len(picked) > 1:
                 raise Refused(422, "invalid_answers")
-            right += sorted(picked) == list(step.keys[number])
-        score = right / len(step.keys)
-        return score, score + 1e-9 >= step.pass_mark, score == 1.0
+            right.append(sorted(picked) == list(step.keys[number]))
+        return sum(right) / len(step.keys), right
+
+    def failures(self, who: Learner, step: Step) -> int:
+        """Failed attempts at the quiz since its last pass."""
+        failed = 0
+        for _, passed in who.tries.get(step.id, []):
+            failed = 0 if passed else failed + 1
+        return failed
+
+    def retry_after(self, who: Learner, step: Step) -> int:
+        """README, "Quizzes": whole seconds before the next attempt may come (0: now)."""
+        failed = self.failures(who, step)
+        if not failed:
+            return 0
+        last = who.tries[step.id][-1][0]
+        return max(0, math.ceil(step.wait_after(failed) - (self.now - last).total_seconds()))
 
     def attempt(
         self, who: Learner, step: Step, source: str, score: float, passed: bool, perfect: bool
     ) -> None:
+        """A graded attempt; the perfect bonus only for a perfect first attempt."""
+        first = not who.tries.get(step.id)
         who.attempts.append((step.id, source, int(passed), int(perfect), round(score, 4)))
+        # The server keeps the attempt's time in milliseconds (ISO text).
+        stored = datetime.fromisoformat(self.iso().replace("Z", "+00:00"))
+        who.tries.setdefault(step.id, []).append((stored, passed))
         self.learning_day(who)
         if passed:
-            self.finish(who, step, perfect)
+            self.finish(who, step, perfect and first)
 
     def quiz(self, who: Learner, step: Step, answers: object) -> dict[str, Any]:
         if step.kind != "quiz":
             raise Refused(422, "not_a_quiz")
         if step.tally:
             raise Refused(422, "tally_quiz")
-        score, passed, perfect = self.grade(step, answers)
+        if self.retry_after(who, step):
+            raise Refused(429, "quiz_cooldown")
+        score, right = self.grade(step, answers)
+        passed, perfect = score + 1e-9 >= step.pass_mark, score == 1.0
+        failed = self.failures(who, step)
         self.attempt(who, step, "builtin", score, passed, perfect)
         after = self.course.after(step.id) if passed else None
-        return {"score": round(score, 4), "passed": passed, "perfect": perfect, "nextStep": after}
+        # A failure tells pass/fail, the score unless `none`, which questions only if `questions`.
+        return {
+            "feedback": step.feedback,
+            "score": round(score, 4) if passed or step.feedback != "none" else None,
+            "correct": right if passed or step.feedback == "questions" else None,
+            "passed": passed,
+            "perfect": perfect,
+            "retryAfter": 0 if passed else math.ceil(step.wait_after(failed + 1)),
+            "nextStep": after,
+        }
 
     def tally(self, signed: bool, submission: dict[str, Any]) -> Expect:
         """POST /api/tally-hook, with the submission the rule built."""
@@ -290,14 +345,22 @@ class World:
             step = self.acting_step(who, submission["step"])
             if not step.tally or submission["form"] != step.tally:
                 raise Refused(422, "wrong_form")
+            wait = self.retry_after(who, step)
+            if wait:  # during the cooldown: answered (Tally sends it once), not counted
+                fields = {"stepId": step.id, "counted": False, "passed": False, "retryAfter": wait}
+                fields.update(self.earned(who))
+                return Expect(200, fields=fields, learner=who.uid, event=(eid, "tally"))
+            failed = self.failures(who, step)
             passed, perfect = fraction + 1e-9 >= step.pass_mark, fraction >= 1.0
             self.attempt(who, step, "tally", fraction, passed, perfect)
         except Refused as refused:
             return refused.expect
         fields = {
             "stepId": step.id,
+            "counted": True,
             "score": round(fraction, 4),
             "passed": passed,
+            "retryAfter": 0 if passed else math.ceil(step.wait_after(failed + 1)),
             **self.earned(who),
         }
         return Expect(200, fields=fields, learner=who.uid, event=(eid, "tally"))
