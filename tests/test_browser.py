@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,26 @@ def test_browser_linearity_closed_locked_and_no_cheating(page: Any, site: Site) 
 
 
 @pytest.mark.slow
+def test_browser_player_reports_again_when_a_video_is_covered_too_soon(
+    page: Any, site: Site
+) -> None:
+    """The 9 s first video claimed whole in one report (as after lost heartbeats): the server
+    answers `completesIn` instead of completing; the player reports again by itself then, and
+    the step completes with no action of the learner."""
+    open_player(page, site)
+    page.evaluate(
+        "() => window.SillonQueue.push('/api/video-event', "
+        "{stepId: 'som01-bienvenue', intervals: [[0, 9]]})"
+    )
+    page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
+    assert current(page)["completed"] == ["som01-bienvenue"]
+    with sqlite3.connect(site.db) as db:
+        kinds = db.execute("SELECT response FROM events WHERE kind = 'video' ORDER BY rowid")
+        answers = [json.loads(row[0]) for row in kinds]
+    assert [a["complete"] for a in answers] == [False, True], answers
+    assert 0 < answers[0]["completesIn"] <= 0.275, answers[0]
+
+
 def test_browser_events_survive_an_api_outage(page: Any, site: Site) -> None:
     open_player(page, site)
     play(page, 2)
