@@ -54,10 +54,7 @@ def parser() -> argparse.ArgumentParser:
     )
     _common(serve)
     serve.add_argument("--out", default="site", help="output directory (default: site)")
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
-    )
-    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    _address(serve, "address to listen on")
     sub.add_parser(
         "fields", help="print the content reference tables (Markdown) from the declarations"
     )
@@ -115,6 +112,18 @@ def _admin_commands(sub: Any) -> None:
     again.add_argument("user_id")
     for action in (add, bulk, invite, listing, export, again):
         _database(action)
+    for action in (add, bulk, invite):  # their links lead to serve, wherever it listens
+        _address(action, "serve's address, for the links when no base URL is set")
+
+
+def _address(command: argparse.ArgumentParser, what: str) -> None:
+    """--host and --port, with serve's defaults (serve listens there; links point there)."""
+    from api.settings import DEFAULT_HOST, DEFAULT_PORT
+
+    command.add_argument("--host", default=DEFAULT_HOST, help=f"{what} (default: {DEFAULT_HOST})")
+    command.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})"
+    )
 
 
 def _database(command: argparse.ArgumentParser) -> None:
@@ -124,7 +133,7 @@ def _database(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--base-url",
         default=None,
-        help="site address for invite links (default: $SILLON_BASE_URL or http://127.0.0.1:8000)",
+        help="site address for invite links (default: $SILLON_BASE_URL, else http://HOST:PORT)",
     )
 
 
@@ -224,6 +233,8 @@ def _admin(args: argparse.Namespace) -> int:
     from ops import learners as admin
 
     settings = Settings.from_env(os.environ, CLI, db_path=args.db, base_url=args.base_url)
+    if hasattr(args, "port"):  # links to serve: the address it listens at, unless a base URL
+        settings.base_url = settings.site_url(args.host, args.port)
     db = settings.db_path
     if args.command == "publish":
         _build(args)
@@ -279,13 +290,15 @@ def _output(text: str, path: str | None) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from serve.server import serve
+    from serve.server import ListenError, serve
 
     try:
         return serve(_config(args, dev=True), host=args.host, port=args.port)
     except ValueError as exc:  # half-configured settings (Stream keys, Cloudflare Access)
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ListenError as exc:  # a busy port: before anything is built or published
+        raise CommandError(str(exc)) from None
 
 
 def _report(problems: list[Problem]) -> None:

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS learners (
   streak          INTEGER NOT NULL DEFAULT 0,
   streak_best     INTEGER NOT NULL DEFAULT 0,
   streak_day      TEXT,                          -- last local day with a learning event
-  created_at      TEXT NOT NULL
+  created_at      TEXT NOT NULL,
+  active_at       TEXT                           -- last seen, to the hour (NULL: never signed in)
 );
 CREATE INDEX IF NOT EXISTS learners_team ON learners (team_id, xp DESC);
 
@@ -44,6 +45,23 @@ CREATE TABLE IF NOT EXISTS sessions (
   device      TEXT                               -- from the User-Agent, shortened
 );
 CREATE INDEX IF NOT EXISTS sessions_learner ON sessions (learner_id);
+
+-- learners.active_at follows the learner's sessions (the cohort insight's "last active"):
+-- set when a session opens and each time one is seen again (at most once an hour). Cloudflare
+-- Access learners have no session: api/context.py writes it for them, as often.
+CREATE TRIGGER IF NOT EXISTS learners_signed_in AFTER INSERT ON sessions
+BEGIN
+  UPDATE learners SET active_at = COALESCE(NEW.last_seen, NEW.created_at)
+    WHERE id = NEW.learner_id
+      AND (active_at IS NULL OR active_at < COALESCE(NEW.last_seen, NEW.created_at));
+END;
+
+CREATE TRIGGER IF NOT EXISTS learners_seen AFTER UPDATE OF last_seen ON sessions
+  WHEN NEW.last_seen IS NOT NULL
+BEGIN
+  UPDATE learners SET active_at = NEW.last_seen
+    WHERE id = NEW.learner_id AND (active_at IS NULL OR active_at < NEW.last_seen);
+END;
 
 -- One-time sign-in links: the invite, a device link (10 minutes), an emailed link (15 minutes).
 -- The batch that opens a session marks its link used, only if it was not (api/sql.py

@@ -27,6 +27,7 @@ from .operations import (
     ENROLL,
     LEADERBOARD,
     LESSON_DONE,
+    MOVE_ON,
     OPERATIONS,
     PERIODS,
     PUBLISH,
@@ -115,20 +116,37 @@ class Api(Context):
             "teamId": learner["team_id"],
             "xp": learner["xp"],
             "level": rules.level(learner["xp"]),
+            "xpToNextLevel": rules.xp_to_next_level(learner["xp"]),
             "streak": {
                 "current": learner["streak"],
                 "best": learner["streak_best"],
                 "lastDay": learner["streak_day"],
             },
-            "badges": [
+            "badges": [  # earned, or one this course can award
                 {"id": b["id"], "name": b["name"], "rule": b["rule"], "earnedAt": b["earned_at"]}
                 for b in badges
+                if b["earned_at"] or b["id"] in course.possible_badges
             ],
             "currentStep": open_step.public() if open_step else None,
+            # A done step stays open until the learner moves on (POST /api/next).
+            "currentStepDone": bool(open_step and learner["open_done"]),
             "completed": [r["step_id"] for r in completed if r["step_id"] in course.index],
             "totalSteps": len(course.steps),
             "courseVersion": course.version,
+            "summary": await self.summary(learner, course) if open_step is None else None,
         }
+
+    async def summary(self, learner: Learner, course: Course) -> dict[str, Any]:
+        """The end of the course: time on the steps and each quiz's best score, in path order."""
+        time = (await self.db.execute(sql.time_on_steps(learner["id"]))).first()
+        scores = (await self.db.execute(sql.best_scores(learner["id"]))).rows
+        best = {r["step_id"]: r["score"] for r in scores}
+        quizzes = [
+            {"stepId": s.id, "title": s.title, "score": round(float(best[s.id]), 4)}
+            for s in course.steps
+            if s.id in best
+        ]
+        return {"seconds": round(float(time["seconds"]) if time else 0.0), "quizzes": quizzes}
 
     async def video_event(self, request: Request) -> Response:
         return await self._event(request, "video", VIDEO_EVENT)
@@ -138,6 +156,9 @@ class Api(Context):
 
     async def quiz_submission(self, request: Request) -> Response:
         return await self._event(request, "quiz", QUIZ_SUBMISSION)
+
+    async def move_on(self, request: Request) -> Response:
+        return await self._event(request, "next", MOVE_ON)
 
     async def _event(self, request: Request, kind: str, declared: Body) -> Response:
         self.limit(request, limits.WRITES)
@@ -166,6 +187,8 @@ class Api(Context):
             )
         elif kind == "lesson":
             answer = await self.learning.lesson_done(learner, course, eid, body.get("stepId"))
+        elif kind == "next":
+            answer = await self.learning.move_on(learner, course, eid, body.get("stepId"))
         else:
             answer = await self.learning.quiz_submission(
                 learner, course, eid, body.get("stepId"), body.get("answers")
@@ -191,9 +214,10 @@ class Api(Context):
         )
         rows = (await self.db.execute(sql.leaderboard(team, before))).rows
         rows = sorted(rows, key=lambda r: (-r["xp"], r["name"], r["id"]))[:LEADERBOARD_SIZE]
+        ranks = rules.ranks([r["xp"] for r in rows])
         entries = [
             {"rank": n, "userId": r["id"], "name": r["name"], "xp": r["xp"], "me": r["id"] == me}
-            for n, r in enumerate(rows, start=1)
+            for n, r in zip(ranks, rows, strict=True)
         ]
         return JSONResponse({"teamId": team, "period": period, "entries": entries})
 
@@ -349,6 +373,7 @@ class Api(Context):
             Route("/api/video-event", self.video_event, methods=["POST"]),
             Route("/api/lesson-done", self.lesson_done, methods=["POST"]),
             Route("/api/quiz-submission", self.quiz_submission, methods=["POST"]),
+            Route("/api/next", self.move_on, methods=["POST"]),
             Route("/api/leaderboard", self.leaderboard, methods=["GET"]),
             Route("/api/playback", self.playback, methods=["GET"]),
             Route("/api/quiz-attempt", self.quiz_attempt, methods=["GET"]),

@@ -7,6 +7,7 @@ it without importing each other.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
     from .access import AccessVerifier
 
 ACCESS_HEADER = "Cf-Access-Jwt-Assertion"
+log = logging.getLogger("sillon")
 
 
 class Context:
@@ -41,6 +43,16 @@ class Context:
         self.forwarder = Forwarder(db, settings.lrs) if settings.lrs else None
         if self.forwarder:
             self.learning.recorded = self.forwarder.nudge
+        self.learning.loaded = self.course_loaded
+        self.tally_checked = False
+
+    def course_loaded(self, course: Course) -> None:
+        """Say once what the course's Tally quizzes lack here (nothing for a course without)."""
+        if self.tally_checked or not any(step.tally for step in course.steps):
+            return
+        self.tally_checked = True
+        for warning in self.settings.tally_warnings():
+            log.warning("%s", warning)
 
     def limit(self, request: Request, rule: limits.Rule, key: str | None = None) -> None:
         """Spend a token of this rule for the caller (its address unless a key is given)."""
@@ -95,6 +107,10 @@ class Context:
         row = (await self.db.execute(sql.learner_by_email(email))).first()
         if row is None:
             raise ApiError(403, "not_enrolled", f"{email} is not enrolled in this course.")
+        now = self.clock()
+        seen_before = iso(now - auth.SEEN_EVERY)
+        if row["active_at"] is None or row["active_at"] <= seen_before:  # no session to keep
+            await self.db.batch([sql.learner_seen(row["id"], iso(now), seen_before)])
         learner = await self.learning.learner(sql.learner_by_id(row["id"]))
         assert learner is not None
         return learner

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+from . import rules
+
 
 class ManifestVideo(TypedDict):
     stream: str | None  # Stream uid, or None for a local file
@@ -137,6 +139,14 @@ class Course:
     def first(self) -> str | None:
         return self.steps[0].id if self.steps else None
 
+    @property
+    def possible_badges(self) -> set[str]:
+        """The badges this course can award, by its number of videos, quizzes and modules."""
+        kinds = [s.kind for s in self.steps]
+        return rules.possible_badges(
+            kinds.count("video"), kinds.count("quiz"), len(self.module_steps)
+        )
+
     def step(self, step_id: str) -> StepInfo | None:
         position = self.index.get(step_id)
         return None if position is None else self.steps[position]
@@ -150,14 +160,18 @@ class Course:
         step = self.steps[self.index[step_id]]
         return self.module_steps[step.module][-1] == step_id
 
-    def open_step_for(self, completed: set[str]) -> str | None:
+    def open_step_for(self, completed: set[str], current: str | None = None) -> str | None:
         """The path rule, also after a republish with steps inserted, moved or removed.
 
         The open step is the first step, in the current order, that comes after the furthest
         step the learner completed and is not completed itself. Steps inserted before that
         point are never opened (a learner only moves forward); removed steps are forgotten.
+        A completed step the learner has not moved on from (`current`) stays open while it is
+        still the furthest one they completed.
         """
         furthest = max((self.index[s] for s in completed if s in self.index), default=-1)
+        if current in completed and self.index.get(current or "") == furthest:
+            return current
         for step in self.steps[furthest + 1 :]:
             if step.id not in completed:
                 return step.id

@@ -64,27 +64,11 @@ async def _media(api: Context, request: Request, url: str) -> None:
     owners = course.media.get(url)
     if owners is None or learner["open_step"] in owners.steps:
         return
-    if _just_passed_quiz(course, learner["open_step"]) in owners.steps:
-        return  # its explanations are shown once, as it closes
     if owners.handout:
         done = await _done_modules(api, learner["id"]) if course.kms_unlock == "module" else set()
         if any(_handout_lock(course, learner, done, m) is None for m in owners.handout):
             return
     raise ApiError(403, "media_locked", "This file belongs to a step that is not open.")
-
-
-def _just_passed_quiz(course: Course, open_step: str | None) -> str | None:
-    """The quiz right before the open step (or the course's last step, at the end), if any."""
-    if open_step is None:
-        position = len(course.steps)
-    elif open_step in course.index:
-        position = course.index[open_step]
-    else:
-        return None
-    if position == 0:
-        return None
-    previous = course.steps[position - 1]
-    return previous.id if previous.kind == "quiz" else None
 
 
 async def _done_modules(api: Context, learner_id: str) -> set[str]:
@@ -137,15 +121,17 @@ def _module_of(course: Course, url: str) -> str | None:
 async def decide(api: Context, request: Request, path: str) -> Response | None:
     """The gate's answer for a site path: None to serve the file, or what to answer instead.
 
-    A browser opening a closed or locked step's fragment is sent to the player, which shows the
-    step's state in the learner's language; a locked handout page is marked so the server
-    answers with the handout's locked view (`kms/locked.html`) and the refusal's status.
+    A browser opening a step's fragment (open, closed or locked) is sent to the player, which
+    shows the step, or its state, in the learner's language and the site's layout; a locked
+    handout page is marked so the server answers with the handout's locked view
+    (`kms/locked.html`) and the refusal's status.
     """
     refused = await check(api, request, path)
+    to_player = refused is None or refused.status_code != 401
+    if path.startswith("steps/") and navigating(request) and to_player:
+        return RedirectResponse(f"/learn/#{path[len('steps/') :].removesuffix('.html')}", 303)
     if refused is None or not navigating(request):
         return refused
-    if path.startswith("steps/") and refused.status_code != 401:
-        return RedirectResponse(f"/learn/#{path[len('steps/') :].removesuffix('.html')}", 303)
     if path == "kms" or path.startswith("kms/"):
         refused.headers["x-sillon-locked"] = "kms"
     return refused

@@ -108,11 +108,14 @@ def streak_label(low: int, high: int | None) -> str:
 
 @dataclass
 class Positions:
-    """Where a team's learners stand, from their rows."""
+    """Where a team's learners stand, from their rows. Each learner counts once: never signed
+    in, not started (signed in, never placed), finished, or on a step."""
 
     on_step: dict[str, int] = field(default_factory=dict)
     stalled: dict[str, int] = field(default_factory=dict)
     following: dict[str, int] = field(default_factory=dict)  # course version -> learners
+    never_signed_in: int = 0
+    not_started: int = 0
     finished: int = 0
 
     @classmethod
@@ -121,9 +124,14 @@ class Positions:
         stall_before = iso(now - timedelta(days=STALL_DAYS))
         for learner in learners:
             version, step = learner["course_version"], learner["open_step"]
+            if version:  # placed (a reset or an admin's look places one who never signed in)
+                found.following[version] = found.following.get(version, 0) + 1
+            if learner["active_at"] is None:
+                found.never_signed_in += 1  # not on a step, never stalled there
+                continue
             if not version:
-                continue  # never placed: not started
-            found.following[version] = found.following.get(version, 0) + 1
+                found.not_started += 1
+                continue
             if step is None:
                 found.finished += 1
                 continue
@@ -181,7 +189,8 @@ async def team_insight(db: Database, course: Course, team: str, now: datetime) -
             "steps": len(course.steps),
         },
         "learners": size,
-        "notStarted": size - sum(where.following.values()),
+        "neverSignedIn": where.never_signed_in,
+        "notStarted": where.not_started,
         "finished": where.finished,
         "elsewhere": sum(n for s, n in where.on_step.items() if s not in course.index),
         "versions": [
@@ -237,7 +246,9 @@ async def team_learners(db: Database, team: str, now: datetime) -> list[dict[str
     for learner in sorted(learners, key=lambda r: (r["name"].casefold(), r["id"])):
         history = sorted(finished.get(learner["id"], []), key=lambda item: item[0])
         version = known.get(learner["course_version"] or "")
-        if not learner["course_version"]:
+        if learner["active_at"] is None:
+            where = "(never signed in)"
+        elif not learner["course_version"]:
             where = "(not started)"
         else:
             where = learner["open_step"] or "(finished)"
@@ -255,6 +266,7 @@ async def team_learners(db: Database, team: str, now: datetime) -> list[dict[str
                 "xp": learner["xp"],
                 "streak": live_streak(learner, now),
                 "openSince": learner["opened_at"] or "",
+                "lastActive": learner["active_at"] or "",
             }
         )
     return result

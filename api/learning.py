@@ -3,6 +3,9 @@
 Every action reads what it needs, decides in Python, and writes one atomic batch whose
 statements are safe to race: facts are inserted once (unique keys), the open step moves only
 from the step that was read, awards are `ON CONFLICT DO NOTHING` on their cause.
+
+A completed step stays the learner's open step (its text, video and files stay served) until
+they move on (`move_on`, POST /api/next): completing a step never moves the open step.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class Learning:
         self.clock = clock
         self.site = site or xapi.DEFAULT_SITE  # the base of xAPI actor and activity IRIs
         self.recorded: Callable[[], None] = lambda: None  # told when statements were written
+        self.loaded: Callable[[Course], None] = lambda course: None  # told of each new version
         self.courses: dict[str, Course] = {}
 
     def trail(self, learner: Learner, course: Course) -> xapi.Statements:
@@ -72,6 +76,7 @@ class Learning:
             manifest = (await self.db.execute(sql.course_manifest(version))).first()
             assert manifest is not None
             self.courses = {version: parse_manifest(manifest["manifest"])}
+            self.loaded(self.courses[version])
         return self.courses[version]
 
     async def learner(self, statement: Statement) -> Learner | None:
@@ -83,7 +88,8 @@ class Learning:
         if learner["course_version"] == course.version:
             return learner
         rows = (await self.db.execute(sql.completed_steps(learner["id"]))).rows
-        open_step = course.open_step_for({r["step_id"] for r in rows})
+        done = {r["step_id"] for r in rows}
+        open_step = course.open_step_for(done, learner["open_step"])
         now = iso(self.clock())
         await self.db.batch([sql.set_open_step(learner["id"], open_step, course.version, now)])
         return {
@@ -91,6 +97,7 @@ class Learning:
             "open_step": open_step,
             "course_version": course.version,
             "opened_at": now,
+            "open_done": int(open_step in done),
         }
 
     def open_step(self, learner: Learner, course: Course, step_id: object) -> StepInfo:
@@ -131,13 +138,14 @@ class Learning:
     ) -> dict[str, Any]:
         """Write the outcome and the event in one batch; a lost race answers what the winner did.
 
-        The batch starts with a guard: if the open step moved since it was read (a reset, a
-        concurrent completion), it aborts whole (Conflict) and the caller reads again.
+        The batch starts with a guard: if the open step moved or was completed since it was read
+        (a reset, a concurrent completion, a move on), it aborts whole (Conflict) and the caller
+        reads again.
         """
         await self._drop_known_awards(learner, outcome)
         now = iso(self.clock())
         record = sql.record_event(learner["id"], event_id, kind, json.dumps(answer), now)
-        guard = sql.still_open(learner["id"], step_id)
+        guard = sql.still_open(learner["id"], step_id, bool(learner["open_done"]))
         statements = outcome.trail.records(event_id, now) if outcome.trail else []
         results = await self.db.batch([guard, *outcome.statements, *statements, record])
         if statements:
@@ -169,13 +177,11 @@ class Learning:
         outcome: Outcome,
         perfect: bool = False,
     ) -> str | None:
-        """Add the statements that complete the open step and award what it earns."""
+        """Add the statements that complete the open step and award what it earns; the step
+        stays open until the learner moves on. Return the step moving on leads to."""
         lid, t = learner["id"], iso(now)
         after = course.after(step.id)
-        outcome.statements += [
-            sql.complete_step(lid, step.id, step.kind, step.module, t),
-            sql.advance(lid, step.id, after, t),
-        ]
+        outcome.statements.append(sql.complete_step(lid, step.id, step.kind, step.module, t))
         if step.kind == "video":
             outcome.add_xp(lid, rules.XP_VIDEO, f"video:{step.id}", t)
             self._badges(learner, "video", 1, outcome, t)
@@ -247,13 +253,14 @@ class Learning:
         outcome.statements += _save_view(learner, step, row, merged, watched, iso(now))
         required = course.completion * step.duration
         wait = rules.completes_in(watched, required, first_play, now, course.max_rate)
-        complete = wait == 0
-        after = None
+        done = bool(learner["open_done"])  # watched again while the step stays open
+        complete = wait == 0 or done
         if watched > rules.covered(rules.merge(previous)):
             self.learning_day(learner, now, outcome)
-        trail.video(step, action, merged, watched, complete, course.completion)
-        if complete:
-            after = self.finish(learner, course, step, now, outcome)
+        trail.video(step, action, merged, watched, complete and not done, course.completion)
+        after = course.after(step.id)
+        if complete and not done:
+            self.finish(learner, course, step, now, outcome)
         answer = {
             "stepId": step.id,
             "watched": round(watched, 3),
@@ -261,7 +268,7 @@ class Learning:
             "required": round(required, 3),
             "complete": complete,
             # enough is covered but too soon to complete: report again after this many seconds
-            "completesIn": round(wait, 3) if wait else None,
+            "completesIn": round(wait, 3) if wait and not complete else None,
             "nextStep": _public(course, after) if complete else None,
             "xp": outcome.xp,
             "badges": outcome.badges,
@@ -277,10 +284,12 @@ class Learning:
             raise ApiError(422, "not_a_text_lesson", f"Step '{step.id}' completes through {what}.")
         now = self.clock()
         trail = self.trail(learner, course)
-        trail.lesson(step)
         outcome = Outcome(trail=trail)
-        self.learning_day(learner, now, outcome)
-        after = self.finish(learner, course, step, now, outcome)
+        after = course.after(step.id)
+        if not learner["open_done"]:  # done already (a second click): nothing more to record
+            trail.lesson(step)
+            self.learning_day(learner, now, outcome)
+            self.finish(learner, course, step, now, outcome)
         answer = {
             "stepId": step.id,
             "complete": True,
@@ -314,6 +323,7 @@ class Learning:
             raise ApiError(422, "not_a_quiz", f"Step '{step.id}' is not a quiz.")
         if step.tally:
             raise ApiError(422, "tally_quiz", f"Step '{step.id}' is scored by its Tally form.")
+        _not_passed(learner, step)
         return step
 
     async def quiz_attempt(
@@ -339,6 +349,7 @@ class Learning:
             raise ApiError(
                 422, "wrong_form", f"This response is not from step '{step.id}''s Tally form."
             )
+        _not_passed(learner, step)
         now = self.clock()
         past = await quiz.history(self.db, learner["id"], step.id)
         wait = quiz.retry_after(step, past, now)
@@ -362,6 +373,23 @@ class Learning:
             "badges": outcome.badges,
         }
         return await self.commit(learner, event_id, "tally", outcome, answer, step.id)
+
+    async def move_on(
+        self, learner: Learner, course: Course, event_id: str, step_id: object
+    ) -> dict[str, Any]:
+        """Leave the open step, once it is done, for the next one (the end: no open step).
+
+        The batch holds only while the step is still open and done (`commit`'s guard)."""
+        step = self.open_step(learner, course, step_id)
+        if not learner["open_done"]:
+            raise ApiError(
+                409, "step_not_done", f"Step '{step.id}' is not done yet: finish it first."
+            )
+        after = course.after(step.id)
+        outcome = Outcome([sql.advance(learner["id"], step.id, after, iso(self.clock()))])
+        answer: dict[str, Any] = {"stepId": step.id, "nextStep": _public(course, after)}
+        answer.update(xp=outcome.xp, badges=outcome.badges)  # none: moving on earns nothing
+        return await self.commit(learner, event_id, "next", outcome, answer, step.id)
 
     async def reset(self, user_id: str) -> Course:
         """Start a learner's course again (XP, badges and history stay); return the course."""
@@ -426,6 +454,12 @@ def _save_view(
             learner["id"], step.id, json.dumps(merged), watched, now, revision or 0
         ),
     ]
+
+
+def _not_passed(learner: Learner, step: StepInfo) -> None:
+    """A passed quiz stays open until the learner moves on, but takes no more attempts."""
+    if learner["open_done"]:
+        raise ApiError(409, "step_done", f"Step '{step.id}' is passed: move on to the next step.")
 
 
 def _public(course: Course, step_id: str | None) -> dict[str, Any] | None:

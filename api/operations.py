@@ -95,6 +95,7 @@ VIDEO_EVENT = Body(
     forbid_identity=True,
 )
 LESSON_DONE = Body(EVENT_ID, STEP_ID, forbid_identity=True)
+MOVE_ON = Body(EVENT_ID, STEP_ID, forbid_identity=True)
 QUIZ_SUBMISSION = Body(
     EVENT_ID,
     STEP_ID,
@@ -170,7 +171,8 @@ INSIGHT = obj(
     stallDays=int,
     course=dict,
     learners=int,
-    notStarted=int,
+    neverSignedIn=typed(int, "enrolled, never signed in: on no step"),
+    notStarted=typed(int, "signed in, not placed on the path yet"),
     finished=int,
     elsewhere=int,
     versions=array(VERSION),
@@ -186,9 +188,18 @@ SCHEMAS = {
         teamId=str,
         xp=int,
         level=int,
+        xpToNextLevel=int,
         badges={"type": "array"},
         streak=dict,
         currentStep=nullable(STEP),
+        currentStepDone=typed(bool, "the open step is done: it stays open until POST /api/next"),
+        summary={
+            "oneOf": [
+                {"type": "null"},
+                obj(seconds=int, quizzes=array(obj(stepId=str, title=str, score=float))),
+            ],
+            "description": "once the course is finished: time on the steps, best quiz scores",
+        },
         completed=array(str),
     ),
 }
@@ -395,6 +406,15 @@ OPERATIONS = (
         errors=EVENT_ERRORS,
     ),
     Operation(
+        "POST",
+        "/api/next",
+        "Move on from the open step once it is done (409 step_not_done before); it closes",
+        LEARNER,
+        MOVE_ON,
+        replies=ok(obj(stepId=str, nextStep=nullable(STEP), **AWARDS)),
+        errors=EVENT_ERRORS,
+    ),
+    Operation(
         "GET",
         "/api/quiz-attempt",
         "The open quiz's attempt in progress: its drawn questions and when it may be sent",
@@ -405,6 +425,8 @@ OPERATIONS = (
                 stepId=str,
                 feedback=str,
                 failed=typed(int, "failed attempts since the last pass"),
+                tried=typed(int, "attempts ever"),
+                lastScore=typed((float, None), "the last score (withheld: feedback none)"),
                 attempts=typed(int, "failures allowed before the cooldown starts"),
                 retryAfter=typed(int, "seconds before the next attempt may be sent; 0: now"),
                 questions={

@@ -51,6 +51,7 @@ class History:
     last_id: int  # the batch recording the next attempt checks it did not move
     failed: int  # failures since the last pass
     last_at: datetime | None
+    last_score: float | None = None  # the last attempt's (a Tally step shows it once it lands)
 
     def unchanged(self, learner_id: str, step_id: str) -> Statement:
         return sql.attempts_unchanged(learner_id, step_id, self.last_id)
@@ -60,7 +61,8 @@ async def history(db: Database, learner_id: str, step_id: str) -> History:
     row = (await db.execute(sql.quiz_history(learner_id, step_id))).first()
     assert row is not None  # an aggregate always answers one row
     last_at = parse_iso(row["last_at"]) if row["last_at"] else None
-    return History(int(row["tried"]), int(row["last_id"]), int(row["failed"] or 0), last_at)
+    score = None if row["last_score"] is None else float(row["last_score"])
+    return History(int(row["tried"]), int(row["last_id"]), int(row["failed"] or 0), last_at, score)
 
 
 def wait_after(step: StepInfo, failed: int) -> float:
@@ -239,6 +241,12 @@ def state(step: StepInfo, past: History, now: datetime, shown: Shown | None) -> 
         "feedback": step.feedback,
         "pass": step.pass_mark,
         "failed": past.failed,
+        "tried": past.tried,
+        # The last attempt's score (a Tally response lands by webhook: the player polls this),
+        # withheld after a failure when the quiz's feedback is none.
+        "lastScore": None
+        if past.last_score is None or step.feedback == "none" and past.failed
+        else round(past.last_score, 4),
         "attempts": step.attempts,
         "retryAfter": retry_after(step, past, now),
         "questions": None

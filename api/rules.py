@@ -54,6 +54,32 @@ def level(xp: int) -> int:
     return 1 + xp // XP_PER_LEVEL
 
 
+def xp_to_next_level(xp: int) -> int:
+    """The XP still to earn before the next level."""
+    return XP_PER_LEVEL - xp % XP_PER_LEVEL
+
+
+def ranks(scores: list[int]) -> list[int]:
+    """Competition ranks of scores sorted best first: ties share a rank (1, 2, 2, 4)."""
+    ranked: list[int] = []
+    for position, score in enumerate(scores, start=1):
+        tied = ranked and scores[position - 2] == score
+        ranked.append(ranked[-1] if tied else position)
+    return ranked
+
+
+def possible_badges(videos: int, quizzes: int, modules: int) -> set[str]:
+    """The badges a course of this many videos, quizzes and modules can award: a counter badge
+    only when the course has enough of its kind; streaks always."""
+    counts = {"videos_done": videos, "quizzes_passed": quizzes, "modules_done": modules}
+    possible = {"perfectionist"} if quizzes else set()
+    for family in COUNTER_BADGES.values():
+        for badge, counter, threshold in family:
+            if counter == "streak" or counts[counter] >= threshold:
+                possible.add(badge)
+    return possible
+
+
 def check_intervals(raw: object, duration: float) -> list[Interval]:
     """Validate reported [start, end] media intervals (seconds) against the real duration."""
     if not isinstance(raw, list) or len(raw) > MAX_INTERVALS:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
 log = logging.getLogger("sillon")
 DEFAULT_DB = ".sillon/sillon.sqlite3"
 DEFAULT_TZ = "Europe/Paris"
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000  # where `build.py serve` listens by default
 SERVE, WORKER, CLI = "serve", "worker", "cli"
 
 
@@ -58,14 +59,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SILLON_SECRET",
         "secret",
-        "random per process (a warning is logged)",
+        "random per process (a warning when the course has a Tally quiz)",
         "signs the Tally hidden field; set it so links survive restarts",
         (SERVE, WORKER),
     ),
     Setting(
         "TALLY_SIGNING_SECRET",
         "secret",
-        "unset: `/api/tally-hook` answers 503",
+        "unset: `/api/tally-hook` answers 503 (a serve on a loopback address makes one up for its "
+        "simulated responses)",
         "the signing secret of your Tally webhook",
         (SERVE, WORKER),
     ),
@@ -74,7 +76,7 @@ SETTINGS: tuple[Setting, ...] = (
         "url",
         "the request's own address",
         "public address used in invite links and as the base of xAPI actor and activity ids "
-        "(the learners command's default: `http://127.0.0.1:8000`)",
+        "(the learners commands' default: serve's address, from their `--host` and `--port`)",
     ),
     Setting(
         "SILLON_TZ",
@@ -179,6 +181,25 @@ class Settings:
     lrs: LrsConfig | None = None
     smtp: SmtpConfig | None = None  # email sign-in (serve only)
     rate_limits: bool = True
+    secret_set: bool = False  # SILLON_SECRET was set (else `secret` is this process's own)
+
+    def tally_warnings(self) -> list[str]:
+        """What Tally quizzes lack here; said only for a course that has one."""
+        found = []
+        if not self.secret_set:
+            found.append(
+                "SILLON_SECRET is not set: Tally quiz links signed now stop working on restart"
+            )
+        if not self.tally_secret:
+            found.append(
+                "TALLY_SIGNING_SECRET is not set: Tally scores cannot arrive "
+                "(/api/tally-hook answers 503)"
+            )
+        return found
+
+    def site_url(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
+        """The site's address in printed links: SILLON_BASE_URL, else serve's on host:port."""
+        return (self.base_url or local_url(host, port)).rstrip("/")
 
     @classmethod
     def from_env(
@@ -204,14 +225,15 @@ class Settings:
         )
         settings.cors_origins = [o for o in settings.cors_origins if o]
         if env.get("SILLON_SECRET"):
-            settings.secret = env["SILLON_SECRET"]
-        elif runtime != CLI:
-            log.warning(
-                "SILLON_SECRET is not set: Tally quiz links signed now stop working on restart"
-            )
+            settings.secret, settings.secret_set = env["SILLON_SECRET"], True
         if runtime == SERVE:
             settings.access = _access(env)
         return replace(settings, **{k: v for k, v in fixed.items() if v is not None})
+
+
+def local_url(host: str, port: int) -> str:
+    """The address of a serve listening on host:port, as a browser writes it."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _switch(name: str, value: str) -> bool:

@@ -1,17 +1,22 @@
 """Every SQL statement the API runs, each a small named function. `?` placeholders only.
 
 The sign-in statements (links, the sessions' list and lifetime) are written in
-api/sql_signin.py and re-exported here, so callers and tests know one interface: `sql.<name>`.
+api/sql_signin.py, the xAPI trail's in api/sql_xapi.py, both re-exported here, so callers and
+tests know one interface: `sql.<name>`.
 """
 
 from __future__ import annotations
 
 from .sql_signin import *  # noqa: F403 - re-exported: one interface, sql.<name>
+from .sql_xapi import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .storage import Statement as S
 
 LEARNER_COLUMNS = (
     "l.id, l.name, l.email, l.team_id, l.tz, l.open_step, l.course_version, l.opened_at, l.xp, "
-    "l.videos_done, l.quizzes_passed, l.modules_done, l.streak, l.streak_best, l.streak_day"
+    "l.videos_done, l.quizzes_passed, l.modules_done, l.streak, l.streak_best, l.streak_day, "
+    # Whether the open step is already done: it stays open until the learner moves on.
+    "EXISTS (SELECT 1 FROM completions c WHERE c.learner_id = l.id AND c.step_id = l.open_step) "
+    "AS open_done"
 )
 
 
@@ -49,7 +54,7 @@ def enroll(learner_id: str, name: str, email: str, team_id: str, tz: str, now: s
 
 
 def learner_by_email(email: str) -> S:
-    return S("SELECT id FROM learners WHERE email = ?", (email,))
+    return S("SELECT id, active_at FROM learners WHERE email = ?", (email,))
 
 
 def learner_by_id(learner_id: str) -> S:
@@ -94,7 +99,8 @@ def set_open_step(learner_id: str, step_id: str | None, version: str, now: str) 
 
 
 def advance(learner_id: str, from_step: str, to_step: str | None, now: str) -> S:
-    """Open the next step, only if `from_step` is still the open one (never twice, never back)."""
+    """Move on to the next step, only if `from_step` is still the open one (never twice, never
+    back); the batch's `still_open` guard makes sure `from_step` is done."""
     return S(
         "UPDATE learners SET open_step = ?, opened_at = ? WHERE id = ? AND open_step = ?",
         (to_step, now, learner_id, from_step),
@@ -104,8 +110,8 @@ def advance(learner_id: str, from_step: str, to_step: str | None, now: str) -> S
 def complete_step(learner_id: str, step_id: str, kind: str, module_id: str, now: str) -> S:
     """Record a finished step with the learner's team, course version and time on the step.
 
-    They are read from the learner's row by this INSERT (no extra round trip), before the
-    `advance` of the same batch moves opened_at on.
+    They are read from the learner's row by this INSERT (no extra round trip); the step stays
+    open (opened_at unchanged) until the learner moves on (`advance`).
     """
     return S(
         "INSERT INTO completions (learner_id, step_id, kind, module_id, completed_at, team_id, "
@@ -113,6 +119,23 @@ def complete_step(learner_id: str, step_id: str, kind: str, module_id: str, now:
         "MAX(0.0, ROUND((julianday(?) - julianday(opened_at)) * 86400.0, 3)) "
         "FROM learners WHERE id = ? ON CONFLICT DO NOTHING",
         (step_id, kind, module_id, now, now, learner_id),
+    )
+
+
+def time_on_steps(learner_id: str) -> S:
+    """Seconds the learner's completed steps were open, summed (the end of course summary)."""
+    return S(
+        "SELECT COALESCE(SUM(seconds), 0) AS seconds FROM completions WHERE learner_id = ?",
+        (learner_id,),
+    )
+
+
+def best_scores(learner_id: str) -> S:
+    """Each quiz's best score (the end of course summary)."""
+    return S(
+        "SELECT step_id, MAX(score) AS score FROM quiz_attempts WHERE learner_id = ? "
+        "GROUP BY step_id",
+        (learner_id,),
     )
 
 
@@ -168,16 +191,18 @@ def video_view(learner_id: str, step_id: str) -> S:
     )
 
 
-def still_open(learner_id: str, step_id: str) -> S:
-    """Abort the whole batch if the learner's open step moved since it was read.
+def still_open(learner_id: str, step_id: str, done: bool) -> S:
+    """Abort the whole batch if the learner's open step moved, or was completed (or, by a
+    reset, uncompleted), since it was read.
 
     Every learner action acts on the open step; on D1 a concurrent request (a reset, another
-    completion) may move it between this request's read and its write.
+    completion, a move on) may change it between this request's read and its write.
     """
     return S(
         "INSERT INTO guards (ok) SELECT 0 WHERE NOT EXISTS "
-        "(SELECT 1 FROM learners WHERE id = ? AND open_step = ?)",
-        (learner_id, step_id),
+        "(SELECT 1 FROM learners WHERE id = ? AND open_step = ?) OR EXISTS "
+        "(SELECT 1 FROM completions WHERE learner_id = ? AND step_id = ?) IS NOT ?",
+        (learner_id, step_id, learner_id, step_id, int(done)),
     )
 
 
@@ -257,13 +282,15 @@ def record_attempt(
 
 def quiz_history(learner_id: str, step_id: str) -> S:
     """A learner's attempts at a quiz, as the gate needs them (api/quiz.py): how many ever, the
-    last one's id, the failures since the last pass and when the last attempt was."""
+    last one's id, the failures since the last pass, when the last attempt was and its score."""
     return S(
         "SELECT COUNT(*) AS tried, COALESCE(MAX(id), 0) AS last_id, "
         "COALESCE(SUM(passed = 0 AND id > (SELECT COALESCE(MAX(p.id), 0) FROM quiz_attempts p "
         "WHERE p.learner_id = ? AND p.step_id = ? AND p.passed = 1)), 0) AS failed, "
-        "MAX(created_at) AS last_at FROM quiz_attempts WHERE learner_id = ? AND step_id = ?",
-        (learner_id, step_id, learner_id, step_id),
+        "MAX(created_at) AS last_at, (SELECT l.score FROM quiz_attempts l WHERE l.learner_id = ? "
+        "AND l.step_id = ? ORDER BY l.id DESC LIMIT 1) AS last_score "
+        "FROM quiz_attempts WHERE learner_id = ? AND step_id = ?",
+        (learner_id, step_id, learner_id, step_id, learner_id, step_id),
     )
 
 
@@ -412,10 +439,10 @@ def cohort_versions() -> S:
 
 
 def team_learners(team_id: str) -> S:
-    """A team's learners (unsorted: the caller sorts, saving D1 a sort's rows)."""
+    """A team's learners, unsorted (the caller sorts, saving D1 a sort's rows)."""
     return S(
         "SELECT id, name, email, open_step, course_version, opened_at, xp, streak, streak_day, "
-        "tz FROM learners WHERE team_id = ?",
+        "tz, active_at FROM learners WHERE team_id = ?",
         (team_id,),
     )
 
@@ -454,38 +481,3 @@ def team_completed_versions(team_id: str) -> S:
 
 def health() -> S:
     return S("SELECT 1 AS ok")
-
-
-# -- xAPI statements ---------------------------------------------------------------------------
-
-
-def record_statement(statement_id: str, learner_id: str, stored: str, statement: str) -> S:
-    """Keep one xAPI statement; its id is derived from the event, so a replay adds nothing."""
-    return S(
-        "INSERT INTO xapi_statements (id, learner_id, stored, statement) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (id) DO NOTHING",
-        (statement_id, learner_id, stored, statement),
-    )
-
-
-def statements_page(since: str, after_stored: str, after_seq: int, limit: int) -> S:
-    """Statements stored at or after `since`, after the cursor (stored, seq), oldest first."""
-    return S(
-        "SELECT seq, stored, statement FROM xapi_statements "
-        "WHERE stored >= ? AND (stored, seq) > (?, ?) ORDER BY stored, seq LIMIT ?",
-        (since, after_stored, after_seq, limit),
-    )
-
-
-def statements_to_forward(limit: int) -> S:
-    return S(
-        "SELECT seq, statement FROM xapi_statements WHERE forwarded_at IS NULL "
-        "ORDER BY seq LIMIT ?",
-        (limit,),
-    )
-
-
-def statements_forwarded(seqs: list[int], now: str) -> S:
-    """Mark statements an LRS accepted (at most 99 a call: D1 binds <= 100 parameters)."""
-    marks = ", ".join("?" * len(seqs))
-    return S(f"UPDATE xapi_statements SET forwarded_at = ? WHERE seq IN ({marks})", (now, *seqs))

@@ -43,6 +43,15 @@ def touch_session(token_hash: str, now: str, expires_at: str, seen_before: str) 
     )
 
 
+def learner_seen(learner_id: str, now: str, seen_before: str) -> S:
+    """A learner without a session (Cloudflare Access) was seen: `active_at`, at most once an
+    hour (the sessions' triggers keep it for everyone else, schema.sql)."""
+    return S(
+        "UPDATE learners SET active_at = ? WHERE id = ? AND (active_at IS NULL OR active_at <= ?)",
+        (now, learner_id, seen_before),
+    )
+
+
 # -- one-time sign-in links -----------------------------------------------------------------
 
 

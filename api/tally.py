@@ -44,8 +44,10 @@ def hidden_token(secret: str, learner_id: str, step_id: str, now: float | None =
 
 
 def read_hidden_token(secret: str, token: str, now: float | None = None) -> tuple[str, str]:
-    parts = token.split(".")
-    if len(parts) != 4 or not parts[2].isdigit():
+    # learner.step.expires.mac: a learner id has no dot, a step id may (SOM01.05).
+    learner_id, _, rest = token.partition(".")
+    parts = [learner_id, *rest.rsplit(".", 2)]
+    if len(parts) != 4 or not all(parts) or not parts[2].isdigit():
         raise ApiError(422, "bad_hidden_field", f"The '{HIDDEN_FIELD}' hidden field is malformed.")
     learner_id, step_id, expires, mac = parts
     expected = hmac.new(

@@ -173,6 +173,7 @@ def learner(
             streak + rng.randint(0, 5),
             at.date().isoformat() if done else None,
             iso(enrolled),
+            iso(at) if started else None,  # active_at: the not started never signed in
         )
     )
 
@@ -245,8 +246,8 @@ def write_database(path: Path, steps: list[Step], seed: int, total: int) -> tupl
         db.execute(statement.sql, statement.params)
     db.executemany(
         "INSERT INTO learners (id, name, email, team_id, tz, open_step, course_version, "
-        "opened_at, xp, streak, streak_best, streak_day, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "opened_at, xp, streak, streak_best, streak_day, created_at, active_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         cohort.learners,
     )
     db.executemany(

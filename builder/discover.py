@@ -29,6 +29,7 @@ class Layout:
 
     modules: list[tuple[Module, list[StepFile]]] = field(default_factory=list)
     kms: list[str] = field(default_factory=list)  # content-relative paths under kms/
+    unread: list[str] = field(default_factory=list)  # module dirs whose module.yaml has errors
 
 
 def discover(
@@ -53,6 +54,8 @@ def discover(
         found = _module(config, name, cache, problems)
         if found:
             layout.modules.append(found)
+        else:
+            layout.unread.append(name)
     listed = {name for name, _ in course_file.module_dirs}
     for name in existing:
         if name not in listed:

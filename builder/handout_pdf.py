@@ -15,6 +15,7 @@ import datetime
 import functools
 import html
 import importlib
+import logging
 import re
 import time
 import unicodedata
@@ -40,6 +41,9 @@ SITE_PATH = URL.lstrip("/")
 TEMPLATE = "handout_print.html"
 STYLESHEET = "handout_print.css"
 PANGO_FIX = "apt install libpango-1.0-0 libpangoft2-1.0-0 (macOS: brew install pango)"
+# WeasyPrint logs each layout step and fontTools each font subset at INFO: noise in the
+# author's terminal (`build`, `serve`); their warnings and errors still show.
+QUIET_LOGGERS = ("weasyprint.progress", "fontTools")
 DATE = "\x00edition-date\x00"  # placeholders while the cache key is computed: the date is
 VERSION = "\x00edition-version\x00"  # the first render's, the version the key itself
 CONTENT = "\x00content\x00"  # the content directory's URI: moving a checkout keeps the key
@@ -312,6 +316,8 @@ def _code_version() -> str:
 
 def _weasyprint() -> Any:
     """Import WeasyPrint now (it loads Pango, ~0.4 s), or say what to install."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return importlib.import_module("weasyprint")
     except ImportError as exc:

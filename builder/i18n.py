@@ -33,6 +33,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "speed": "Vitesse",
         "finished_title": "Cours terminé !",
         "finished_text": "Bravo, vous avez suivi tout le parcours. Le polycopié est à vous.",
+        "finished_time": "Temps passé",
+        "finished_badges": "Badges",
+        "finished_none": "aucun",
+        "home_finished": "Vous avez terminé ce cours : bravo ! Le polycopié est à vous.",
         "submit_quiz": "Valider mes réponses",
         "quiz_pass_mark": "Seuil de réussite",
         "quiz_multiple": "Plusieurs réponses possibles",
@@ -43,6 +47,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "kms_title": "Polycopié",
         "kms_general": "Général",
         "kms_downloads": "Téléchargements",
+        "kms_locked_entry": "verrouillé : s'ouvre à la fin du module {module}",
         "kms_locked_title": "Le polycopié s'ouvre plus tard",
         "kms_unlock_end": "Le polycopié s'ouvre à la fin du cours.",
         "kms_unlock_module": "Chaque partie du polycopié s'ouvre à la fin de son module.",
@@ -67,6 +72,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "me_title": "Mon profil",
         "me_xp": "Points d'expérience",
         "me_level": "Niveau",
+        "me_next_level": "Encore {xp} XP pour le niveau {level}",
         "me_streak": "Série (jours d'affilée)",
         "me_badges": "Badges",
         "me_badges_todo": "À gagner",
@@ -75,6 +81,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "preview_title": "Aperçu auteur",
         "preview_note": "Aperçu local pour les auteurs : toutes les étapes, sans verrou. "
         "Les apprenants ne voient que l'étape ouverte.",
+        "preview_graded_note": "Aperçu : corrigé d'après le cours qui vient d'être construit, "
+        "rien n'est enregistré.",
+        "preview_tally_note": "Quiz Tally : Tally ne peut pas joindre cette machine. Dans le "
+        "parcours d'un apprenant, cette étape propose de simuler une réponse.",
+        "serve_tally_note": "Serveur local : Tally ne peut pas joindre cette machine. Simulez "
+        "la réponse que Tally enverrait :",
+        "serve_tally_score": "Score (%)",
+        "serve_tally_simulate": "Simuler une réponse Tally",
+        "serve_tally_sent": "Réponse envoyée : votre résultat s'affiche dans un instant.",
         "file_size_kb": "Ko",
         "step_closed_title": "Étape terminée",
         "step_closed_text": "Cette étape est terminée et fermée pour de bon, comme un cours passé. "
@@ -98,6 +113,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "quiz_wait": "Prochain essai possible dans {time}.",
         "quiz_ready": "Vous pouvez réessayer.",
         "tally_waiting": "Envoyez le formulaire : votre résultat s'affichera ici.",
+        "tally_pending": "Formulaire envoyé : votre résultat arrive…",
         "xp_earned": "XP gagnés",
         "module_done": "Module terminé !",
         "badge_earned": "Nouveau badge",
@@ -116,6 +132,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "admin_no_team": "Aucun apprenant inscrit pour l'instant.",
         "admin_learners": "Apprenants",
         "admin_not_started": "Pas encore commencé",
+        "admin_never_signed_in": "Jamais connecté",
         "admin_finished": "Parcours terminé",
         "admin_version": "Version du cours",
         "admin_steps_caption": "Le parcours étape par étape",
@@ -159,6 +176,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "liens cesseront de fonctionner.",
         "admin_reissue_done": "Nouveau lien de connexion pour {name} (les anciens ne fonctionnent "
         "plus ; sessions fermées : {n}) :",
+        "admin_col_last_active": "Dernière activité",
+        "admin_col_reset": "Recommencer",
+        "admin_reset": "Réinitialiser",
+        "admin_reset_confirm": "Faire recommencer le cours à {name} depuis la première étape ? "
+        "Sa progression est effacée ; ses XP et badges restent.",
+        "admin_reset_done": "{name} recommence le cours à la première étape.",
         "board_me": "vous",
         "board_empty": "Personne n'a encore gagné d'XP sur cette période.",
         "badge_earned_on": "obtenu le",
@@ -184,6 +207,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "join_email_off": "La connexion par e-mail n'est pas disponible ici : demandez un nouveau "
         "lien à votre formateur.",
         "join_email_wait": "Trop de demandes pour le moment : réessayez dans quelques minutes.",
+        "join_retrying": "Trop de tentatives : nouvel essai dans {n} s…",
         "sign_out": "Se déconnecter",
         "me_devices": "Vos appareils",
         "me_devices_intro": "Les navigateurs où vous êtes connecté. Une session se ferme après 30 "
@@ -241,6 +265,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "speed": "Speed",
         "finished_title": "Course complete!",
         "finished_text": "Well done, you have followed the whole path. The handout is yours.",
+        "finished_time": "Time spent",
+        "finished_badges": "Badges",
+        "finished_none": "none",
+        "home_finished": "You have finished this course: well done! The handout is yours.",
         "submit_quiz": "Submit my answers",
         "quiz_pass_mark": "Pass mark",
         "quiz_multiple": "Several answers possible",
@@ -250,6 +278,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "kms_title": "Handout",
         "kms_general": "General",
         "kms_downloads": "Downloads",
+        "kms_locked_entry": "locked: opens at the end of module {module}",
         "kms_locked_title": "The handout opens later",
         "kms_unlock_end": "The handout opens at the end of the course.",
         "kms_unlock_module": "Each part of the handout opens at the end of its module.",
@@ -274,6 +303,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "me_title": "My profile",
         "me_xp": "Experience points",
         "me_level": "Level",
+        "me_next_level": "{xp} XP to level {level}",
         "me_streak": "Streak (days in a row)",
         "me_badges": "Badges",
         "me_badges_todo": "To earn",
@@ -282,6 +312,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "preview_title": "Author preview",
         "preview_note": "Local preview for authors: every step, unlocked. Learners only see the "
         "open step.",
+        "preview_graded_note": "Preview: graded against the course just built; nothing is "
+        "recorded.",
+        "preview_tally_note": "A Tally quiz: Tally cannot reach this machine. On a learner's "
+        "path, this step offers a simulated response.",
+        "serve_tally_note": "Local server: Tally cannot reach this machine. Simulate the response "
+        "Tally would send:",
+        "serve_tally_score": "Score (%)",
+        "serve_tally_simulate": "Simulate a Tally response",
+        "serve_tally_sent": "Response sent: your result shows in a moment.",
         "file_size_kb": "KB",
         "step_closed_title": "Step finished",
         "step_closed_text": "This step is finished and closed for good, like a past class. "
@@ -303,6 +342,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "quiz_wait": "Next attempt in {time}.",
         "quiz_ready": "You may try again.",
         "tally_waiting": "Send the form: your result will show here.",
+        "tally_pending": "Form sent: your result is on its way…",
         "xp_earned": "XP earned",
         "module_done": "Module complete!",
         "badge_earned": "New badge",
@@ -321,6 +361,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "admin_no_team": "No learner enrolled yet.",
         "admin_learners": "Learners",
         "admin_not_started": "Not started yet",
+        "admin_never_signed_in": "Never signed in",
         "admin_finished": "Finished the path",
         "admin_version": "Course version",
         "admin_steps_caption": "The path, step by step",
@@ -363,6 +404,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "working.",
         "admin_reissue_done": "New sign-in link for {name} (the old ones no longer work; sessions "
         "ended: {n}):",
+        "admin_col_last_active": "Last active",
+        "admin_col_reset": "Start again",
+        "admin_reset": "Reset",
+        "admin_reset_confirm": "Make {name} start the course again from the first step? Their "
+        "progress is erased; their XP and badges stay.",
+        "admin_reset_done": "{name} starts the course again at the first step.",
         "board_me": "you",
         "board_empty": "Nobody has earned XP in this period yet.",
         "badge_earned_on": "earned on",
@@ -385,6 +432,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "minutes.",
         "join_email_off": "Email sign-in is not available here: ask your trainer for a new link.",
         "join_email_wait": "Too many requests for now: try again in a few minutes.",
+        "join_retrying": "Too many attempts: retrying in {n} s…",
         "sign_out": "Sign out",
         "me_devices": "Your devices",
         "me_devices_intro": "The browsers where you are signed in. A session ends after 30 days "

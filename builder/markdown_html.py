@@ -80,6 +80,7 @@ class Rendered:
     html: str
     digest: str = ""  # of html: a cheap cache key for the pages that embed it
     refs: dict[str, str] = field(default_factory=dict)  # rel -> "kind:digest" when rendered
+    lines: dict[str, int] = field(default_factory=dict)  # rel -> line of its first link
     assets: dict[str, str] = field(default_factory=dict)  # rel -> site URL to copy it to
     problems: list[Problem] = field(default_factory=list)
 
@@ -171,6 +172,7 @@ class Renderer:
         kind = self.links.kind(rel)
         file_digest = self.cache.file_digest(self.links.content / rel)
         self.current.refs[rel] = f"{kind}:{file_digest}"
+        self.current.lines.setdefault(rel, self._line(raw))
         if file_digest is None:
             what = "image" if attr == "src" else "link"
             self.error(raw, f"broken {what} '{raw}': no file {self.links.content / rel}")

@@ -12,6 +12,7 @@ from .cache import Cache
 from .config import BuildConfig, load_course
 from .discover import discover
 from .errors import ContentError, Problem, Problems
+from .handout_links import check_handout_links
 from .manifest import dumps, manifest
 from .markdown_html import LinkMap, render_all
 from .model import Course
@@ -59,6 +60,7 @@ def load(config: BuildConfig, cache: Cache, problems: Problems) -> Loaded | None
         kms_pages={p.rel: p.url for p in course.kms_pages},
     )
     rendered = render_all(docs.docs, links, cache, problems, config.jobs)
+    check_handout_links(course, docs, handles, rendered, problems)
     docs.html = [r.html for r in rendered]
     docs.digests = [r.digest for r in rendered]
     docs.assets = [r.assets for r in rendered]

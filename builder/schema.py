@@ -17,7 +17,9 @@ from .errors import Problems
 from .yamlfile import LineDict
 
 REQUIRED: Any = object()
-STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# As the brief writes them (SOM12.01, PA06.2): an id names a file (steps/<id>.html), a URL
+# fragment (/learn/#<id>) and an xAPI IRI, so it holds no space, slash or other punctuation.
+STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TALLY_ID = re.compile(r"^[A-Za-z0-9]{3,32}$")
 STREAM_UID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -88,8 +90,14 @@ def _between(low: float, high: float, *, low_open: bool = False) -> Check:
 def _step_id(value: Any) -> str | None:
     if STEP_ID.match(value):
         return None
+    squeezed = "".join(value.split())
+    if squeezed != value and STEP_ID.match(squeezed):
+        return (
+            f"invalid id {value!r}: ids name files and addresses, so they hold no spaces; "
+            f"write '{squeezed}'"
+        )
     return (
-        f"invalid id {value!r}: use letters, digits, '-' and '_' (at most 64, "
+        f"invalid id {value!r}: use letters, digits, '.', '-' and '_' (at most 64, "
         "starting with a letter or digit)"
     )
 
@@ -202,7 +210,8 @@ MODULE = Schema(
         Field(
             "id",
             (str,),
-            "Stable module id, e.g. `SOM01`; names its handout folder.",
+            "Stable module id, e.g. `SOM01`; names its handout folder (same characters as a step "
+            "id).",
             check=_step_id,
         ),
         Field("title", (str,), "Module title."),
@@ -223,7 +232,8 @@ LESSON = Schema(
         Field(
             "id",
             (str,),
-            "Stable id, unique in the course: progress and XP follow it.",
+            "Stable id, unique in the course: progress and XP follow it; letters, digits, `.`, `-` "
+            "and `_`, e.g. `SOM01.02` (no spaces: it names a file and an address).",
             check=_step_id,
         ),
         Field("title", (str,), "Step title."),

@@ -12,7 +12,8 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".webm", ".ogv", ".mov")
 
 def validate(config: BuildConfig, course: Course, cache: Cache, problems: Problems) -> None:
     """Check ids are unique and referenced media exist; report every problem found."""
-    if not course.steps and course.modules:
+    if not course.steps and course.modules and not problems.errors:
+        # Only when nothing else explains it: steps that did not parse were reported already.
         problems.error(course.source.path, 1, "the course has no steps")
     _unique_modules(course, problems)
     _unique_steps(course, problems)

@@ -25,7 +25,6 @@ from .errors import CommandError
 
 T = TypeVar("T")
 CSV_FIELDS = ("name", "email", "teamId", "tz")
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # serve's address, when SILLON_BASE_URL is unset
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -52,12 +51,12 @@ def publish(settings: Settings, manifest: Path) -> str:
 def enroll(settings: Settings, rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """Enroll learners and return each with their invite URL; all rows are checked first."""
     api = _api(settings)
-    base_url = settings.base_url or DEFAULT_BASE_URL
+    base_url = settings.site_url()  # SILLON_BASE_URL, else serve's default address
     checked = _check_rows(api, rows)
     invites: list[dict[str, str]] = []
     for name, email, team, tz in checked:
         created = _run(api.create_learner(name, email, team, tz))
-        url = f"{base_url.rstrip('/')}/join/#{created['inviteToken']}"
+        url = f"{base_url}/join/#{created['inviteToken']}"
         invites.append(
             {
                 "userId": created["userId"],
@@ -79,8 +78,7 @@ def reinvite(settings: Settings, email: str, revoke_sessions: bool) -> tuple[str
     if found is None:
         raise CommandError(f"{address} is not enrolled (enroll with `learners add`)")
     token, ended = _run(signin.reinvite(api, found["id"], revoke_sessions))
-    base_url = settings.base_url or DEFAULT_BASE_URL
-    return f"{base_url.rstrip('/')}/join/#{token}", ended
+    return f"{settings.site_url()}/join/#{token}", ended
 
 
 def _check_rows(api: Api, rows: list[dict[str, str]]) -> list[tuple[str, str, str, str]]:

@@ -1,48 +1,55 @@
 """`python build.py serve`: build, serve site/ and the API in one ASGI process, rebuild on edits.
 
-A bad edit is logged and the last good site keeps being served; open pages reload only after a
-build that succeeded.
+A bad edit is logged and the last good site keeps being served; the author's open pages reload
+only after a build that succeeded (serve/author.py: learners' pages never do). The port is taken
+before anything is built or published, so a busy one is one error line and nothing else. Text
+answers are gzipped when the browser takes it (never ranges of a video, nor the event stream).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
+import secrets
+import socket
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
 import watchfiles
 from starlette.applications import Starlette
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import (
-    FileResponse,
-    PlainTextResponse,
-    Response,
-    StreamingResponse,
-)
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
-from starlette.types import Lifespan
+from starlette.types import Lifespan, Scope
 
+from api import sql
 from api.app import Api, application, publish_manifest
 from api.clock import Clock, iso, utc_now
-from api.settings import Settings
+from api.settings import Settings, local_url
 from api.sqlite import SQLiteDatabase
 from builder.cache import Cache
 from builder.config import BuildConfig
 from builder.errors import BuildError
 from builder.pipeline import build
 
-from .site import InjectReload, PagesHeaders, SiteFiles
+from .author import LOOPBACK, Author
+from .demo import demo_link
+from .simulate import SCRIPT_URL, TallySimulator
+from .site import PREVIEW, InjectScripts, PagesHeaders, SiteFiles
 
 log = logging.getLogger("sillon.serve")
 RELOAD_SCRIPT = Path(__file__).resolve().parent / "livereload.js"
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+RELOAD_URL = "/_sillon/livereload.js"
+NOT_GZIPPED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf")  # PDFs are compressed inside
 
 
 class Builds:
@@ -84,12 +91,18 @@ class Builds:
             ok = await asyncio.to_thread(self.run)
             if ok and self.api is not None:
                 await self.publish(self.api)
+                await self.api.learning.course()  # loading it says what Tally steps lack here
         self.changed.set()
         self.changed = asyncio.Event()
 
     async def publish(self, api: Api) -> None:
-        """Make the course just built the local API's current version (authors test as learners)."""
+        """Make the course just built the local API's current version (authors test as
+        learners); a build that changed nothing the API sees publishes nothing."""
         manifest = (self.config.private / "manifest.json").read_text(encoding="utf-8")
+        current = (await api.db.execute(sql.current_course())).first()
+        if current is not None and current["version"] == json.loads(manifest).get("version"):
+            log.info("course unchanged: version %s stays current", current["version"][:12])
+            return
         version = await publish_manifest(api.db, manifest, iso(api.clock()))
         log.info("published course version %s to %s", version[:12], api.settings.db_path)
 
@@ -103,16 +116,15 @@ class Builds:
 
 
 class LiveReload:
-    """The author's side of serve: build events for open pages, and the preview of any step."""
+    """Build events for the author's open pages: reload after a good build, show a failed one."""
 
-    def __init__(self, builds: Builds, stop: asyncio.Event, preview: bool) -> None:
-        self.builds, self.stop, self.preview = builds, stop, preview
+    def __init__(self, builds: Builds, stop: asyncio.Event) -> None:
+        self.builds, self.stop = builds, stop
 
     def routes(self) -> list[Route]:
         return [
             Route("/_sillon/events", self.events, methods=["GET"]),
-            Route("/_sillon/livereload.js", self.script, methods=["GET"]),
-            Route("/_sillon/steps/{name}", self.preview_step, methods=["GET"]),
+            Route(RELOAD_URL, self.script, methods=["GET"]),
         ]
 
     async def events(self, request: Request) -> Response:
@@ -133,22 +145,16 @@ class LiveReload:
             waiter.cancel()
             stopper.cancel()
 
-    async def preview_step(self, request: Request) -> Response:
-        """Any step's fragment, for the author at this machine only (never for learners)."""
-        client = request.client.host if request.client else ""
-        name = request.path_params["name"]
-        path = self.builds.config.out / "steps" / name
-        if not self.preview or client not in LOOPBACK or "/" in name or not path.is_file():
-            return PlainTextResponse("Not Found", status_code=404)
-        return FileResponse(path, media_type="text/html", headers={"Cache-Control": "no-store"})
-
     async def script(self, request: Request) -> Response:
         headers = {"Cache-Control": "no-cache"}
         return FileResponse(RELOAD_SCRIPT, media_type="text/javascript", headers=headers)
 
 
-def lifespan(builds: Builds, api: Api, stop: asyncio.Event, watch: bool) -> Lifespan[Starlette]:
-    """Start watching, forwarding xAPI statements and the first build; stop them at shutdown."""
+def lifespan(
+    builds: Builds, api: Api, stop: asyncio.Event, watch: bool, site: str | None
+) -> Lifespan[Starlette]:
+    """Start watching, forwarding xAPI statements and the first build, then say where to go
+    (`site`: a serve of this machine alone); stop them at shutdown."""
 
     @contextlib.asynccontextmanager
     async def running(app: Starlette) -> AsyncIterator[None]:
@@ -157,6 +163,8 @@ def lifespan(builds: Builds, api: Api, stop: asyncio.Event, watch: bool) -> Life
         forwarding = asyncio.create_task(api.forwarder.run(stop)) if api.forwarder else None
         await asyncio.sleep(0.05)
         await builds.rebuild()
+        if site is not None:
+            await welcome(api, site)
         yield
         stop.set()
         waiting = {t for t in (task, forwarding) if t}
@@ -166,29 +174,55 @@ def lifespan(builds: Builds, api: Api, stop: asyncio.Event, watch: bool) -> Life
     return running
 
 
+async def welcome(api: Api, site: str) -> None:
+    """Print where the author goes: the site, the preview, and a demo learner's sign-in link."""
+    log.info("site: %s/", site)
+    log.info("author preview (every step; your pages reload on save): %s%s", site, PREVIEW)
+    if api.settings.access is None:  # with Cloudflare Access there are no sign-in links
+        link = await demo_link(api, site)
+        log.info("demo learner (a one-time link, new at every start): %s", link)
+
+
 def create_app(
     config: BuildConfig,
     settings: Settings,
     watch: bool = True,
     clock: Clock = utc_now,
     preview: bool = True,
+    site: str | None = None,
 ) -> Starlette:
-    """Return the serve process: the API, live-reload events, and site/ as static files."""
+    """Return the serve process: the API, the author's preview and live reload, and site/ as
+    static files. `preview`: a serve of this machine alone; `site`: its address, to print."""
     api = Api(settings, SQLiteDatabase(settings.db_path), clock)
     builds = Builds(config)
     builds.api = api
     stop = asyncio.Event()
     config.out.mkdir(parents=True, exist_ok=True)
+    author = Author(api, config.out, preview)
+    tally = TallySimulator(api, author)
     app = application(
         api,
         routes=[
-            *LiveReload(builds, stop, preview).routes(),
+            *LiveReload(builds, stop).routes(),
+            *author.routes(),
+            *tally.routes(),
             Mount("/", SiteFiles(api, directory=config.out, html=True, check_dir=False)),
         ],
-        lifespan=lifespan(builds, api, stop, watch),
+        lifespan=lifespan(builds, api, stop, watch, site if preview else None),
     )
-    app.add_middleware(InjectReload)
+
+    def scripts(scope: Scope) -> list[str]:
+        """Live reload for the author's pages; the Tally simulation on the player's page."""
+        player = author.local(scope) and scope["path"].startswith("/learn/")
+        return [RELOAD_URL] * author.present(scope) + [SCRIPT_URL] * player
+
+    app.add_middleware(InjectScripts, scripts=scripts)
     app.add_middleware(PagesHeaders, out=config.out)
+    # Outermost, so it compresses pages as sent (scripts added, headers set).
+    app.add_middleware(
+        GZipMiddleware, minimum_size=1000, compresslevel=6, exclude_content_types=NOT_GZIPPED
+    )
+    tally.app = app
     app.state.stop = stop
     return app
 
@@ -206,20 +240,48 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+class ListenError(Exception):
+    """serve cannot take its address (busy, unknown): one line for people (build.py: exit 2)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, taken before anything is built: a busy port is one error."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}: {exc.strerror or exc}") from None
+    sock = socket.socket(family, kind)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            message = f"port {port} of {host} is busy (another serve?): choose another with --port"
+        else:
+            message = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        raise ListenError(message) from None
+    return sock
+
+
 def serve(config: BuildConfig, host: str, port: int) -> int:
     """Run the serve process until interrupted; return the exit code."""
+    sock = listen(host, port)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
     )
     settings = Settings.from_env(os.environ)
     # The author preview opens every step: only when serving this machine alone.
-    app = create_app(config, settings, preview=host in LOOPBACK)
-    log.info("serving %s at http://%s:%d/ (database %s)", config.out, host, port, settings.db_path)
+    local = host in LOOPBACK
+    if local and settings.tally_secret is None:  # Tally cannot reach it: responses are simulated
+        settings = replace(settings, tally_secret=secrets.token_hex(32))
+    app = create_app(config, settings, preview=local, site=settings.site_url(host, port))
+    log.info("serving %s at %s/ (database %s)", config.out, local_url(host, port), settings.db_path)
     started = time.perf_counter()
     server = _Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3),
         app.state.stop,
     )
-    server.run()
+    server.run(sockets=[sock])
     log.info("stopped after %.0f s", time.perf_counter() - started)
     return 0

@@ -1,10 +1,12 @@
 """site/ served as Cloudflare serves the built site: its `_headers`, no hidden files, the
-404 page, every gated path behind the gate (the same one the Worker runs), and the live-reload
-script added to HTML pages on the way out (the files on disk stay as deployed).
+404 page, every gated path behind the gate (the same one the Worker runs), and serve's scripts
+(live reload for the author) added to HTML pages on the way out (the files on disk stay as
+deployed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import gate
 from api.context import Context
 from builder.headers import headers_for, parse_headers
+
+PREVIEW = "/_sillon/preview.html"  # the one page of serve's own that gets its scripts
 
 
 class PagesHeaders:
@@ -54,18 +58,20 @@ class PagesHeaders:
         return self.rules
 
 
-class InjectReload:
-    """Add the live-reload script to every HTML page, so built pages stay as deployed."""
+class InjectScripts:
+    """Add serve's own scripts to the HTML pages whose request asks for them (`scripts` says
+    which: live reload for the author only), so built pages stay as deployed."""
 
-    TAG = b'<script src="/_sillon/livereload.js" defer></script>\n</head>'
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, scripts: Callable[[Scope], list[str]]) -> None:
+        self.app, self.scripts = app, scripts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/_sillon/")):
+        page = scope["type"] == "http" and not scope["path"].startswith(("/api/", "/_sillon/"))
+        wanted = self.scripts(scope) if page or scope.get("path") == PREVIEW else []
+        if not wanted:
             await self.app(scope, receive, send)
             return
+        tags = b"".join(b'<script src="%s" defer></script>\n' % url.encode() for url in wanted)
         start: Message | None = None
         body: list[bytes] = []
 
@@ -84,7 +90,7 @@ class InjectReload:
             body.append(message.get("body", b""))
             if message.get("more_body"):
                 return
-            html = b"".join(body).replace(b"</head>", self.TAG, 1)
+            html = b"".join(body).replace(b"</head>", tags + b"</head>", 1)
             headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
             headers.append((b"content-length", str(len(html)).encode()))
             await send({**start, "headers": headers})

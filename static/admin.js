@@ -76,6 +76,21 @@
       .catch(trouble);
   }
 
+  // Start a learner's course again from the first step (their XP and badges stay), then show
+  // the team again: the figures and the learners moved.
+  function reset(learner) {
+    if (!window.confirm(s.resetConfirm.replace("{name}", learner.name))) return;
+    postJson("/admin/reset", { userId: learner.userId })
+      .then(function () {
+        const done = document.getElementById("admin-reset-done");
+        done.textContent = s.resetDone.replace("{name}", learner.name);
+        done.hidden = false;
+        delete document.getElementById("admin-learners").dataset.loaded;
+        return showTeam(teamView.dataset.team);
+      })
+      .catch(trouble);
+  }
+
   function showLogin(message) {
     view.hidden = true;
     signOut.hidden = true;
@@ -224,8 +239,11 @@
       cell(row, learner.name, true);
       const where = learner.currentStep === "(finished)" ? s.finished
         : learner.currentStep === "(not started)" ? s.notStarted
+        : learner.currentStep === "(never signed in)" ? s.neverSignedIn
         : titles[learner.currentStep] || learner.currentStep;
       cell(row, where);
+      cell(row, learner.lastActive ? day.format(new Date(learner.lastActive)) : "–").title =
+        learner.lastActive;
       cell(row, learner.courseVersionLabel || "–").title = learner.courseVersion;
       cell(row, learner.versionsFollowed || "–");
       cell(row, number.format(learner.completed));
@@ -236,6 +254,13 @@
       again.textContent = s.reissue;
       again.addEventListener("click", function () { reissue(learner); });
       cell(row, again);
+      const restart = document.createElement("button");
+      restart.type = "button";
+      restart.className = "button";
+      restart.dataset.action = "reset";
+      restart.textContent = s.reset;
+      restart.addEventListener("click", function () { reset(learner); });
+      cell(row, restart);
       body.appendChild(row);
     });
     details.dataset.loaded = team;
@@ -252,6 +277,7 @@
 
   function render(insight) {
     fill("learners", number.format(insight.learners));
+    fill("never-signed-in", number.format(insight.neverSignedIn));
     fill("not-started", number.format(insight.notStarted));
     fill("finished", number.format(insight.finished));
     fill("version", insight.course.label ? insight.course.label + " · " + insight.course.version.slice(0, 10) : "–");

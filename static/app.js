@@ -16,10 +16,20 @@
     button.addEventListener("click", function () { window.print(); });
   });
 
+  // The learner's progress; null when nobody is signed in (401), undefined when the API is away.
   function learner() {
     return fetch(api + "/learner", { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .catch(function () { return null; });
+      .then(function (response) {
+        if (response.status === 401) return null;
+        return response.ok ? response.json() : undefined;
+      })
+      .catch(function () { return undefined; });
+  }
+
+  // Signed out: the page says how to get in instead of waiting for a progress that never comes.
+  function signedOut() {
+    document.querySelectorAll("[data-signed-in]").forEach(function (part) { part.hidden = true; });
+    document.querySelectorAll("[data-signed-out]").forEach(function (part) { part.hidden = false; });
   }
 
   function setProgress(target, done, total) {
@@ -58,6 +68,8 @@
     const cta = document.querySelector("[data-fill='cta']");
     if (cta && open && completed.size) cta.textContent = cta.dataset.continue + " : " + me.currentStep.title;
     if (cta && !open) cta.hidden = true;
+    const finished = document.querySelector("[data-fill='finished']");
+    if (finished) finished.hidden = Boolean(open) || !steps.length; // the end of the course
   }
 
   function text(tag, value, className) {
@@ -74,6 +86,10 @@
     document.querySelector("[data-fill='me-level']").textContent = String(me.level);
     document.querySelector("[data-fill='me-streak']").textContent = String(me.streak.current);
     setProgress("course", me.completed.length, me.totalSteps);
+    document.querySelector("[data-fill='me-next-level']").textContent = box.dataset.nextLevel
+      .replace("{xp}", String(me.xpToNextLevel))
+      .replace("{level}", String(me.level + 1));
+    const date = new Intl.DateTimeFormat(document.documentElement.lang, { dateStyle: "long" });
     const earned = document.querySelector("[data-fill='me-badges']");
     const todo = document.querySelector("[data-fill='me-badges-todo']");
     me.badges.forEach(function (badge) {
@@ -84,7 +100,7 @@
       item.className = "badge";
       item.dataset.earned = String(Boolean(badge.earnedAt));
       item.appendChild(text("strong", name));
-      const when = badge.earnedAt ? box.dataset.earnedOn + " " + badge.earnedAt.slice(0, 10) : rule;
+      const when = badge.earnedAt ? box.dataset.earnedOn + " " + date.format(new Date(badge.earnedAt)) : rule;
       item.appendChild(text("span", when, "muted"));
       (badge.earnedAt ? earned : todo).appendChild(item);
     });
@@ -136,7 +152,10 @@
       .then(function () { window.location.assign("/"); });
   }
 
-  learner().then(function (me) {
+  const signedIn = learner();
+  window.Sillon.learner = signedIn;
+  signedIn.then(function (me) {
+    if (me === null) return signedOut();
     if (!me) return;
     document.querySelectorAll("[data-action='sign-out']").forEach(function (button) {
       button.hidden = false;

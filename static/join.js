@@ -1,17 +1,20 @@
 // The sign-in link (/join/#<token>): trade the token for a session cookie, then start learning.
 // A link works once: a used or expired one says so (by the API's error code) and offers the
-// email form, as does the page opened without a token.
+// email form, as does the page opened without a token. A link pasted into this tab's address bar
+// only changes the hash: it is taken too. Refused for too many attempts (429), the page counts
+// down the seconds the API asks for and tries again: the link is not said to be invalid.
 "use strict";
 (function () {
   const panel = document.getElementById("join");
   if (!panel) return;
   const api = document.body.dataset.api || "/api";
-  const token = window.location.hash.slice(1);
+  let token = "";
+  let timer = 0;
   const failed = document.getElementById("join-failed");
+  const invalid = failed.textContent;
+  const working = document.getElementById("join-status");
   const form = document.getElementById("join-email");
   const status = document.getElementById("join-email-status");
-  // Forget the token in the address bar and history: it is a personal key.
-  history.replaceState(null, "", window.location.pathname);
 
   function post(path, body) {
     return fetch(api + path, {
@@ -31,11 +34,54 @@
   }
 
   function fail(reason) {
-    document.getElementById("join-status").hidden = true;
+    working.hidden = true;
     const messages = { link_used: panel.dataset.used, link_expired: panel.dataset.expired };
-    if (messages[reason]) failed.textContent = messages[reason];
+    failed.textContent = messages[reason] || invalid;
     failed.hidden = !token;
     form.hidden = false;
+  }
+
+  // Seconds to wait, from the refusal's `retryAfter` or its Retry-After header (5 when neither).
+  function retryAfter(response) {
+    const header = Number(response.headers.get("Retry-After"));
+    return response
+      .json()
+      .then(function (body) { return (body.error && body.error.retryAfter) || header || 5; })
+      .catch(function () { return header || 5; });
+  }
+
+  function countDown(seconds) {
+    working.hidden = false;
+    if (seconds <= 0) {
+      working.textContent = panel.dataset.working;
+      return signIn();
+    }
+    working.textContent = panel.dataset.retrying.replace("{n}", String(seconds));
+    timer = setTimeout(function () { countDown(seconds - 1); }, 1000);
+  }
+
+  function signIn() {
+    post("/session", { inviteToken: token })
+      .then(function (response) {
+        if (response.ok) return window.location.replace(panel.dataset.next);
+        if (response.status === 429) return retryAfter(response).then(countDown);
+        return code(response).then(fail);
+      })
+      .catch(function () { fail(""); });
+  }
+
+  // The token from the address bar, then forgotten there and in history: it is a personal key.
+  function start() {
+    const fresh = window.location.hash.slice(1);
+    if (!fresh) return;
+    token = fresh;
+    history.replaceState(null, "", window.location.pathname);
+    clearTimeout(timer);
+    failed.hidden = true;
+    form.hidden = true;
+    working.textContent = panel.dataset.working;
+    working.hidden = false;
+    signIn();
   }
 
   form.addEventListener("submit", function (submitted) {
@@ -54,11 +100,7 @@
       .then(function (message) { status.textContent = message; });
   });
 
-  if (!token) return fail("");
-  post("/session", { inviteToken: token })
-    .then(function (response) {
-      if (response.ok) return window.location.replace(panel.dataset.next);
-      return code(response).then(fail);
-    })
-    .catch(function () { fail(""); });
+  window.addEventListener("hashchange", start);
+  if (!window.location.hash.slice(1)) return fail("");
+  start();
 })();

@@ -1,6 +1,7 @@
 // The player: only the learner's open step, forward only. The server decides when a step is
-// complete; the player shows it, reports what the learner does through the durable queue, and
-// opens the next step when the server says so.
+// complete; the player shows it, reports what the learner does through the durable queue. A
+// done step stays open (a reload keeps its text) until the learner moves on: the Next button
+// (POST /api/next), after which it is closed for good.
 "use strict";
 (function () {
   const root = document.getElementById("player");
@@ -11,8 +12,7 @@
   const next = document.getElementById("next");
   const status = document.getElementById("status");
   const where = document.getElementById("where");
-  const speedControl = document.getElementById("speed-control");
-  const speed = document.getElementById("speed");
+  const SPEED_KEY = "sillon.speed"; // the learner's chosen speed, for every video
   const toast = document.getElementById("toast");
   const queue = window.SillonQueue;
   let me = null;
@@ -45,6 +45,38 @@
     bar.querySelector(".progress-bar").style.width = percent + "%";
   }
 
+  // The end of the course: time on the steps, XP, badges earned, each quiz's best score.
+  function summarize() {
+    const box = document.getElementById("finished-summary");
+    if (!box || !me.summary) return;
+    const badges = me.badges.filter(function (b) { return b.earnedAt; }).map(badgeName);
+    const rows = [
+      [box.dataset.tTime, duration(me.summary.seconds)],
+      [T.tXp, String(me.xp)],
+      [box.dataset.tBadges, badges.join(", ") || box.dataset.tNone],
+    ].concat(me.summary.quizzes.map(function (q) { return [q.title, Math.round(q.score * 100) + " %"]; }));
+    box.innerHTML = "";
+    rows.forEach(function (row) {
+      const term = document.createElement("dt");
+      term.textContent = row[0];
+      const value = document.createElement("dd");
+      value.textContent = row[1];
+      box.append(term, value);
+    });
+  }
+
+  // A badge's name in the course's language (the page lists them), else the API's.
+  function badgeName(badge) {
+    const known = document.querySelector("#badge-text [data-id='" + CSS.escape(badge.id) + "']");
+    return known ? known.dataset.name : badge.name;
+  }
+
+  function duration(seconds) {
+    const h = Math.floor(seconds / 3600);
+    const m = Math.round((seconds % 3600) / 60);
+    return h ? h + " h " + String(m).padStart(2, "0") : Math.max(1, m) + " min";
+  }
+
   function locate(stepId) {
     if (!outline) return null;
     for (const module of outline.modules) {
@@ -71,7 +103,10 @@
     clearInterval(pollTimer);
     if (!me) return show("signed-out");
     setProgress();
-    if (!me.currentStep) return show("finished");
+    if (!me.currentStep) {
+      summarize();
+      return show("finished");
+    }
     const wanted = decodeURIComponent(window.location.hash.slice(1));
     if (wanted && wanted !== me.currentStep.id && locate(wanted)) {
       const closed = me.completed.indexOf(wanted) >= 0;
@@ -92,7 +127,6 @@
     if (window.location.hash.slice(1) !== step.id) history.replaceState(null, "", "/learn/#" + step.id);
     next.disabled = true;
     status.textContent = "";
-    speedControl.hidden = true;
     const place = locate(step.id);
     where.textContent = place ? place.module.id + " · " + place.module.title + " · " + (place.index + 1) + "/" + place.module.steps.length : "";
     return fetch("/steps/" + encodeURIComponent(step.id) + ".html", { credentials: "same-origin" })
@@ -105,6 +139,7 @@
         stepBox.dataset.loaded = step.id;
         if (window.Sillon) window.Sillon.scrollable(stepBox);
         show("player-main");
+        if (me && me.currentStepDone && me.currentStep.id === step.id) finishedBefore(step);
         if (step.type === "video") return video(step);
         if (step.type === "quiz") return stepBox.querySelector("[data-tally-form]") ? tally(step) : quiz(step);
         return lesson(step);
@@ -136,7 +171,7 @@
             queue.push(API + "/video-event", body);
           },
         });
-        speedOptions(info.maxRate);
+        speedOptions(info.maxRate, media);
       });
     });
   }
@@ -173,22 +208,51 @@
     });
   }
 
-  function speedOptions(cap) {
-    speed.innerHTML = "";
-    [1, 1.25, 1.5, 1.75, 2, 2.5, 3].filter(function (r) { return r <= cap; }).forEach(function (rate) {
+  // The speed control sits with the video (in its figure); the chosen speed, within the
+  // course's cap, is remembered across reloads and videos.
+  function speedOptions(cap, media) {
+    const speed = stepBox.querySelector("#speed");
+    if (!speed) return;
+    const rates = [1, 1.25, 1.5, 1.75, 2, 2.5, 3].filter(function (r) { return r <= cap; });
+    rates.forEach(function (rate) {
       const option = document.createElement("option");
       option.value = String(rate);
       option.textContent = rate + "×";
       speed.appendChild(option);
     });
-    speedControl.hidden = false;
+    function choose(rate) {
+      speed.value = String(rate);
+      media.defaultPlaybackRate = rate; // kept when the media (re)loads
+      if (tracker) tracker.setRate(rate);
+    }
+    const saved = Number(localStorage.getItem(SPEED_KEY)) || 1;
+    choose(rates.filter(function (r) { return r <= saved; }).pop() || 1);
+    speed.addEventListener("change", function () {
+      localStorage.setItem(SPEED_KEY, speed.value);
+      choose(Number(speed.value));
+    });
+    stepBox.querySelector("#speed-control").hidden = false;
   }
 
-  speed.addEventListener("change", function () {
-    if (tracker) tracker.setRate(Number(speed.value));
-  });
+  // A step done before this page was opened (a reload, Back from a link in its text): the
+  // learner reads it again, then moves on.
+  function finishedBefore(step) {
+    step.done = true;
+    next.disabled = false;
+    const form = stepBox.querySelector("form.quiz");
+    if (step.type === "quiz" && form) {
+      form.querySelectorAll("input, button").forEach(function (input) { input.disabled = true; });
+      form.dataset.done = "1";
+      const result = document.createElement("p");
+      result.className = "quiz-result";
+      result.dataset.passed = "true";
+      result.textContent = T.tPassed;
+      form.appendChild(result);
+    }
+  }
 
   function lesson(step) {
+    if (me && me.currentStepDone) return; // read already: Next is open
     const button = document.createElement("button");
     button.type = "button";
     button.className = "button";
@@ -209,6 +273,7 @@
     const submit = form.querySelector("button[type=submit]");
     submit.disabled = true;
     json(API + "/quiz-attempt?stepId=" + encodeURIComponent(step.id)).then(function (answer) {
+      if (form.dataset.done) return; // passed already: no attempt to show
       if (answer.status !== 200) {
         status.textContent = answer.body && answer.body.error ? answer.body.error.message : "";
         return;
@@ -333,40 +398,14 @@
     pace(form, answer.retryAfter);
   }
 
+  // A Tally quiz (static/tally.js): its form, then its result, which lands by webhook.
   function tally(step) {
-    const box = stepBox.querySelector("[data-tally-form]");
-    const wait = document.createElement("p");
-    wait.className = "quiz-wait";
-    wait.setAttribute("role", "status");
-    box.appendChild(wait);
-    formLink(step, box, wait);
-    // The score arrives by webhook: watch for the step to be done on the server.
-    pollTimer = setInterval(function () {
-      refresh().then(function () {
-        if (me && (!me.currentStep || me.currentStep.id !== step.id)) {
-          clearInterval(pollTimer);
-          complete({ xp: [], badges: [] }, true);
-        }
-      });
-    }, 4000);
-  }
-
-  // The form with its signed field, once the cooldown after failed responses is over.
-  function formLink(step, box, wait) {
-    json(API + "/tally-link?stepId=" + encodeURIComponent(step.id)).then(function (answer) {
-      const error = answer.body && answer.body.error;
-      if (answer.status === 429 && error && error.retryAfter) {
-        box.querySelectorAll("iframe").forEach(function (frame) { frame.remove(); });
-        return countdownIn(wait, error.retryAfter, function () { formLink(step, box, wait); });
-      }
-      if (answer.status !== 200) return;
-      const frame = document.createElement("iframe");
-      frame.src = answer.body.formUrl;
-      frame.title = step.title;
-      frame.className = "tally-frame";
-      frame.loading = "lazy";
-      box.appendChild(frame);
-      status.textContent = T.tTallyWaiting;
+    window.SillonTally(step, stepBox.querySelector("[data-tally-form]"), {
+      api: API, T: T, json: json, status: status, countdownIn: countdownIn, complete: complete,
+      me: function () { return me; },
+      learned: function (fresh) { me = fresh; },
+      poll: function (tick) { pollTimer = setInterval(tick, 3000); },
+      stop: function () { clearInterval(pollTimer); },
     });
   }
 
@@ -412,9 +451,12 @@
       return;
     }
     if (answer.stepId !== current.id || answer.replayed && stepBox.dataset.loaded !== current.id) return;
+    if (item.url.indexOf("/next") >= 0) return moved();
     if (item.url.indexOf("/quiz-submission") >= 0) return graded(answer);
-    if (answer.complete) complete(answer);
-    else if (answer.completesIn) reportAgain(answer.stepId, answer.completesIn);
+    if (answer.complete) {
+      if (!current.done) complete(answer); // once: a video watched again completes again
+      current.done = true;
+    } else if (answer.completesIn) reportAgain(answer.stepId, answer.completesIn);
   });
 
   // Enough of the video is watched but sooner than the speed cap allows: the server completes
@@ -427,13 +469,18 @@
     }, Math.ceil(seconds * 1000) + 250);
   }
 
+  // Next: the server closes the done step and opens the following one (or the end).
   next.addEventListener("click", function () {
     next.disabled = true;
+    if (current) queue.push(API + "/next", { stepId: current.id });
+  });
+
+  function moved() {
     refresh().then(function () {
       if (me && me.currentStep) history.pushState(null, "", "/learn/#" + me.currentStep.id);
       render();
     });
-  });
+  }
 
   window.addEventListener("popstate", function () { refresh().then(render); });
   window.addEventListener("hashchange", function () { refresh().then(render); });

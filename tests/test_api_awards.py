@@ -8,9 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.client import Cohort, assert_error, event
+from support.client import Cohort, assert_error, event, move_on
 from support.course import edit
-from support.journey import RIGHT, finish_module_one, rows, watch, watch_whole_video
+from support.journey import (
+    RIGHT,
+    finish_module_one,
+    rows,
+    watch,
+    watch_and_move_on,
+    watch_whole_video,
+)
 from support.small_course import lesson_done, small_cohort, submit_quiz
 
 from builder.config import BuildConfig
@@ -43,8 +50,9 @@ def test_api_course_end_and_kms_unlock_per_module(app: Cohort) -> None:
 
 def test_api_xp_equals_sum_of_logs_and_awards_once(app: Cohort) -> None:
     _, browser = app.learner()
-    watch_whole_video(app, browser)
+    watch_and_move_on(app, browser)
     submit_quiz(browser, "quiz-1", RIGHT)
+    move_on(browser, "quiz-1")
     eid = event()
     for _ in range(3):
         lesson_done(browser, "texte", eid=eid)

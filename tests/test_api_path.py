@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.client import Cohort, assert_error, cohort, event
+from support.client import Cohort, assert_error, cohort, event, move_on
 from support.course import make_course
 from support.journey import RIGHT, rows, watch, watch_whole_video
 from support.small_course import lesson_done, small_cohort, submit_quiz
@@ -32,7 +32,8 @@ def test_api_video_completes_from_server_rules(app: Cohort) -> None:
         "badges"
     ]
     progress = browser.get("/api/learner").json()
-    assert progress["completed"] == ["intro"] and progress["currentStep"]["id"] == "quiz-1"
+    assert progress["completed"] == ["intro"] and progress["currentStep"]["id"] == "intro"
+    assert progress["currentStepDone"] is True, "done, it stays open until the learner moves on"
     assert progress["xp"] == 15, "video +10 and the first learning day +5"
 
 
@@ -156,6 +157,11 @@ def test_api_past_and_future_steps_are_refused(app: Cohort) -> None:
     video = browser.get("/api/playback?stepId=intro").json()["url"]
     assert browser.get(video).status_code == 200
     watch_whole_video(app, browser)
+    assert browser.get(video).status_code == 200, (
+        "a done step stays open until the learner moves on"
+    )
+    assert_error(browser.get("/steps/quiz-1.html"), 403, "step_locked")
+    assert move_on(browser, "intro").status_code == 200
     assert_error(browser.get(video), 403, "media_locked")
     assert_error(watch(browser, [[0, 5]]), 409, "step_closed")
     assert_error(browser.get("/steps/intro.html"), 409, "step_closed")

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.client import Cohort, assert_error, cohort
+from support.client import Cohort, assert_error, cohort, move_on
 from support.course import make_course
-from support.journey import RIGHT, post_hook, reach_tally_step, rows, watch_whole_video
+from support.journey import RIGHT, post_hook, reach_tally_step, rows, watch_and_move_on
 from support.small_course import small_cohort, submit_quiz
 from support.tally import tally_payload
 
@@ -25,7 +25,7 @@ def app(tmp_path: Path) -> Iterator[Cohort]:
 
 def test_api_quiz_graded_on_server_with_retake(app: Cohort) -> None:
     _, browser = app.learner()
-    watch_whole_video(app, browser)
+    watch_and_move_on(app, browser)
     wrong = submit_quiz(browser, "quiz-1", [0, [0]]).json()
     assert (
         wrong["score"],
@@ -57,7 +57,7 @@ def test_api_quiz_graded_on_server_with_retake(app: Cohort) -> None:
 )
 def test_api_quiz_rejects_malformed_answers(app: Cohort, answers: object) -> None:
     _, browser = app.learner()
-    watch_whole_video(app, browser)
+    watch_and_move_on(app, browser)
     assert_error(submit_quiz(browser, "quiz-1", answers), 422, "invalid_answers")
     assert rows(app, "SELECT COUNT(*) FROM quiz_attempts") == [(0,)]
 
@@ -81,7 +81,10 @@ def test_api_tally_hook_scores_the_open_step_once(app: Cohort) -> None:
         "Tally retries: same answer, nothing new"
     )
     progress = browser.get("/api/learner").json()
-    assert progress["currentStep"] is None and progress["completed"][-1] == "final"
+    assert progress["currentStep"]["id"] == "final" and progress["currentStepDone"] is True
+    assert progress["completed"][-1] == "final"
+    assert move_on(browser, "final").json()["nextStep"] is None, "the end of the course"
+    assert browser.get("/api/learner").json()["currentStep"] is None
     assert rows(app, "SELECT COUNT(*) FROM xp_logs WHERE cause = 'quiz:final'") == [(1,)]
     assert rows(app, "SELECT source, passed FROM quiz_attempts WHERE step_id = 'final'") == [
         ("tally", 0),

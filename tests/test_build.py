@@ -47,7 +47,7 @@ def test_build_writes_pages_fragments_and_handout(course: Path) -> None:
     ]:
         assert page in files, page
     intro = files["steps/intro.html"].decode()
-    assert '<a href="/kms/M1/fiche.html">la fiche</a>' in intro
+    assert '<a href="/kms/M1/fiche.html">la fiche</a>' in files["kms/index.html"].decode()
     assert re.search(
         r'<img alt="Un schéma" loading="lazy" src="/media/schema\.[0-9a-f]{10}\.svg"', intro
     )
@@ -207,15 +207,14 @@ def test_build_headers_file_is_strict_and_caches_fingerprinted_assets(course: Pa
     assert headers_for("/steps/intro.html", rules)["cache-control"] == "private, no-store"
 
 
-@pytest.mark.parametrize("which", ["small", "example"])
+@pytest.mark.parametrize("which", ["small", "example", "english"])
 def test_build_pages_have_no_inline_scripts_or_styles(
     course: Path, tmp_path: Path, which: str
 ) -> None:
-    from support.course import EXAMPLE
+    from support.course import ENGLISH, EXAMPLE
 
-    config = config_for(
-        course if which == "small" else EXAMPLE, out=tmp_path / "out", private=tmp_path / "p"
-    )
+    content = {"small": course, "example": EXAMPLE, "english": ENGLISH}[which]
+    config = config_for(content, out=tmp_path / "out", private=tmp_path / "p")
     run_build(config)
     for name, data in site_files(config.out).items():
         if name.endswith(".html"):

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 from support.browser import sign_in
-from support.client import Cohort, assert_error, cohort
+from support.client import Cohort, assert_error, cohort, move_on
 from support.course import EXAMPLE, ROOT, config_for, edit, make_course, write
 from support.journey import finish_module_one, post_hook, reach_tally_step
 from support.launch import Site
@@ -323,7 +323,6 @@ def test_handout_pdf_cached_by_its_inputs(tmp_path: Path) -> None:
 def test_handout_pdf_none_without_handout(tmp_path: Path) -> None:
     content = make_course(tmp_path)
     shutil.rmtree(content / "kms")
-    edit(content, "modules/m1/intro.md", "Voir [la fiche](../../kms/M1/fiche.md).", "")
     config = config_for(content)
     build_site(config)
     assert not (config.out / handout_pdf.SITE_PATH).exists()
@@ -438,6 +437,7 @@ def test_handout_pdf_gate_opens_with_the_whole_handout(policy: tuple[str, Cohort
     else:
         assert_error(browser.get("/kms/handout.pdf"), 403, "kms_locked")
     assert post_hook(app, tally_payload(token, 90)).json()["passed"]
+    assert move_on(browser, "final").status_code == 200  # the end of the course
     assert_pdf(browser.get("/kms/handout.pdf"))
     assert_error(app.client.get("/kms/handout.pdf"), 401, "unauthorized")
 

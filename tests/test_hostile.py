@@ -52,9 +52,9 @@ def test_hostile_text_is_stored_verbatim_and_harmless(app: Cohort) -> None:
 )
 def test_hostile_absurd_quiz_numbers(app: Cohort, answers: object, code: str) -> None:
     _, browser = app.learner()
-    from support.journey import watch_whole_video
+    from support.journey import watch_and_move_on
 
-    watch_whole_video(app, browser)
+    watch_and_move_on(app, browser)
     response = browser.post(
         "/api/quiz-submission", json={"eventId": event(), "stepId": "quiz-1", "answers": answers}
     )

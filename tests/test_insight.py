@@ -39,6 +39,7 @@ LEARNERS_HEADER = [
     "xp",
     "streak",
     "openSince",
+    "lastActive",
 ]
 
 
@@ -61,12 +62,13 @@ def test_insight_team_figures_are_exact(app: Cohort) -> None:
         "2026-11-26T09:10:00.000Z",
         7,
     )
-    assert (body["learners"], body["notStarted"], body["finished"], body["elsewhere"]) == (
+    assert (body["learners"], body["neverSignedIn"], body["notStarted"], body["finished"]) == (
         5,
-        1,
-        1,
+        1,  # Eve (test_insight_day.py: never signed in is not "not started")
         0,
+        1,
     )
+    assert body["elsewhere"] == 0
     figures = [
         (
             s["id"],
@@ -247,7 +249,7 @@ def test_insight_versions_say_which_version_each_learner_followed(
         ("Bob", second, "v2", "v1 v2", "fin", "3", "1"),
         ("Cyd", first, "v1", "v1", "quiz", "1", "1"),
         ("Dan", first, "v1", "", "lire", "0", "0"),
-        ("Eve", "", "", "", "(not started)", "0", "0"),
+        ("Eve", "", "", "", "(never signed in)", "0", "0"),
     ]
     listed = get(app, "/api/admin/learners?teamId=blue").json()
     assert listed["teamId"] == "blue"

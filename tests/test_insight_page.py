@@ -69,8 +69,9 @@ def check_team_steps(page: Any) -> None:
     assert page.text_content("[data-fill='learners']") == "2"
     first = page.locator("#admin-steps tbody tr[data-step-id='som01-bienvenue'] td")
     cells = [" ".join(t.split()) for t in first.all_text_contents()]
-    # position, module, on the step (Bob), stalled, finished by (Ada), median, first try
-    assert cells[:4] == ["1", "SOM01", "1", "0"] and cells[4].startswith("1 (50")
+    # position, module, on the step (Bob, and Ada: her video done, the step stays open until
+    # she moves on), stalled, finished by (Ada), median, first try
+    assert cells[:4] == ["1", "SOM01", "2", "0"] and cells[4].startswith("1 (50")
     assert page.locator("#admin-steps caption").text_content() == "Le parcours étape par étape"
     screenshot(page, "admin-insight-1280")
     assert page.evaluate("sessionStorage.getItem('sillon-admin-token')") == ADMIN
@@ -88,7 +89,7 @@ def check_steps_download(page: Any) -> None:
     assert (rows[0]["stepId"], rows[0]["completed"], rows[0]["onStep"]) == (
         "som01-bienvenue",
         "1",
-        "1",
+        "2",
     )
 
 
@@ -99,18 +100,21 @@ def check_learners(page: Any) -> None:
     page.locator("#admin-learners").scroll_into_view_if_needed()
     screenshot(page, "admin-insight-learners-1280")
     ada = page.locator("#admin-learners tbody tr", has_text="Ada").locator("td")
-    # open step (its title), version followed, versions of finished steps, finished, streak,
-    # and the button that re-issues the learner's sign-in link
-    assert [" ".join(t.split()) for t in ada.all_text_contents()] == [
-        "Bases de données et tables",
+    # open step (its title), last active (a date: test_insight_day.py), version followed,
+    # versions of finished steps, finished, streak, and the buttons that re-issue the learner's
+    # sign-in link and reset them (test_insight_day.py)
+    found = [" ".join(t.split()) for t in ada.all_text_contents()]
+    assert found[:1] + found[2:] == [
+        "Bienvenue dans le cours",
         "v1",
         "v1",
         "1",
         "1",
         "Nouveau lien",
+        "Réinitialiser",
     ]
     page.once("dialog", lambda dialog: dialog.accept())  # "Send Ada a new link?"
-    ada.locator("button").click()
+    ada.locator("button", has_text="Nouveau lien").click()
     page.wait_for_selector("#admin-reissued:not([hidden])", timeout=15_000)
     link = page.input_value("#admin-reissued-url")
     token = link.split("/join/#", 1)[1]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from support.client import Cohort, assert_error, cohort, event
 from support.course import make_course
-from support.journey import RIGHT, watch_whole_video
+from support.journey import RIGHT, watch_and_move_on
 from support.small_course import submit_quiz
 
 
@@ -42,7 +42,7 @@ def test_step_files_open_only_while_the_step_is_open(app: Cohort) -> None:
     for url in files.values():
         assert ada.get(url).status_code == 200, url
         assert_error(app.client.get(url), 401, "unauthorized")  # no session: nothing
-    watch_whole_video(app, ada)  # the step closes for good, its transcript with it
+    watch_and_move_on(app, ada)  # the step closes for good, its transcript with it
     for kind in ("vtt", "webm", "svg"):
         assert_error(ada.get(files[kind]), 403, "media_locked")
     _, bob = app.learner("Bob")  # whose intro is open

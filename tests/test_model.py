@@ -3,7 +3,7 @@
 A `RuleBasedStateMachine` plays random cohorts through `support.client.cohort` (the real app on a real
 SQLite file, with the fake clock): enrolments (two teams, three time zones), sessions, clock
 jumps from seconds to a month, video reports (valid, forged, out of order, seeking ahead,
-replayed, raw NaN/Infinity bodies), quiz submissions, lesson-done, signed (and badly signed)
+replayed, raw NaN/Infinity bodies), quiz submissions, lesson-done, Next, signed (and badly signed)
 Tally webhooks, admin resets, republishes of modified courses, and duplicate or concurrent
 requests. Next to it runs a small model of what each learner legitimately did, written from the
 README's rules (support.model, support.model_world); every answer is predicted by the model and
@@ -212,7 +212,7 @@ class Progression(SignInRules):
             raw = video_body(self.world.course, learner, step.id, "next", chunk, 0, event())
             self.post_event(learner, "/api/video-event", "video", raw)
             self.advance_by(chunk / pace)
-            if self.world.learners[uid].open != step.id:
+            if step.id in self.world.learners[uid].completed:
                 break
 
     def ensure_session(self, uid: str) -> None:
@@ -241,7 +241,9 @@ class Progression(SignInRules):
         step = self.world.course.step(learner.open)
         if step is None:
             return
-        if step.kind == "video":
+        if step.id in learner.completed:
+            self.move_on(learner)
+        elif step.kind == "video":
             self.watch_through(who, pace, 10)
         elif step.kind == "lesson":
             body: dict[str, object] = {"eventId": event(), "stepId": step.id}
@@ -274,7 +276,8 @@ class Progression(SignInRules):
         if learner.uid not in self.last:
             return
         url, raw = self.last[learner.uid]
-        kind = {"/api/video-event": "video", "/api/lesson-done": "lesson"}.get(url, "quiz")
+        kind = {"/api/video-event": "video", "/api/lesson-done": "lesson", "/api/next": "next"}
+        kind = kind.get(url, "quiz")
         self.post_event(learner, url, kind, raw)
 
     @precondition(lambda self: self.people)
@@ -301,12 +304,13 @@ class Progression(SignInRules):
     @precondition(lambda self: self.people)
     @rule(who=LEARNER, where=STEP, eid=EIDS, index=INDEX)
     def lesson_done(self, who: int, where: object, eid: str, index: int) -> None:
-        learner = self.pick(who)
-        body = {
-            "eventId": self.eid_for(learner, eid, index),
-            "stepId": self.step_for(learner, where),
-        }
-        self.post_event(learner, "/api/lesson-done", "lesson", json.dumps(body).encode())
+        self.post_step_event(self.pick(who), "/api/lesson-done", "lesson", where, eid, index)
+
+    @precondition(lambda self: self.people)
+    @rule(who=LEARNER, where=STEP, eid=EIDS, index=INDEX)
+    def next_step(self, who: int, where: object, eid: str, index: int) -> None:
+        """The Next button, on the open step (done or not), a past or a future one."""
+        self.post_step_event(self.pick(who), "/api/next", "next", where, eid, index)
 
     @precondition(lambda self: self.people)
     @rule(
@@ -318,12 +322,8 @@ class Progression(SignInRules):
     )
     def quiz(self, who: int, where: object, answers: object, eid: str, index: int) -> None:
         learner = self.pick(who)
-        body = {
-            "eventId": self.eid_for(learner, eid, index),
-            "stepId": self.step_for(learner, where),
-            "answers": answers,
-        }
-        self.post_event(learner, "/api/quiz-submission", "quiz", json.dumps(body).encode())
+        url = "/api/quiz-submission"
+        self.post_step_event(learner, url, "quiz", where, eid, index, answers=answers)
 
     @precondition(lambda self: self.people)
     @rule(

@@ -191,6 +191,8 @@ def test_quiz_gate_cooldown_follows_the_quiz(tmp_path: Path) -> None:
             "feedback": "score",
             "pass": 0.8,
             "failed": 1,
+            "tried": 1,
+            "lastScore": 0.0,
             "attempts": 1,
             "retryAfter": 30,
             "questions": None,

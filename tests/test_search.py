@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.client import Cohort, assert_error, cohort, event
+from support.client import Cohort, assert_error, cohort, event, move_on
 from support.course import config_for, edit, write
 from support.search import entry, fragments, handout_course
 
@@ -250,8 +250,10 @@ def test_search_script_and_box_ship_with_every_handout_page(tmp_path: Path) -> N
 
 
 def finish(browser: Any, step: str) -> None:
+    """A lesson read, then left (the Next button)."""
     response = browser.post("/api/lesson-done", json={"eventId": event(), "stepId": step})
     assert response.status_code == 200, response.text
+    assert move_on(browser, step).status_code == 200
 
 
 def index_status(browser: Any, where: str) -> int:

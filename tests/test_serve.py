@@ -110,7 +110,9 @@ def test_serve_events_reload_after_good_build_and_report_bad_one(
 
 
 def test_serve_injects_reload_script_but_site_files_stay_clean(server: Site, example: Path) -> None:
-    page = server.get("/board/")
+    author = httpx.Client(base_url=server.url, headers={"Accept-Encoding": "identity"})
+    assert author.get("/_sillon/preview.html").status_code == 200  # the author's browser
+    page = author.get("/board/")
     assert '<script src="/_sillon/livereload.js" defer></script>' in page.text
     assert int(page.headers["content-length"]) == len(page.content)
     assert server.get("/_sillon/livereload.js").status_code == 200

@@ -67,9 +67,9 @@ def test_stream_playback_signs_the_open_video(app: Cohort, key: rsa.RSAPrivateKe
 def test_stream_playback_refused_for_closed_and_locked_steps(app: Cohort) -> None:
     _, browser = app.learner()
     assert_error(browser.get("/api/playback?stepId=quiz-1"), 403, "step_locked")
-    from support.journey import watch_whole_video
+    from support.journey import watch_and_move_on
 
-    watch_whole_video(app, browser)
+    watch_and_move_on(app, browser)
     assert_error(browser.get("/api/playback?stepId=intro"), 409, "step_closed")
     assert_error(app.client.get("/api/playback?stepId=intro"), 401, "unauthorized")
 

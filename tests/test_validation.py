@@ -6,20 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.course import edit, write
-
-import build
-
-
-def run_check(
-    content: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *extra: str
-) -> tuple[int, list[str]]:
-    monkeypatch.chdir(content.parent)
-    code = build.main(["check", "--content", "content", *extra])
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return code, err.splitlines()
-
+from support.course import edit, run_check, write
 
 Mutation = Callable[[Path], None]
 
@@ -105,10 +92,10 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
     ),
     (
         "invalid_step_id",
-        lambda c: edit(c, "modules/m2/texte.md", "id: texte", "id: un texte"),
+        lambda c: edit(c, "modules/m2/texte.md", "id: texte", "id: un/texte"),
         [
-            "content/modules/m2/texte.md:2: invalid id 'un texte': use letters, digits, '-' and '_' "
-            "(at most 64, starting with a letter or digit)"
+            "content/modules/m2/texte.md:2: invalid id 'un/texte': use letters, digits, '.', '-' "
+            "and '_' (at most 64, starting with a letter or digit)"
         ],
     ),
     (
@@ -228,11 +215,8 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
     ),
     (
         "broken_link",
-        lambda c: edit(c, "modules/m1/intro.md", "fiche.md)", "fiches.md)"),
-        [
-            "content/modules/m1/intro.md:8: broken link '../../kms/M1/fiches.md': no file "
-            "content/kms/M1/fiches.md"
-        ],
+        lambda c: edit(c, "kms/index.md", "fiche.md)", "fiches.md)"),
+        ["content/kms/index.md:3: broken link 'M1/fiches.md': no file content/kms/M1/fiches.md"],
     ),
     (
         "broken_image",

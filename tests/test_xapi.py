@@ -24,7 +24,7 @@ from ralph.models.xapi.video.statements import (
     VideoPlayed,
     VideoSeeked,
 )
-from support.client import Cohort, assert_error, cohort, event
+from support.client import Cohort, assert_error, cohort, event, move_on
 from support.course import make_course
 from support.standin import LrsStandIn, verb
 
@@ -55,7 +55,8 @@ def report(browser: Any, spans: list[list[float]], eid: str | None = None, **act
 
 
 def journey(app: Cohort) -> tuple[dict[str, Any], Any]:
-    """Play, pause, seek back, watch to the end; fail then pass the quiz."""
+    """Play, pause, seek back, watch to the end; fail then pass the quiz (moving on after each:
+    moving on writes no statement)."""
     learner, browser = app.learner("Ada")
     assert report(browser, [], action="played", time=0).status_code == 200
     for start in range(0, 120, 10):
@@ -66,9 +67,11 @@ def journey(app: Cohort) -> tuple[dict[str, Any], Any]:
             extra = {"action": "seeked", "timeFrom": 60, "timeTo": 30}
         assert report(browser, [[start, start + 10]], **extra).status_code == 200
         app.clock.advance(seconds=5)
+    assert move_on(browser, "intro").status_code == 200
     for answers in (WRONG, RIGHT):
         sent = {"eventId": event(), "stepId": "quiz-1", "answers": answers}
         assert browser.post("/api/quiz-submission", json=sent).status_code == 200
+    assert move_on(browser, "quiz-1").status_code == 200
     return learner, browser
 
 
@@ -143,6 +146,7 @@ def test_xapi_lesson_and_tally_statements(app: Cohort) -> None:
     _, browser = journey(app)
     done = browser.post("/api/lesson-done", json={"eventId": event(), "stepId": "texte"})
     assert done.status_code == 200, done.text
+    assert move_on(browser, "texte").status_code == 200
     link = browser.get("/api/tally-link?stepId=final").json()
     token = link["formUrl"].split("sillon=", 1)[1]
     assert post_hook(app, tally_payload(token, 90)).status_code == 200

@@ -78,3 +78,53 @@ def sign_in(page: Any, site: Any, name: str = "Ada") -> dict[str, Any]:
     page.goto(created["inviteUrl"])
     page.wait_for_url(site.url + "/", timeout=WAIT)
     return created
+
+
+# -- driving the player, as a learner does ---------------------------------------------------
+
+
+def current(page: Any) -> dict[str, Any]:
+    """The signed-in learner's state (`/api/learner`), as the page fetches it."""
+    me: dict[str, Any] = page.evaluate("fetch('/api/learner').then(r => r.json())")
+    return me
+
+
+def play(page: Any, rate: int | None = None) -> None:
+    """Start the step's video, muted (at `rate` when given)."""
+    speed = f"v.playbackRate = {rate}; " if rate else ""
+    page.evaluate(
+        "() => { const v = document.querySelector('#step video'); v.muted = true; "
+        + speed
+        + "return v.play(); }"
+    )
+
+
+def watch_video(page: Any, rate: float = 2.0) -> None:
+    """Watch the step's video through at `rate`, until "Next" is enabled."""
+    page.wait_for_selector("#step video", timeout=WAIT)
+    page.select_option("#speed", str(int(rate)) if rate == int(rate) else str(rate))
+    play(page)
+    page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
+
+
+def answer_quiz(page: Any, answers: list[list[int]]) -> None:
+    """Tick the choices (shown positions) of each question shown, in order, and submit."""
+    page.wait_for_selector("form.quiz button[type=submit]:not([disabled])", timeout=WAIT)
+    questions = page.locator("form.quiz fieldset.question")
+    for number, picked in enumerate(answers):
+        for choice in picked:
+            questions.nth(number).locator(f"input[value='{choice}']").check()
+    page.click("form.quiz button[type=submit]")
+
+
+def right_answers(site: Site, step_id: str, page: Any = None) -> list[list[int]]:
+    """The right answers of a quiz as the player shows it: for a quiz that draws its questions,
+    the questions and choice order the server drew for this attempt (it shows them again)."""
+    step = next(s for s in site.manifest()["steps"] if s["id"] == step_id)
+    keys = [q["answer"] for q in step["questions"]]
+    if not step.get("draw"):
+        return keys
+    drawn = page.evaluate(
+        "id => fetch('/api/quiz-attempt?stepId=' + id).then(r => r.json())", step_id
+    )["questions"]
+    return [sorted(d["choices"].index(c) for c in keys[d["question"]]) for d in drawn]

@@ -29,6 +29,11 @@ def event() -> str:
     return str(uuid.uuid4())
 
 
+def move_on(browser: TestClient, step: str, eid: str | None = None) -> httpx.Response:
+    """The Next button: leave the done open step for the next one (POST /api/next)."""
+    return browser.post("/api/next", json={"eventId": eid or event(), "stepId": step})
+
+
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     """Every error: the status, and exactly {"error": {"code", "message"}}, with `retryAfter`
     (whole seconds, also the Retry-After header) when it says when to try again."""

@@ -13,6 +13,7 @@ import json
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -179,7 +180,7 @@ class Scenario:
 
     async def learn(self) -> None:
         """The video at 2x (played, paused, seeked, one replay), the quiz failed then passed,
-        the text lesson, the Tally link and the playback."""
+        the text lesson, moving on after each, the Tally link and the playback."""
         for second in range(0, 120, 10):
             body = {
                 "eventId": f"video-{second:04d}",
@@ -191,20 +192,29 @@ class Scenario:
             self.clock.advance(seconds=5)
         replay = {"eventId": "video-0000", "stepId": "intro", "intervals": [[0, 10]]}
         await self.call("POST", "/api/video-event", json=replay)
+        await self.move_on("intro")
         for number, answers in ((1, [0, [0]]), (2, [1, [0, 2]])):
             body = {"eventId": f"quiz-{number:04d}", "stepId": "quiz-1", "answers": answers}
             await self.call("POST", "/api/quiz-submission", json=body)
+        await self.move_on("quiz-1")
         lesson = {"eventId": "lesson-0001", "stepId": "texte"}
         await self.call("POST", "/api/lesson-done", json=lesson)
+        await self.move_on("texte")
         await self.call("GET", "/api/tally-link?stepId=final")
         await self.call("GET", "/api/playback?stepId=intro")
 
+    async def move_on(self, step: str) -> None:
+        """The Next button on a done step."""
+        await self.call("POST", "/api/next", json={"eventId": f"next-{step}", "stepId": step})
+
     async def tally(self, user_id: str) -> None:
-        """The Tally quiz scored by its signed webhook."""
+        """The Tally quiz scored by its signed webhook, then the end of the course."""
         token = hidden_token("s" * 32, user_id, "final", self.clock().timestamp())
         hook = tally_webhook(token, 100, "r1")
         headers = {"Content-Type": "application/json", "Tally-Signature": sign_webhook("t", hook)}
         await self.call("POST", "/api/tally-hook", content=hook, headers=headers)
+        await self.move_on("final")  # the end of the course: its summary
+        await self.call("GET", "/api/learner")
 
     async def xapi(self) -> None:
         """The statements resource paged and filtered, then forwarded to a stand-in LRS."""
@@ -299,6 +309,11 @@ class Scenario:
         self.answers.append(["GATE", "/kms/M1/fiche.html", status, None])
         listed = (await self.recording.execute(sql.all_learners())).rows
         self.answers.append(["CLI", "list", 200, [r["id"] for r in listed]])
+        # A Cloudflare Access learner (no session) seen: what api/context.py writes for them.
+        now = self.clock()
+        seen = sql.learner_seen(ada["userId"], iso(now), iso(now - timedelta(hours=1)))
+        (result,) = await self.recording.batch([seen])
+        self.answers.append(["ACCESS", "seen", 200, result.changes])
 
 
 def stand_in_lrs() -> Starlette:
@@ -317,14 +332,15 @@ def stand_in_lrs() -> Starlette:
 
 
 def statement_functions() -> set[str]:
-    """Every statement-building function of api/sql.py (and api/sql_signin.py, which it
-    re-exports)."""
+    """Every statement-building function of api/sql.py (and api/sql_signin.py and
+    api/sql_xapi.py, which it re-exports)."""
     import inspect
 
     return {
         name
         for name, value in inspect.getmembers(sql, inspect.isfunction)
-        if value.__module__ in (sql.__name__, "api.sql_signin") and not name.startswith("_")
+        if value.__module__ in (sql.__name__, "api.sql_signin", "api.sql_xapi")
+        and not name.startswith("_")
     }
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from builder.config import BuildConfig
 from builder.pipeline import build
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLE = ROOT / "content"
+ENGLISH = ROOT / "examples/english/content"  # the second example: English, dotted ids
 
 
 def write(path: Path, text: str) -> Path:
@@ -42,7 +44,7 @@ def make_course(root: Path, language: str = "fr", duration: int = 8, unlock: str
     )
     write_module_one(content / "modules/m1", duration)
     write_module_two(content / "modules/m2")
-    write(content / "kms/index.md", "# Polycopié\n\nBienvenue.\n")
+    write(content / "kms/index.md", "# Polycopié\n\nBienvenue. Voir [la fiche](M1/fiche.md).\n")
     write(content / "kms/M1/fiche.md", "# Fiche un\n\n[Le script](script.sql)\n")
     write(content / "kms/M1/script.sql", "SELECT 1;\n")
     return content
@@ -61,7 +63,7 @@ def write_module_one(module: Path, duration: int) -> None:
         duration: {duration}
         captions: media/clip.vtt
         ---
-        Bonjour **tout le monde**. Voir [la fiche](../../kms/M1/fiche.md).
+        Bonjour **tout le monde**.
 
         ![Un schéma](img/schema.svg)
         """,
@@ -91,6 +93,18 @@ def write_module_two(module: Path) -> None:
     write(module / "module.yaml", "id: M2\ntitle: Second\nsteps: [texte.md, tally.yaml]\n")
     write(module / "texte.md", "---\nid: texte\ntitle: Un texte\n---\n## Partie\n\nDu texte.\n")
     write(module / "tally.yaml", "id: final\ntitle: Évaluation\ntally: wMx9Qd\n")
+
+
+def run_check(content: Path, monkeypatch: Any, capsys: Any, *extra: str) -> tuple[int, list[str]]:
+    """`python build.py check` of `content` (a folder named content), from its parent: the exit
+    code and the lines it printed."""
+    import build as cli
+
+    monkeypatch.chdir(content.parent)
+    code = cli.main(["check", "--content", "content", *extra])
+    err: str = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err.splitlines()
 
 
 def config_for(content: Path, **options: object) -> BuildConfig:

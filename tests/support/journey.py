@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from starlette.testclient import TestClient
 
-from support.client import Cohort, event
+from support.client import Cohort, event, move_on
 from support.clock import TALLY_SECRET
 from support.tally import signed
 
@@ -40,17 +40,27 @@ def watch_whole_video(app: Cohort, browser: TestClient) -> dict[str, Any]:
     return answer
 
 
+def watch_and_move_on(app: Cohort, browser: TestClient) -> dict[str, Any]:
+    """The intro watched through, then left (the Next button): quiz-1 is open."""
+    answer = watch_whole_video(app, browser)
+    assert move_on(browser, "intro").status_code == 200
+    return answer
+
+
 def finish_module_one(app: Cohort, browser: TestClient) -> None:
-    """The video, then quiz-1 passed: the open step is then 'texte' (M2)."""
+    """The video, then quiz-1 passed, moving on after each: the open step is then 'texte' (M2)."""
     assert [r.status_code for r in watch_through(app, browser)] == [200] * 12
+    assert move_on(browser, "intro").status_code == 200
     body = {"eventId": event(), "stepId": "quiz-1", "answers": RIGHT}
     assert browser.post("/api/quiz-submission", json=body).json()["passed"] is True
+    assert move_on(browser, "quiz-1").status_code == 200
 
 
 def reach_tally_step(app: Cohort, browser: TestClient) -> str:
     """Module one, then the text lesson: the Tally quiz is open; its signed hidden field."""
     finish_module_one(app, browser)
     browser.post("/api/lesson-done", json={"eventId": event(), "stepId": "texte"})
+    move_on(browser, "texte")
     link = browser.get("/api/tally-link?stepId=final").json()
     assert link["formUrl"].startswith("https://tally.so/r/wMx9Qd?sillon=")
     token: str = link["formUrl"].split("sillon=", 1)[1]

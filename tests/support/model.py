@@ -87,10 +87,13 @@ class Course:
     def ends_module(self, step: Step) -> bool:
         return [s.id for s in self.steps if s.module == step.module][-1] == step.id
 
-    def open_for(self, completed: set[str]) -> str | None:
-        """README, "the path rule after a republish"."""
+    def open_for(self, completed: set[str], current: str | None = None) -> str | None:
+        """README, "the path rule after a republish": a done step not yet left (`current`)
+        stays open while it is the furthest one completed."""
         ids = [s.id for s in self.steps]
         furthest = max((ids.index(s) for s in completed if s in ids), default=-1)
+        if current in completed and current in ids and ids.index(current) == furthest:
+            return current
         return next((s for s in ids[furthest + 1 :] if s not in completed), None)
 
 

@@ -126,6 +126,27 @@ class ModelDriver(RuleBasedStateMachine):
         )
         self.expect(response, expected, world)
 
+    def post_step_event(
+        self,
+        learner: Learner,
+        url: str,
+        kind: str,
+        where: object,
+        eid: str,
+        index: int,
+        **more: Any,
+    ) -> None:
+        """An event on a step (`where`: "open" or an id) with an event id of the `eid` choice."""
+        body = {
+            "eventId": self.eid_for(learner, eid, index),
+            "stepId": self.step_for(learner, where),
+        }
+        self.post_event(learner, url, kind, json.dumps({**body, **more}).encode())
+
+    def move_on(self, learner: Learner) -> None:
+        """The player's Next button on a done open step."""
+        self.post_step_event(learner, "/api/next", "next", "open", "new", 0)
+
     def signed_in(self, learner: Learner) -> bool:
         until = learner.session_until
         return until is not None and self.world.now < until and learner.uid in self.browsers

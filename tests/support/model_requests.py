@@ -1,6 +1,6 @@
 """The requests tests/test_model.py sends, built from the state machine's choices: video reports
 of every shape (valid, forged, out of order, seeking ahead, raw NaN/Infinity bodies), the
-player's next request for an open step, and Tally webhooks (signed or not, with a good, forged,
+player's next request for an open step (Next once it is done), and Tally webhooks (signed or not, with a good, forged,
 stale or foreign hidden field)."""
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ def next_request(course: Course, learner: Learner) -> tuple[str, str, dict[str, 
     step = course.step(learner.open)
     if step is None:
         return "/api/lesson-done", "lesson", {"stepId": "intro"}
+    if step.id in learner.completed:
+        return "/api/next", "next", {"stepId": step.id}
     if step.kind == "video":
         resume = resume_point(learner, step.id)
         spans = [[resume, min(resume + 10, step.duration)]]

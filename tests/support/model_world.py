@@ -110,8 +110,8 @@ class World:
         self.badges(who, "streak", streak)
 
     def finish(self, who: Learner, step: Step, perfect: bool = False) -> str | None:
+        """Complete the open step; it stays open until the learner moves on (`move_on`)."""
         who.completed[step.id] = step.kind
-        who.open = self.course.after(step.id)
         if step.kind == "video":
             self.award(who, f"video:{step.id}", XP_VIDEO)
             self.badges(who, "videos", who.count("video"))
@@ -125,13 +125,13 @@ class World:
             who.modules.add(step.module)
             self.award(who, f"module:{step.module}", XP_MODULE)
             self.badges(who, "modules", len(who.modules))
-        return who.open
+        return self.course.after(step.id)
 
     # -- the path --
 
     def place_all(self) -> None:
         for who in self.learners.values():
-            who.open = self.course.open_for(set(who.completed))
+            who.open = self.course.open_for(set(who.completed), who.open)
 
     def acting_step(self, who: Learner, step_id: object) -> Step:
         if not isinstance(step_id, str) or not step_id:
@@ -155,7 +155,7 @@ class World:
         cookie: str | None = None,
         address: str = ADDRESS,
     ) -> Expect:
-        """POST /api/video-event, /api/lesson-done, /api/quiz-submission."""
+        """POST /api/video-event, /api/lesson-done, /api/quiz-submission, /api/next."""
         self.fresh, self.fresh_badges = [], []
         try:
             self.take(WRITES_LIMIT, address)
@@ -184,14 +184,25 @@ class World:
             elif kind == "lesson":
                 if step.kind != "lesson":
                     raise Refused(422, "not_a_text_lesson")
-                self.learning_day(who)
-                fields = {"complete": True, "nextStep": self.finish(who, step)}
+                if step.id not in who.completed:  # a second click records nothing
+                    self.learning_day(who)
+                    self.finish(who, step)
+                fields = {"complete": True, "nextStep": self.course.after(step.id)}
+            elif kind == "next":
+                fields = self.move_on(who, step)
             else:
                 fields = self.quiz(who, step, body.get("answers"))
         except Refused as refused:
             return refused.expect
         fields.update(self.earned(who))
         return Expect(200, fields={"stepId": step.id, **fields}, learner=who.uid, event=(eid, kind))
+
+    def move_on(self, who: Learner, step: Step) -> dict[str, Any]:
+        """README, "One open step": a done step closes when the learner moves on."""
+        if step.id not in who.completed:
+            raise Refused(409, "step_not_done")
+        who.open = self.course.after(step.id)
+        return {"nextStep": who.open}
 
     def earned(self, who: Learner) -> dict[str, Any]:
         """An answer's `xp` and `badges`: what this request awarded (each cause once, ever)."""
@@ -232,13 +243,15 @@ class World:
         wait = None
         if watched + 1e-6 >= required:  # covered: complete once the pace allows it
             wait = max(0.0, required / MAX_RATE - REPORT_PERIOD - elapsed)
-        complete = wait == 0
-        after = self.finish(who, step) if complete else None
+        done = step.id in who.completed  # watched again while the done step stays open
+        complete = wait == 0 or done
+        if complete and not done:
+            self.finish(who, step)
         return {
             "watched": round(watched, 3),
             "complete": complete,
-            "completesIn": round(wait, 3) if wait else None,
-            "nextStep": after,
+            "completesIn": round(wait, 3) if wait and not complete else None,
+            "nextStep": self.course.after(step.id) if complete else None,
         }
 
     def grade(self, step: Step, answers: object) -> tuple[float, list[bool]]:
@@ -291,11 +304,17 @@ class World:
         if passed:
             self.finish(who, step, perfect and first)
 
+    def not_passed(self, who: Learner, step: Step) -> None:
+        """A passed quiz stays open until the learner moves on, but takes no more attempts."""
+        if step.id in who.completed:
+            raise Refused(409, "step_done")
+
     def quiz(self, who: Learner, step: Step, answers: object) -> dict[str, Any]:
         if step.kind != "quiz":
             raise Refused(422, "not_a_quiz")
         if step.tally:
             raise Refused(422, "tally_quiz")
+        self.not_passed(who, step)
         if self.retry_after(who, step):
             raise Refused(429, "quiz_cooldown")
         score, right = self.grade(step, answers)
@@ -322,9 +341,8 @@ class World:
             if not signed:
                 raise Refused(401, "bad_signature")
             score, most = submission["score"], submission["max_score"]
-            if not is_number(score):
-                raise Refused(422, "no_score")
-            if most is not None and (not is_number(most) or most <= 0):
+            bad_most = most is not None and (not is_number(most) or most <= 0)
+            if not is_number(score) or bad_most:
                 raise Refused(422, "no_score")
             fraction = score / most if most is not None else score / 100
             if not 0 <= fraction <= 1:
@@ -345,10 +363,11 @@ class World:
             step = self.acting_step(who, submission["step"])
             if not step.tally or submission["form"] != step.tally:
                 raise Refused(422, "wrong_form")
+            self.not_passed(who, step)
             wait = self.retry_after(who, step)
             if wait:  # during the cooldown: answered (Tally sends it once), not counted
                 fields = {"stepId": step.id, "counted": False, "passed": False, "retryAfter": wait}
-                fields.update(self.earned(who))
+                fields |= self.earned(who)
                 return Expect(200, fields=fields, learner=who.uid, event=(eid, "tally"))
             failed = self.failures(who, step)
             passed, perfect = fraction + 1e-9 >= step.pass_mark, fraction >= 1.0

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from support.client import Cohort, cohort, event
+from support.client import Cohort, cohort, event, move_on
 from support.course import write
 
 KEYS = (2, 0, 3, 1, 2)  # the right choice of each question
@@ -56,6 +56,7 @@ def at_the_quiz(app: Cohort, name: str = "Ada") -> TestClient:
     _, browser = app.learner(name)
     done = browser.post("/api/lesson-done", json={"eventId": event(), "stepId": "read"})
     assert done.status_code == 200, done.text
+    assert move_on(browser, "read").status_code == 200
     return browser
 
 
