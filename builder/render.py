@@ -134,6 +134,8 @@ class Site:
             lang=course.language,
             minutes=_minutes,
             badges=i18n.BADGES[course.language],
+            colon="\u202f: " if course.language == "fr" else ": ",  # "Seuil : 80 %", "Pass mark: 80%"
+            percent_sign="\u202f%" if course.language == "fr" else "%",
         )
         template_digests = [cache.file_digest(p) for p in sorted(config.templates.rglob("*.html"))]
         self.used: dict[tuple[str, ...], Page] = {}

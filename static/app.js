@@ -9,7 +9,12 @@
       element.setAttribute("tabindex", "0");
     });
   }
-  window.Sillon = { scrollable: scrollable };
+  // Typography of the page's language: "80 %" and "Score : " in French, "80%" and "Score: " in English.
+  const lang = document.documentElement.lang || "fr";
+  const percents = new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 0 });
+  function percent(share) { return percents.format(share); }
+  const colon = lang === "fr" ? "\u202f: " : ": ";
+  window.Sillon = { scrollable: scrollable, percent: percent, colon: colon };
   scrollable(document);
 
   document.querySelectorAll("[data-action='print']").forEach(function (button) {
@@ -66,7 +71,7 @@
     });
     setProgress("course", completed.size, steps.length);
     const cta = document.querySelector("[data-fill='cta']");
-    if (cta && open && completed.size) cta.textContent = cta.dataset.continue + " : " + me.currentStep.title;
+    if (cta && open && completed.size) cta.textContent = cta.dataset.continue + colon + me.currentStep.title;
     if (cta && !open) cta.hidden = true;
     const finished = document.querySelector("[data-fill='finished']");
     if (finished) finished.hidden = Boolean(open) || !steps.length; // the end of the course

@@ -54,7 +54,7 @@
       [box.dataset.tTime, duration(me.summary.seconds)],
       [T.tXp, String(me.xp)],
       [box.dataset.tBadges, badges.join(", ") || box.dataset.tNone],
-    ].concat(me.summary.quizzes.map(function (q) { return [q.title, Math.round(q.score * 100) + " %"]; }));
+    ].concat(me.summary.quizzes.map(function (q) { return [q.title, window.Sillon.percent(q.score)]; }));
     box.innerHTML = "";
     rows.forEach(function (row) {
       const term = document.createElement("dt");
@@ -384,7 +384,7 @@
       result.className = "quiz-result";
       form.appendChild(result);
     }
-    const score = answer.score === null || answer.score === undefined ? "" : " · " + T.tScore + " " + Math.round(answer.score * 100) + " %";
+    const score = answer.score === null || answer.score === undefined ? "" : " · " + T.tScore + " " + window.Sillon.percent(answer.score);
     result.textContent = (answer.passed ? T.tPassed : T.tFailed) + score;
     result.dataset.passed = String(answer.passed);
     status.textContent = "";
@@ -426,7 +426,7 @@
     if ((answer.xp || []).some(function (a) { return a.cause.indexOf("module:") === 0; })) lines.push(T.tModuleDone);
     (answer.badges || []).forEach(function (id) {
       const known = document.querySelector("#badge-text [data-id='" + CSS.escape(id) + "']");
-      lines.push(T.tBadge + " : " + (known ? known.dataset.name : id));
+      lines.push(T.tBadge + window.Sillon.colon + (known ? known.dataset.name : id));
     });
     if (!lines.length) return;
     toast.textContent = lines.join(" · ");

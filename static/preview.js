@@ -47,7 +47,7 @@
         fieldset.appendChild(explain);
       }
     });
-    const score = Math.round(answer.score * 100) + " %";
+    const score = window.Sillon.percent(answer.score);
     const result = element("p", "quiz-result", (answer.passed ? T.tPassed : T.tFailed) + " · " + T.tScore + " " + score);
     result.dataset.passed = String(answer.passed);
     form.appendChild(result);

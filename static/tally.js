@@ -39,7 +39,7 @@
 
     function graded(attempt) {
       const passed = attempt.failed === 0;
-      const score = attempt.lastScore === null ? "" : " · " + T.tScore + " " + Math.round(attempt.lastScore * 100) + " %";
+      const score = attempt.lastScore === null ? "" : " · " + T.tScore + " " + window.Sillon.percent(attempt.lastScore);
       result.textContent = (passed ? T.tPassed : T.tFailed) + score;
       result.dataset.passed = String(passed);
       result.hidden = false;

@@ -254,3 +254,24 @@ def test_authoring_dotted_ids_on_the_workers_assets(tmp_path: Path) -> None:
     finally:
         on_worker.stop()
     assert step.status_code == 200 and 'data-step-id="SOM01.01"' in step.text, step.text
+
+
+@pytest.mark.parametrize(
+    "which, pattern",
+    [("english", r"Pass mark: \d+%"), ("example", "Seuil de réussite\u202f: \\d+\u202f%")],
+)
+def test_authoring_quiz_typography_follows_the_course_language(
+    tmp_path: Path, which: str, pattern: str
+) -> None:
+    """English writes "Pass mark: 80%", French "Seuil de réussite : 80 %" with narrow no-break
+    spaces (the walk-through of the English course found French spacing in English pages)."""
+    content = tmp_path / "content"
+    shutil.copytree(ENGLISH if which == "english" else EXAMPLE, content)
+    config = config_for(content)
+    run_build(config)
+    marks = [
+        found[1]
+        for page in (config.out / "steps").glob("*.html")
+        if (found := re.search(r'<p class="quiz-pass">([^<]+)</p>', page.read_text()))
+    ]
+    assert marks and all(re.fullmatch(pattern, mark) for mark in marks), marks

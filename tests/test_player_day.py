@@ -135,12 +135,12 @@ def test_player_day_tally_step_tells_pending_score_retake_and_xp(
     assert page.inner_text("#status") == "Formulaire envoyé : votre résultat arrive…"
     tally_response(page, tally_first, 40, "resp-low")
     failed = page.wait_for_selector(".quiz-result[data-passed='false']", timeout=WAIT)
-    assert failed.inner_text() == "Pas encore · Score 40 %"
+    assert failed.inner_text() == "Pas encore · Score 40\u00a0%"  # Intl.NumberFormat("fr")
     page.wait_for_selector("iframe.tally-frame", state="attached", timeout=WAIT)  # the retake
     assert page.is_disabled("#next")
     tally_response(page, tally_first, 90, "resp-high")
     passed = page.wait_for_selector(".quiz-result[data-passed='true']", timeout=WAIT)
-    assert passed.inner_text() == "Réussi · Score 90 %"
+    assert passed.inner_text() == "Réussi · Score 90\u00a0%"
     page.wait_for_selector("#toast:not([hidden])", timeout=WAIT)
     assert page.inner_text("#toast").startswith("+50 XP"), "the pass: +50 (the day's +5 came first)"
     page.wait_for_selector("#next:not([disabled])", timeout=WAIT)
@@ -188,7 +188,14 @@ def test_player_day_end_of_course_is_a_moment(end_page: Any, small: Site) -> Non
     page.click("#next")
     page.wait_for_selector("#finished:not([hidden])", timeout=WAIT)
     summary = page.inner_text("#finished-summary")
-    for shown in ("Temps passé", "XP gagnés", "Premier quiz", "Quiz un", "100 %", "Évaluation"):
+    for shown in (
+        "Temps passé",
+        "XP gagnés",
+        "Premier quiz",
+        "Quiz un",
+        "100\u00a0%",
+        "Évaluation",
+    ):
         assert shown in summary, summary
     assert page.is_visible("#finished a[href='/kms/']")
     screenshot(page, "player-day-finished-1280")

@@ -363,7 +363,7 @@ def test_quiz_gate_player_counts_down_after_the_third_failure(browser: Any, tmp_
         page.wait_for_selector(".quiz-wait:not([hidden])", timeout=WAIT)
         assert page.is_disabled(submit_button)
         assert page.inner_text(".quiz-wait").startswith("Next attempt in 0:0")
-        assert page.inner_text(".quiz-result") == "Not yet · Score 0 %"
+        assert page.inner_text(".quiz-result") == "Not yet · Score 0%"
         assert page.query_selector(".question-mark") is None, "which were right: never said"
         page.reload()
         page.wait_for_selector(".quiz-wait:not([hidden])", timeout=WAIT)

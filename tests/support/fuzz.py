@@ -120,9 +120,7 @@ class Live(Site):
                 path, body["intervals"] = "/api/video-event", [[0, step["video"]["duration"]]]
             elif step["kind"] == "quiz":
                 path = "/api/quiz-submission"
-                body["answers"] = [
-                    q["answer"] if q["multiple"] else q["answer"][0] for q in step["questions"]
-                ]
+                body["answers"] = self.right_answers(step, cookie)
             else:
                 path = "/api/lesson-done"
             done = self.call("POST", path, cookie, json=body)
@@ -132,8 +130,23 @@ class Live(Site):
                 body["eventId"], body["intervals"] = str(uuid.uuid4()), []
                 done = self.call("POST", path, cookie, json=body)
                 assert done.json()["complete"] is True, done.text
+            move = {"eventId": str(uuid.uuid4()), "stepId": step["id"]}  # the step stays open
+            assert self.call("POST", "/api/next", cookie, json=move).status_code == 200
         assert self.place(cookie) == self.manifest["steps"][position]["id"]
         return cookie
+
+    def right_answers(self, step: dict[str, Any], cookie: str) -> list[Any]:
+        """The right answers of a quiz, in the positions shown (a drawing quiz: its draw)."""
+        questions = step["questions"]
+        shown = [(n, list(range(q["choices"]))) for n, q in enumerate(questions)]
+        if step.get("draw"):
+            attempt = self.call("GET", f"/api/quiz-attempt?stepId={step['id']}", cookie).json()
+            shown = [(q["question"], q["choices"]) for q in attempt["questions"]]
+        answers: list[Any] = []
+        for number, order in shown:
+            right = [at for at, choice in enumerate(order) if choice in questions[number]["answer"]]
+            answers.append(right if questions[number]["multiple"] else right[0])
+        return answers
 
     def place(self, cookie: str) -> str:
         """The learner's open step, as GET /api/learner tells it (and places a new learner)."""
