@@ -134,7 +134,8 @@ class Site:
             lang=course.language,
             minutes=_minutes,
             badges=i18n.BADGES[course.language],
-            colon="\u202f: " if course.language == "fr" else ": ",  # "Seuil : 80 %", "Pass mark: 80%"
+            # French "Seuil : 80 %" (narrow no-break spaces), English "Pass mark: 80%"
+            colon="\u202f: " if course.language == "fr" else ": ",
             percent_sign="\u202f%" if course.language == "fr" else "%",
         )
         template_digests = [cache.file_digest(p) for p in sorted(config.templates.rglob("*.html"))]
