@@ -33,9 +33,11 @@ def started(client: httpx.Client) -> None:
     time.sleep(0.3)
 
 
-def fire(client: httpx.Client, bodies: list[dict[str, object]]) -> list[httpx.Response]:
+def fire(
+    client: httpx.Client, bodies: list[dict[str, object]], url: str = "/api/video-event"
+) -> list[httpx.Response]:
     with ThreadPoolExecutor(max_workers=50) as pool:
-        return list(pool.map(lambda body: client.post("/api/video-event", json=body), bodies))
+        return list(pool.map(lambda body: client.post(url, json=body), bodies))
 
 
 def test_concurrency_50_identical_completions_award_once(live: Site) -> None:
@@ -75,6 +77,12 @@ def test_concurrency_50_different_completions_of_one_step(live: Site) -> None:
             1,
         )
         mine = "FROM learners WHERE team_id = 't'"  # not serve's demo learner
-        assert db.execute("SELECT open_step " + mine).fetchone() == ("som01-tables",)
+        # done, and still open until the learner moves on (README, "One open step")
+        assert db.execute("SELECT open_step " + mine).fetchone() == ("som01-bienvenue",)
         (xp,) = db.execute("SELECT xp " + mine).fetchone()
         assert db.execute("SELECT SUM(amount) FROM xp_logs").fetchone() == (xp,)
+    moves = [{"eventId": str(uuid.uuid4()), "stepId": "som01-bienvenue"} for _ in range(50)]
+    statuses = sorted(r.status_code for r in fire(client, moves, "/api/next"))
+    assert statuses.count(200) == 1 and set(statuses) <= {200, 409}, statuses
+    with sqlite3.connect(live.db) as db:
+        assert db.execute("SELECT open_step " + mine).fetchone() == ("som01-tables",)

@@ -113,7 +113,7 @@ class Transcript:
             return {k: self.normal(v, k) for k, v in sorted(value.items())}
         if isinstance(value, list):
             return [self.normal(v, key) for v in value]
-        if key in ("medianSeconds", "duration_ms") and isinstance(value, int | float):
+        if key in ("medianSeconds", "duration_ms", "seconds") and isinstance(value, int | float):
             return "<seconds>"  # wall-clock time on a step: the two runs differ
         if not isinstance(value, str):
             return value
