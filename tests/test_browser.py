@@ -14,6 +14,7 @@ from support.browser import (
     WAIT,
     answer_quiz,
     current,
+    laptop_page,
     page_errors,
     play,
     right_answers,
@@ -30,12 +31,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 @pytest.fixture
 def page(browser: Any, site: Site) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
-    opened = context.new_page()
-    errors = page_errors(opened)
-    yield opened
-    context.close()
-    assert not errors, errors
+    yield from laptop_page(browser)
 
 
 def open_player(page: Any, site: Site, ready: str = "#step video") -> None:

@@ -13,7 +13,7 @@ from support.browser import (
     WAIT,
     answer_quiz,
     current,
-    page_errors,
+    laptop_page,
     right_answers,
     screenshot,
     sign_in,
@@ -39,12 +39,7 @@ def english(tmp_path: Path) -> Iterator[Site]:
 
 @pytest.fixture
 def page(browser: Any, english: Site) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
-    opened = context.new_page()
-    errors = page_errors(opened)
-    yield opened
-    context.close()
-    assert not errors, errors
+    yield from laptop_page(browser, locale="en-GB")
 
 
 def test_english_course_journey_to_the_end(page: Any, english: Site) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.browser import WAIT, current, page_errors, screenshot, sign_in, watch_video
+from support.browser import WAIT, current, laptop_page, screenshot, sign_in, watch_video
 from support.course import EXAMPLE, edit, make_course
 from support.journey import RIGHT
 from support.launch import TALLY_SECRET, Site
@@ -20,15 +20,6 @@ from support.tally import signed, tally_webhook
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 FIRST, SECOND = "som01-bienvenue", "som01-tables"
-
-
-def laptop_page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
-    opened = context.new_page()
-    errors = page_errors(opened)
-    yield opened
-    context.close()
-    assert not errors, errors
 
 
 @pytest.fixture

@@ -52,6 +52,17 @@ def site(tmp_path: Path) -> Iterator[Site]:
     running.stop()
 
 
+def laptop_page(browser: Any, locale: str = "fr-FR") -> Iterator[Any]:
+    """A 1280x800 page in a fresh context; when it is done with, no uncaught error or Content
+    Security Policy violation happened on it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
+    opened = context.new_page()
+    errors = page_errors(opened)
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
 def page_errors(page: Any) -> list[str]:
     """Collect the page's uncaught errors and Content Security Policy violations (tests expect
     the list to stay empty)."""
