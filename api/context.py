@@ -115,8 +115,11 @@ class Context:
         assert learner is not None
         return learner
 
-    async def placed(self, request: Request) -> tuple[Learner, Course]:
-        """The signed-in learner, placed on the current course version, and that course."""
+    async def placed(
+        self, request: Request, course: Course | None = None
+    ) -> tuple[Learner, Course]:
+        """The signed-in learner, placed on the current course version (`course`, when the
+        caller has just read it), and that course."""
         learner = await self.learner(request)
-        course = await self.learning.course()
+        course = course or await self.learning.course()
         return await self.learning.place(learner, course), course

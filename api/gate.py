@@ -58,11 +58,12 @@ async def _step(api: Context, request: Request, step_id: str) -> None:
 async def _media(api: Context, request: Request, url: str) -> None:
     """A course file: while a step that uses it is open, or by the handout's unlock rule when a
     handout page shows it; files of the public outline (and unknown paths: 404) pass."""
-    if url not in (await api.learning.course()).media:
+    course = await api.learning.course()
+    if url not in course.media:
         return
-    learner, course = await api.placed(request)
-    owners = course.media.get(url)
-    if owners is None or learner["open_step"] in owners.steps:
+    learner, course = await api.placed(request, course)  # one read of the course, not two
+    owners = course.media[url]
+    if learner["open_step"] in owners.steps:
         return
     if owners.handout:
         done = await _done_modules(api, learner["id"]) if course.kms_unlock == "module" else set()
