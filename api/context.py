@@ -54,11 +54,14 @@ class Context:
         for warning in self.settings.tally_warnings():
             log.warning("%s", warning)
 
-    def limit(self, request: Request, rule: limits.Rule, key: str | None = None) -> None:
-        """Spend a token of this rule for the caller (its address unless a key is given)."""
+    def limit(
+        self, request: Request, rule: limits.Rule, key: str | None = None, spend: bool = True
+    ) -> None:
+        """Spend a token of this rule for the caller (its address unless a key is given); not
+        `spend`ing, only refuse when none is left."""
         if not self.settings.rate_limits:
             return
-        self.limiter.take(rule, key or self.address(request), self.clock().timestamp())
+        self.limiter.take(rule, key or self.address(request), self.clock().timestamp(), spend)
 
     def address(self, request: Request) -> str:
         header = self.settings.client_ip_header

@@ -6,7 +6,9 @@ expiry; replaced when the teacher re-issues it), a device link made from a signe
 is a row of `signin_links` found by the SHA-256 of its token; the batch that opens the session
 marks it used only if it was not (sql.redeem_link), so two requests racing with one link open
 one session, on SQLite as on D1. A session ends 30 days after its last use (api/context.py
-slides it, writing at most once an hour) or when signed out.
+slides it, writing at most once an hour) or when signed out. Every attempt to open a session
+spends api/limits.py's buckets for it (per address, per failed attempt, per token), whose
+figures say why guessing a token is hopeless.
 """
 
 from __future__ import annotations
@@ -132,7 +134,11 @@ async def open_session(api: Context, request: Request) -> Response:
     """POST /api/session: a link's token for a session cookie, once."""
     api.limit(request, limits.SESSION)
     link_hash = auth.token_hash((await SESSION.read(request))["inviteToken"])
+    api.limit(request, limits.SESSION_FAILURES, spend=False)  # out of failures: no try at all
+    api.limit(request, limits.LINK, "link:" + link_hash)
     link = (await api.db.execute(sql.link_state(link_hash))).first()
+    if link is None:
+        api.limit(request, limits.SESSION_FAILURES)
     now = api.clock()
     refuse(link, now)
     assert link is not None

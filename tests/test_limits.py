@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from support.client import Cohort, assert_error, cohort, event
-from support.course import make_course
+from support.course import ROOT, make_course
+from support.signin import open_link
 
 from api import limits
 
@@ -18,25 +21,61 @@ def app(tmp_path: Path) -> Iterator[Cohort]:
         yield running
 
 
-def test_limits_session_attempts_per_address(app: Cohort) -> None:
-    for _ in range(limits.SESSION.capacity):
-        assert_error(
-            app.client.post("/api/session", json={"inviteToken": "guess"}), 401, "bad_invite"
-        )
-    refused = app.client.post("/api/session", json={"inviteToken": "guess"})
-    assert_error(refused, 429, "too_many_requests")
-    assert int(refused.headers["retry-after"]) >= 1
+def guess(app: Cohort, token: str | None = None) -> httpx.Response:
+    """An attempt to open a session with a token no link has (a new random one if not given)."""
+    return app.client.post("/api/session", json={"inviteToken": token or secrets.token_urlsafe(32)})
+
+
+def test_limits_session_failures_per_address(app: Cohort) -> None:
+    """A guesser: 10 wrong tokens, then none may be tried, a right one neither, for 10 s (6 a
+    minute) until the next failure is allowed."""
+    for _ in range(10):
+        assert_error(guess(app), 401, "bad_invite")
+    refused = assert_error(guess(app), 429, "too_many_requests")
+    assert refused["error"]["retryAfter"] == 10
     created = app.enroll()
-    assert_error(
-        app.client.post("/api/session", json={"inviteToken": created["inviteToken"]}),
-        429,
-        "too_many_requests",
-    )
-    app.clock.advance(seconds=60)
-    assert (
-        app.client.post("/api/session", json={"inviteToken": created["inviteToken"]}).status_code
-        == 200
-    )
+    assert_error(open_link(app, created["inviteToken"])[0], 429, "too_many_requests")
+    app.clock.advance(seconds=10)
+    assert open_link(app, created["inviteToken"])[0].status_code == 200
+    assert_error(guess(app), 401, "bad_invite")  # the success spent none of the failures
+    assert_error(guess(app), 429, "too_many_requests")
+
+
+def test_limits_session_tries_per_token(app: Cohort) -> None:
+    """One token: 5 tries, whatever their answer, then one every 30 s (2 a minute)."""
+    created = app.enroll()
+    assert open_link(app, created["inviteToken"])[0].status_code == 200
+    for _ in range(4):
+        assert_error(open_link(app, created["inviteToken"])[0], 410, "link_used")
+    refused = assert_error(open_link(app, created["inviteToken"])[0], 429, "too_many_requests")
+    assert refused["error"]["retryAfter"] == 30
+    app.clock.advance(seconds=30)
+    assert_error(open_link(app, created["inviteToken"])[0], 410, "link_used")
+
+
+def test_limits_session_openings_per_address(app: Cohort) -> None:
+    """Two classes of 30 at once from one address, then 30 a minute (one every 2 s)."""
+    invites = [app.enroll(f"L{n}")["inviteToken"] for n in range(limits.ADMIN.capacity - 1)]
+    app.clock.advance(seconds=2)  # the admin calls' bucket, for two more learners
+    invites += [app.enroll(f"M{n}")["inviteToken"] for n in range(2)]
+    assert len(invites) == 61
+    assert [open_link(app, token)[0].status_code for token in invites[:60]] == [200] * 60
+    refused = assert_error(open_link(app, invites[60])[0], 429, "too_many_requests")
+    assert refused["error"]["retryAfter"] == 2
+    app.clock.advance(seconds=2)
+    assert open_link(app, invites[60])[0].status_code == 200
+
+
+def test_limits_figures_in_the_readme() -> None:
+    """The README states the buckets that limits.py declares."""
+    readme = (ROOT / "README.md").read_text()
+    paragraph = readme[readme.index("- **Abuse limits**") :]
+    paragraph = paragraph[: paragraph.index("\n\n")]
+    assert (limits.SESSION.capacity, limits.SESSION.per_minute) == (60, 30)
+    assert (limits.SESSION_FAILURES.capacity, limits.SESSION_FAILURES.per_minute) == (10, 6)
+    assert (limits.LINK.capacity, limits.LINK.per_minute) == (5, 2)
+    for figure in ("burst 60", "30 a minute", "10 wrong tokens", "6 a minute", "5 tries"):
+        assert figure in " ".join(paragraph.split()), figure
 
 
 def test_limits_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -131,7 +131,7 @@ class Progression(SignInRules):
         if learner.invite in learner.spent and not self.reissue_link(learner, revoke=False):
             return  # the admin calls were rate limited: no new link this time
         browser = TestClient(self.app.client.app, base_url="http://testserver")
-        limited = self.world.limited(SESSION_LIMIT, ADDRESS)
+        limited = self.world.opening(learner.invite, known=True)
         response = self.send(browser, "POST", "/api/session", json={"inviteToken": learner.invite})
         if limited:
             self.expect(response, limited, self.world)
@@ -152,8 +152,11 @@ class Progression(SignInRules):
     @rule(invite=st.sampled_from(["made-up", "", "x" * 300]), really=st.integers(0, 4))
     def bad_sign_in(self, invite: str, really: int) -> None:
         if really:
-            return  # rarely: a session is 10 a minute per address
-        limited = self.world.limited(SESSION_LIMIT, ADDRESS)
+            return  # rarely: 10 wrong tokens per address, then 6 a minute
+        if invite == "made-up":
+            limited = self.world.opening(invite, known=False)
+        else:  # refused as a body (422) before any token is tried
+            limited = self.world.limited(SESSION_LIMIT, ADDRESS)
         response = self.send(self.anonymous, "POST", "/api/session", json={"inviteToken": invite})
         expected = error(401, "bad_invite") if invite == "made-up" else error(422, "invalid")
         self.expect(response, limited or expected, self.world)

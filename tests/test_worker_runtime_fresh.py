@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,7 +93,12 @@ def test_worker_runtime_rate_limits_trip_at_documented_counts(fresh: WorkerRunti
     client = signed_in(fresh, "Lim")  # one admin call, one session opened
     for rule, send, spent in (
         (limits.EVENTS, lambda: client.post("/api/lesson-done", json={}), 0),
-        (limits.SESSION, lambda: client.post("/api/session", json={"inviteToken": "guess"}), 1),
+        (limits.LINK, lambda: client.post("/api/session", json={"inviteToken": "guess"}), 0),
+        (  # random tokens: the 5 tries of "guess" were failures too
+            limits.SESSION_FAILURES,
+            lambda: client.post("/api/session", json={"inviteToken": secrets.token_urlsafe(32)}),
+            limits.LINK.capacity,
+        ),
         (
             limits.ADMIN,
             lambda: client.post("/api/admin/reset", json={}, headers={"Authorization": "Bearer x"}),

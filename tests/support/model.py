@@ -31,7 +31,8 @@ XP_VIDEO, XP_QUIZ, XP_PERFECT, XP_MODULE, XP_DAY = 10, 50, 25, 100, 5
 # README, "Quizzes": the gate's defaults (failures before the cooldown, the waits in seconds).
 ATTEMPTS, COOLDOWN = 3, (60.0, 300.0, 1800.0, 7200.0)
 # README, "Abuse limits": (name, burst, per minute); buckets per address or per session.
-SESSION_LIMIT, EVENTS_LIMIT = ("session", 10, 10), ("events", 240, 120)
+SESSION_LIMIT, EVENTS_LIMIT = ("session", 60, 30), ("events", 240, 120)
+FAILURES_LIMIT, LINK_LIMIT = ("session-failures", 10, 6), ("link", 5, 2)  # per address, token
 WRITES_LIMIT, ADMIN_LIMIT = ("writes", 1200, 600), ("admin", 60, 60)
 ADDRESS = "testclient"  # TestClient's client address; httpx.ASGITransport's is 127.0.0.1
 COUNTER_BADGES = {

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 from starlette.testclient import TestClient
 
-from support.model import ADDRESS, ADMIN_LIMIT, SESSION_LIMIT, Learner, error
+from support.model import ADDRESS, ADMIN_LIMIT, Learner, error
 from support.model_driver import ModelDriver
 
 LEARNER, INDEX = st.integers(0, 3), st.integers(0, 10)  # as test_model's
@@ -25,7 +25,7 @@ class SignInRules(ModelDriver):
         learner = holders[who % len(holders)]
         token = sorted(learner.spent)[index % len(learner.spent)]
         browser = TestClient(self.app.client.app, base_url="http://testserver")
-        limited = self.world.limited(SESSION_LIMIT, ADDRESS)
+        limited = self.world.opening(token, known=True)
         response = self.send(browser, "POST", "/api/session", json={"inviteToken": token})
         self.expect(response, limited or error(410, learner.spent[token]), self.world)
         assert "sillon_session" not in browser.cookies

@@ -21,11 +21,14 @@ from support.model import (
     COUNTER_BADGES,
     EVENT_ID,
     EVENTS_LIMIT,
+    FAILURES_LIMIT,
     GRACE,
+    LINK_LIMIT,
     MAX_RATE,
     REPORT_PERIOD,
     SEEN_EVERY,
     SESSION,
+    SESSION_LIMIT,
     SLACK,
     WRITES_LIMIT,
     XP_DAY,
@@ -57,19 +60,35 @@ class World:
     fresh: list[dict[str, Any]] = field(default_factory=list)  # XP awarded by this request
     fresh_badges: list[str] = field(default_factory=list)  # badges earned by this request
 
-    def take(self, limit: tuple[str, int, int], key: str) -> None:
-        """Spend a token of a bucket, or be refused 429 (README, "Abuse limits")."""
+    def take(self, limit: tuple[str, int, int], key: str, spend: bool = True) -> None:
+        """Spend a token of a bucket (not `spend`ing, only need one), or be refused 429
+        (README, "Abuse limits")."""
         name, burst, per_minute = limit
         now = self.now.timestamp()
         tokens, updated = self.buckets.get((name, key), (float(burst), now))
         tokens = min(float(burst), tokens + max(0.0, now - updated) * per_minute / 60.0)
         if tokens < 1.0:
             raise Refused(429, "too_many_requests")
-        self.buckets[(name, key)] = (tokens - 1.0, now)
+        if spend:
+            self.buckets[(name, key)] = (tokens - 1.0, now)
 
     def limited(self, limit: tuple[str, int, int], key: str) -> Expect | None:
         try:
             self.take(limit, key)
+        except Refused as refused:
+            return refused.expect
+        return None
+
+    def opening(self, token: str, known: bool) -> Expect | None:
+        """README, "Abuse limits": opening a session spends the address's bucket and the
+        token's, none may start while the address has no failure left, and a token no link
+        has spends a failure; the refusal, or None."""
+        try:
+            self.take(SESSION_LIMIT, ADDRESS)
+            self.take(FAILURES_LIMIT, ADDRESS, spend=False)
+            self.take(LINK_LIMIT, token)
+            if not known:
+                self.take(FAILURES_LIMIT, ADDRESS)
         except Refused as refused:
             return refused.expect
         return None

@@ -1,11 +1,13 @@
-"""The sign-in tests' browsers and mail: a browser opening a link, a real SMTP server's inbox
-(aiosmtpd's handler), the link a mail holds, and a certificate for STARTTLS."""
+"""The sign-in tests' browsers and mail: a browser opening a link, the join page's way of
+opening one over HTTP (waiting out a 429), a real SMTP server's inbox (aiosmtpd's handler), the
+link a mail holds, and a certificate for STARTTLS."""
 
 from __future__ import annotations
 
 import email
 import re
 import threading
+import time
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,19 @@ def open_link(
     """Open a sign-in link (/join/#token) in a new browser: the answer and the browser."""
     found = browser(app, agent)
     return found.post("/api/session", json={"inviteToken": token}), found
+
+
+def join(url: str, token: str, headers: dict[str, str], until: float) -> httpx.Response:
+    """Open a link as static/join.js does, in a new browser of the server at `url`: refused
+    for too many attempts (429), wait the Retry-After seconds and try again, until the
+    time.monotonic() `until`; the last answer."""
+    with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+        while True:
+            answer = client.post("/api/session", json={"inviteToken": token})
+            wait = int(answer.headers.get("retry-after", "0"))
+            if answer.status_code != 429 or time.monotonic() + wait > until:
+                return answer
+            time.sleep(wait)
 
 
 def token_of(url: str) -> str:
