@@ -4,7 +4,9 @@ One file (`--file PATH --name NAME`), one lesson's local video (`--lesson conten
 which then reads `video: stream:<uid>` with its `duration:`), or every such lesson (`--all`).
 Uploads go in chunks to `{CLOUDFLARE_API_BASE}/accounts/<account>/stream` with `tuspy`; the
 upload URL is kept in `.sillon/uploads.json` under the file's SHA-256, so an interrupted upload
-resumes where the server stopped and a file already uploaded is not sent twice.
+resumes where the server stopped and a file already uploaded is not sent twice. Within a run, a
+failed PATCH is resumed from the server's offset a bounded number of times (`--retries`, default
+5, waiting 1, 2, 4, 8, 16 s): the rules and the reasons are in ops/tus.py.
 
 Credentials (`CLOUDFLARE_ACCOUNT_ID`, `CLOUDFLARE_STREAM_API_TOKEN`) come from the environment
 or a `.env` file in the current directory; the token is sent in a header and never printed.
@@ -20,17 +22,15 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote
 
-import requests
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
-from tusclient.uploader.uploader import Uploader
 
-from .cloudflare import ACCOUNT_VAR, TOKEN_VAR, Credentials, http_error
+from .cloudflare import ACCOUNT_VAR, TOKEN_VAR, Credentials
 from .errors import FAILED, USAGE, CommandError
 from .lessons import (
     STREAM_PREFIX,
@@ -41,6 +41,7 @@ from .lessons import (
     rewrite_front_matter,
 )
 from .progress import KIB, MIB, Progress, human_bytes
+from .tus import RERUN, Retry, StreamUploader, failure_reason, send
 
 CHUNK_UNIT = 256 * KIB  # Stream: every chunk but the last is a multiple of 256 KiB ...
 MIN_CHUNK = 5 * MIB  # ... and at least 5 MiB
@@ -55,6 +56,7 @@ class Settings:
     credentials: Credentials  # its repr leaves the token out
     chunk_size: int = DEFAULT_CHUNK
     state_path: Path = DEFAULT_STATE
+    retry: Retry = field(default_factory=Retry)  # resuming a failed PATCH within the run
 
     @property
     def endpoint(self) -> str:
@@ -80,6 +82,7 @@ def load_settings(
     dotenv_path: Path,
     chunk_size: int = DEFAULT_CHUNK,
     state_path: Path = DEFAULT_STATE,
+    retry: Retry | None = None,
 ) -> Settings:
     """Read the account, token and API base from the environment, then from `.env`."""
     found = Credentials.load(environ, dotenv_path)
@@ -89,7 +92,7 @@ def load_settings(
             f"{'them' if len(found.missing) > 1 else 'it'} "
             "in the environment or in .env (an API token with the Stream:Edit permission)"
         )
-    return Settings(found, chunk_size, state_path)
+    return Settings(found, chunk_size, state_path, retry or Retry())
 
 
 def chunk_bytes(mib: float) -> int:
@@ -148,34 +151,6 @@ class UploadState:
 # --- the tus client ------------------------------------------------------------------------
 
 
-TusError: Any = TusCommunicationError  # tuspy's exception (its constructor is untyped)
-
-
-class StreamUploader(Uploader):
-    """tuspy's uploader, reading Stream's `stream-media-id` header from the creation response."""
-
-    media_id: str | None = None
-
-    def create_url(self) -> str:
-        """tus Creation (POST); remember the uid Stream gives the video."""
-        tus: Any = self
-        try:
-            response = requests.post(
-                tus.client.url, headers=tus.get_url_creation_headers(), timeout=60
-            )
-        except requests.RequestException as exc:
-            raise TusError(exc) from exc
-        location = response.headers.get("location")
-        if response.status_code >= 300 or location is None:
-            raise TusError(
-                f"upload creation failed with status {response.status_code}",
-                response.status_code,
-                response.content,
-            )
-        self.media_id = response.headers.get("stream-media-id")
-        return urljoin(str(tus.client.url), location)
-
-
 def _client(settings: Settings) -> TusClient:
     return TusClient(settings.endpoint, headers=settings.credentials.headers)
 
@@ -227,7 +202,7 @@ def upload_file(path: Path, name: str, settings: Settings, err: TextIO) -> Uploa
                     f"resuming {path.name} at {human_bytes(tus.offset)} of {human_bytes(size)}\n"
                 )
             progress = Progress(path.name, size, tus.offset, err)
-            _send(tus, size, progress)
+            send(tus, progress, settings.retry)
     except TusCommunicationError as exc:
         url = str(entry["url"]) if entry else settings.endpoint
         raise _server_error(exc, url, progress.offset, size) from exc
@@ -270,46 +245,15 @@ def _create(
     return tus, entry
 
 
-def _send(tus: StreamUploader, size: int, progress: Progress) -> None:
-    """PATCH chunk after chunk until the server holds the whole file."""
-    progress.update(tus.offset)
-    while tus.offset < size:
-        tus.upload_chunk()  # type: ignore[no-untyped-call]
-        progress.update(tus.offset)
-    progress.finish()
-
-
 # --- errors for people ---------------------------------------------------------------------
 
 
 def _server_error(exc: TusCommunicationError, url: str, done: int, size: int) -> CommandError:
-    """Say what the server or the network did, in one line."""
+    """Say what the server or the network did (creating the upload or reading its offset)."""
+    reason = failure_reason(exc, url)
     if exc.status_code is None:
-        reason = _network_reason(str(exc))
-        where = urlsplit(url).netloc or "the server"
-        return CommandError(
-            f"{reason} ({where}) with {human_bytes(done)} of {human_bytes(size)} uploaded; "
-            "the upload can be resumed by running the same command again",
-            FAILED,
-        )
-    return CommandError(http_error(int(exc.status_code), exc.response_content), FAILED)
-
-
-def _network_reason(text: str) -> str:
-    lowered = text.lower()
-    for needle, reason in (
-        ("refused", "connection refused"),
-        ("reset", "connection lost"),
-        ("broken pipe", "connection lost"),
-        ("aborted", "connection lost"),
-        ("remotedisconnected", "connection lost"),
-        ("timed out", "connection timed out"),
-        ("name or service", "host not found"),
-        ("nameresolution", "host not found"),
-    ):
-        if needle in lowered:
-            return reason
-    return "network error"
+        reason += f" with {human_bytes(done)} of {human_bytes(size)} uploaded; {RERUN}"
+    return CommandError(reason, FAILED)
 
 
 # --- a lesson's video ------------------------------------------------------------------
@@ -366,6 +310,14 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
         default=DEFAULT_STATE,
         help=f"where upload URLs are kept for resuming (default: {DEFAULT_STATE})",
     )
+    cli.add_argument(
+        "--retries",
+        type=int,
+        default=Retry.attempts,
+        metavar="N",
+        help="resume a failed chunk from the server's offset up to N times in a row, waiting "
+        f"1, 2, 4 ... s (default: {Retry.attempts})",
+    )
     return cli
 
 
@@ -374,6 +326,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.name is not None and args.all:
         raise CommandError("--name applies to one upload, not to --all")
     chunk = chunk_bytes(args.chunk_size)
+    if args.retries < 0:
+        raise CommandError(f"--retries must be 0 or more, got {args.retries}")
     plans: list[LessonPlan | None] = []
     on_stream = 0
     if args.file is not None:
@@ -383,7 +337,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         found, on_stream = plan_all(args.content)
         plans = list(found)
-    settings = load_settings(os.environ, Path.cwd() / ".env", chunk, args.state)
+    retry = Retry(attempts=args.retries)
+    settings = load_settings(os.environ, Path.cwd() / ".env", chunk, args.state, retry)
     if args.file is not None:
         done = upload_file(args.file, args.name or args.file.name, settings, err)
         note = " (already uploaded)" if done.already else ""
@@ -422,7 +377,5 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         sys.stderr.write(f"error: {exc.message}\n")
         return exc.code
     except KeyboardInterrupt:
-        sys.stderr.write(
-            "\nerror: interrupted; the upload can be resumed by running the same command again\n"
-        )
+        sys.stderr.write(f"\nerror: interrupted; {RERUN}\n")
         return 130

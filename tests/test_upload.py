@@ -26,11 +26,14 @@ from support.tus import (
     Patch,
     TusServer,
     cli,
+    held_patch,
     metadata,
     random_file,
+    start_cli,
     uid_of,
 )
 
+from ops.tus import Retry
 from ops.upload import MIB, Progress
 
 
@@ -106,14 +109,14 @@ def test_upload_interrupted_resumes_from_the_server_offset(
     dying = TusServer(server.data, CRASH_ON_PATCH="2")  # killed when the second chunk arrives
     monkeypatch.setenv("CLOUDFLARE_API_BASE", dying.api_base)
     try:
-        code, out, err = cli(capsys, "--file", "intro.webm", "--chunk-size", "5")
+        code, out, err = cli(capsys, "--file", "intro.webm", "--chunk-size", "5", "--retries", "0")
         assert dying.process.wait(timeout=10) == 3
     finally:
         dying.stop()
     assert (code, out) == (1, "")
     assert err.splitlines()[-1] == (
-        f"error: connection lost (127.0.0.1:{dying.port}) with 5.0 MiB of 12.0 MiB uploaded; "
-        f"{RESUME}"
+        f"error: intro.webm: stopped at 5.0 MiB of 12.0 MiB: connection lost "
+        f"(127.0.0.1:{dying.port}); {RESUME}"
     )
     state = json.loads((work / ".sillon" / "uploads.json").read_text())
     (entry,) = state["uploads"].values()
@@ -147,7 +150,7 @@ def test_upload_forgotten_by_the_server_starts_again(
     dying = TusServer(server.data, CRASH_ON_PATCH="2")
     monkeypatch.setenv("CLOUDFLARE_API_BASE", dying.api_base)
     try:
-        code, _, _ = cli(capsys, "--file", "intro.webm", "--chunk-size", "5")
+        code, _, _ = cli(capsys, "--file", "intro.webm", "--chunk-size", "5", "--retries", "0")
         dying.process.wait(timeout=10)
     finally:
         dying.stop()
@@ -163,6 +166,88 @@ def test_upload_forgotten_by_the_server_starts_again(
     assert [c["uid"] for c in log["creations"]] == [uid]
     assert sum(p["length"] for p in log["patches"]) == len(data)
     assert (tmp_path / "fresh-data" / uid).read_bytes() == data
+
+
+CONFLICT = "the server answered 409 Conflict: Upload-Offset conflict"
+
+
+def kill_while_a_chunk_is_held(work: Path, server: TusServer) -> None:
+    """Run the CLI in a process, kill -9 it once the server holds its second chunk whole."""
+    first = start_cli(work, "--file", "intro.webm", "--chunk-size", "5")
+    try:
+        held = held_patch(server)
+    finally:
+        first.kill()
+        first.communicate(timeout=10)
+    assert (held["offset"], held["length"]) == (5 * MIB, 5 * MIB)
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_upload_rerun_after_a_kill_resumes_through_the_offset_conflict(
+    work: Path, server: TusServer, capsys: Capsys, monkeypatch: Patch
+) -> None:
+    server.stop()
+    data = random_file(work / "intro.webm")
+    holding = TusServer(server.data, HOLD_PATCH="2", HOLD_SECONDS="3")
+    monkeypatch.setenv("CLOUDFLARE_API_BASE", holding.api_base)
+    try:
+        kill_while_a_chunk_is_held(work, holding)
+        # At once: HEAD still says 5 MiB; the held chunk lands before this run's PATCH.
+        code, out, err = cli(capsys, "--file", "intro.webm", "--chunk-size", "5")
+        log = holding.log()
+    finally:
+        holding.stop()
+    assert code == 0, err
+    uid = uid_of(out)
+    assert out == f"intro.webm: stream:{uid}\n"
+    assert err.splitlines()[:2] == [
+        "resuming intro.webm at 5.0 MiB of 12.0 MiB",
+        f"intro.webm: {CONFLICT}; the server holds 10.0 MiB of 12.0 MiB: resuming (1 of 5)",
+    ]
+    assert re.fullmatch(
+        r"intro\.webm: 2\.0 MiB sent in \d+:\d\d \([\d.]+ [KM]iB/s\)", err.splitlines()[2]
+    )
+    assert [(p["offset"], p["length"]) for p in log["patches"]] == [
+        (0, 5 * MIB),
+        (5 * MIB, 5 * MIB),  # held, its client killed
+        (5 * MIB, 5 * MIB),  # the rerun: 409
+        (10 * MIB, 2 * MIB),  # from the offset HEAD read again
+    ]
+    assert server.stored(uid) == data
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_upload_offset_conflict_past_the_bound_gives_up_with_the_offset(
+    work: Path, server: TusServer, capsys: Capsys, monkeypatch: Patch
+) -> None:
+    server.stop()
+    random_file(work / "intro.webm")
+    # The held chunk lands 1 MiB at a time, every 3 s: each PATCH meanwhile meets a 409.
+    holding = TusServer(server.data, HOLD_PATCH="2", HOLD_SECONDS="3", HOLD_PIECES="5")
+    monkeypatch.setenv("CLOUDFLARE_API_BASE", holding.api_base)
+    try:
+        kill_while_a_chunk_is_held(work, holding)
+        code, out, err = cli(capsys, "--file", "intro.webm", "--chunk-size", "5", "--retries", "1")
+    finally:
+        holding.stop()
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "resuming intro.webm at 5.0 MiB of 12.0 MiB",
+        f"intro.webm: {CONFLICT}; the server holds 6.0 MiB of 12.0 MiB: resuming (1 of 1)",
+        f"error: intro.webm: gave up after 1 resume at 6.0 MiB of 12.0 MiB: {CONFLICT}; {RESUME}",
+    ]
+
+
+@pytest.mark.live
+def test_upload_retries_below_zero_is_refused(
+    work: Path, server: TusServer, capsys: Capsys
+) -> None:
+    random_file(work / "intro.webm", MIB)
+    code, out, err = cli(capsys, "--file", "intro.webm", "--retries", "-1")
+    assert (code, out, err) == (2, "", "error: --retries must be 0 or more, got -1\n")
+    assert server.log()["creations"] == []
 
 
 @pytest.mark.live
@@ -315,3 +400,8 @@ def test_upload_progress_bar_shows_bytes_rate_and_eta_on_a_terminal() -> None:
     progress.update(100 * MIB)
     progress.finish()
     assert stream.getvalue().endswith("\nintro.webm: 80.0 MiB sent in 0:08 (10.0 MiB/s)\n")
+
+
+def test_upload_resumes_wait_doubling_from_1_s_up_to_30_s() -> None:
+    assert [Retry().delay(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    assert Retry().attempts == 5  # about half a minute of resuming before giving up

@@ -5,7 +5,8 @@ tests/setup.sh), started on 127.0.0.1 by each test: the tus protocol, the offset
 from and the bytes it stores are real. Cloudflare Stream itself cannot be reached from here, so
 the thin layer in tests/tusserver/server.js is a STAND-IN for Stream's API in front of it: the
 `/client/v4/accounts/<id>/stream` creation path, the Bearer token check with Cloudflare's JSON
-error, the `stream-media-id` header on creation, and (on request) a crash or a 500.
+error, the `stream-media-id` header on creation, and (on request) a crash, a 500 or a PATCH
+held back before it reaches @tus/server (HOLD_PATCH: the race behind a 409 Upload-Offset conflict).
 
 The `server` and `work` fixtures are used by a test module as `server = tus.server`.
 """
@@ -16,6 +17,8 @@ import base64
 import os
 import re
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ SERVER_DIR = ROOT / "tests" / "tusserver"
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 TOKEN = "cf-test-TOKEN-7d41e2b9c0"
 UID = re.compile(r"^[0-9a-f]{32}$")
-RESUME = "the upload can be resumed by running the same command again"
+RESUME = "rerun the same command to resume"
 Capsys = pytest.CaptureFixture[str]  # the upload tests' short names for pytest's fixtures
 Patch = pytest.MonkeyPatch
 
@@ -103,6 +106,31 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     out, err = capsys.readouterr()
     assert TOKEN not in out and TOKEN not in err
     return code, out, err
+
+
+def start_cli(work: Path, *args: str) -> subprocess.Popen[str]:
+    """stream_upload.py in a process of its own (for a test to kill -9), run in `work`."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "stream_upload.py"), *args],
+        cwd=work,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def held_patch(server: TusServer, timeout: float = 60) -> dict[str, Any]:
+    """Wait until the server holds a PATCH (HOLD_PATCH) whose whole chunk has arrived."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        patches: list[dict[str, Any]] = server.log()["patches"]
+        for patch in patches:
+            if patch.get("held") and patch["received"] == patch["length"]:
+                return patch
+        time.sleep(0.05)
+    pytest.fail(f"the tus server held no whole PATCH in {timeout:g} s: {server.log()}")
 
 
 def random_file(path: Path, size: int = 12 * MIB) -> bytes:
