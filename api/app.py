@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Lifespan
 
-from . import auth, gate, insight, limits, quiz, rules, signin, sql, tally, xapi
+from . import auth, gate, insight, limits, quiz, rules, signin, sql, tally, versions, xapi
 from .body import Body, parse_object
 from .caching import PrivateAnswers
 from .clock import Clock, iso, utc_now
@@ -37,10 +37,22 @@ from .operations import (
     TALLY_HOOK,
     VIDEO_EVENT,
 )
+from .routing import IndexedRouter
 from .settings import Settings
 from .storage import Conflict, Database
 
 LEADERBOARD_SIZE = 100
+
+
+class Unhealthy(ApiError):
+    """/api/health's 503: the database does not read, or does not take writes."""
+
+    retry_after = 5
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(503, code, message)
+
+
 CONFLICT_RETRIES = 5
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -55,12 +67,17 @@ class Api(Context):
     # -- endpoints -----------------------------------------------------------------------------
 
     async def health(self, request: Request) -> Response:
+        """200 when the database reads and takes writes; 503 with the reason otherwise (a
+        lock another process holds is not a fault: writes wait for it)."""
         try:
             row = (await self.db.execute(sql.health())).first()
-        except Exception:  # noqa: BLE001 - any database failure is "unavailable"
-            row = None
+            fault = await self.db.check_writes(sql.write_probe(iso(self.clock())))
+        except Exception as exc:  # noqa: BLE001 - any database failure is "unavailable"
+            row, fault = None, str(exc)
         if row is None:
-            raise ApiError(503, "database_unavailable", "The database does not answer.")
+            raise Unhealthy("database_unavailable", f"The database does not answer: {fault}.")
+        if fault is not None:
+            raise Unhealthy("database_fault", f"The database cannot take writes: {fault}.")
         return JSONResponse({"ok": True, "database": self.db.name})
 
     async def enroll(self, request: Request) -> Response:
@@ -170,17 +187,21 @@ class Api(Context):
         learner, course = await self.placed(request)
         for _ in range(CONFLICT_RETRIES):
             try:
-                return await self._decide(learner, course, eid, kind, body)
-            except Conflict:
-                learner, course = await self.placed(request)  # someone wrote meanwhile: read again
+                return JSONResponse(await self._decide(learner, course, eid, kind, body))
+            except (ApiError, Conflict) as refused:
+                # A replay gets its first answer, even once its step has closed. Looked up only
+                # when the event is refused: the batch's guard refuses an event already recorded.
+                first = await self.learning.replay(learner, eid, kind)
+                if first is not None:
+                    return JSONResponse({**first, "replayed": True})
+                if isinstance(refused, ApiError):
+                    raise
+            learner, course = await self.placed(request)  # someone wrote meanwhile: read again
         raise ApiError(503, "busy", "Too many simultaneous reports; the event will be retried.")
 
     async def _decide(
         self, learner: Learner, course: Course, eid: str, kind: str, body: dict[str, Any]
-    ) -> Response:
-        first = await self.learning.replay(learner, eid, kind)
-        if first is not None:
-            return JSONResponse({**first, "replayed": True})
+    ) -> dict[str, Any]:
         if kind == "video":
             answer = await self.learning.video_event(
                 learner, course, eid, body.get("stepId"), body.get("intervals"), body
@@ -193,7 +214,7 @@ class Api(Context):
             answer = await self.learning.quiz_submission(
                 learner, course, eid, body.get("stepId"), body.get("answers")
             )
-        return JSONResponse(answer)
+        return answer
 
     async def leaderboard(self, request: Request) -> Response:
         period = LEADERBOARD.check(request.query_params)["period"]
@@ -395,11 +416,9 @@ def application(
 ) -> Starlette:
     """The one app, for serve and the Worker alike: the API's routes, then the caller's (serve's
     site and live reload), the one exception-handler table, and CORS when configured."""
-    app = Starlette(
-        routes=[*api.routes(), *(routes or [])],
-        lifespan=lifespan,
-        exception_handlers=dict(HANDLERS),
-    )
+    app = Starlette(lifespan=lifespan, exception_handlers=dict(HANDLERS))
+    # The same routes, a fixed path found in one lookup rather than by trying them in order.
+    app.router = IndexedRouter([*api.routes(), *(routes or [])], lifespan=lifespan)
     app.add_middleware(PrivateAnswers)
     if api.settings.cors_origins:  # closed by default: only an explicit allow-list opens it
         app.add_middleware(
@@ -422,4 +441,5 @@ async def publish_manifest(db: Database, text_: str, now: str) -> str:
         # Any shape the build never writes: a manifest is taken whole or not at all.
         raise ApiError(422, "invalid_manifest", f"Not a Sillon course manifest: {exc!r}") from None
     await db.batch([sql.publish_course(course.version, text_, now)])
+    versions.published()  # this process's caches read it at once (others within a second)
     return course.version

@@ -5,9 +5,12 @@ builder/headers.py (`_headers`): gated files private, only fingerprinted assets 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 NO_STORE = "no-store"
+NO_STORE_BYTES = NO_STORE.encode()
 
 
 class PrivateAnswers:
@@ -23,14 +26,25 @@ class PrivateAnswers:
 
         async def send_private(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                if b"cache-control" not in names:
-                    headers.append((b"cache-control", NO_STORE.encode()))
-                vary = [v for name, v in headers if name.lower() == b"vary"]
-                if not any(b"cookie" in v.lower() for v in vary):
-                    headers.append((b"vary", b"Cookie"))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": private(message.get("headers", []))}
             await send(message)
 
         await self.app(scope, receive, send_private)
+
+
+def private(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers, with `Cache-Control: no-store` unless one is set and `Vary: Cookie` unless
+    the answer varies with the cookie already (one pass: every API answer goes through it)."""
+    found = list(headers)
+    cached = varied = False
+    for name, value in found:
+        name = name.lower()
+        if name == b"cache-control":
+            cached = True
+        elif name == b"vary" and b"cookie" in value.lower():
+            varied = True
+    if not cached:
+        found.append((b"cache-control", NO_STORE_BYTES))
+    if not varied:
+        found.append((b"vary", b"Cookie"))
+    return found

@@ -57,6 +57,10 @@ class D1HttpDatabase:
             raise DatabaseError(f"D1 refused the query ({response.status_code}): {message}")
         return [_d1_result(item) for item in data.get("result") or []]
 
+    async def check_writes(self, probe: Statement) -> None:
+        """D1 reports its faults on each call: nothing to probe."""
+        return None
+
     async def close(self) -> None:
         await self.client.aclose()
 
@@ -102,6 +106,10 @@ class D1BindingDatabase:
         prepared = to_js([self._prepared(s) for s in statements])
         results = await self._call(self.binding.batch(prepared))
         return [_binding_result(item) for item in results]
+
+    async def check_writes(self, probe: Statement) -> None:
+        """D1 reports its faults on each call: nothing to probe."""
+        return None
 
     def _prepared(self, statement: Statement) -> Any:
         prepared = self.binding.prepare(statement.sql)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from .storage import DatabaseError
@@ -63,10 +63,29 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
+DATABASE_MESSAGES = {
+    "database_busy": "The database is busy (another process is writing); try again.",
+    "database_fault": "The database cannot take writes now (read-only or out of space); "
+    "try again later.",
+}
+
+
 async def database_error(request: Request, exc: Exception) -> Response:
-    """Storage failing or refusing: 503, nothing was written (every write is one batch)."""
+    """Storage busy, failing or refusing: 503 with Retry-After; nothing was written (every
+    write is one batch)."""
+    assert isinstance(exc, DatabaseError)
     log.error("database error on %s %s: %s", request.method, request.url.path, exc)
-    return error_response(503, "database_unavailable", "The database is unavailable; try again.")
+    message = DATABASE_MESSAGES.get(exc.code, "The database is unavailable; try again.")
+    error = {"code": exc.code, "message": message, "retryAfter": exc.retry_after}
+    headers = {"Retry-After": str(exc.retry_after)}
+    return JSONResponse({"error": error}, status_code=503, headers=headers)
+
+
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away mid-body (or serve's body time-out cut it off): nobody reads the
+    answer, nothing was written, and it is no server error."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return error_response(400, "client_disconnected", "The request body did not arrive whole.")
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -81,5 +100,6 @@ HANDLERS: dict[type[Exception], Handler] = {
     ApiError: api_error,
     HTTPException: http_error,
     DatabaseError: database_error,
+    ClientDisconnect: client_gone,
     Exception: server_error,
 }

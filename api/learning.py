@@ -18,10 +18,11 @@ from typing import Any
 
 from . import quiz, rules, sql, xapi
 from .clock import Clock, iso, parse_iso, utc_now
-from .course import Course, StepInfo, parse_manifest
+from .course import Course, StepInfo
 from .errors import ApiError
 from .learner import Award, Learner, as_learner, counter
 from .storage import Database, Statement
+from .versions import CurrentCourse
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Learning:
         self.site = site or xapi.DEFAULT_SITE  # the base of xAPI actor and activity IRIs
         self.recorded: Callable[[], None] = lambda: None  # told when statements were written
         self.loaded: Callable[[Course], None] = lambda course: None  # told of each new version
-        self.courses: dict[str, Course] = {}
+        self.current = CurrentCourse(db, clock, lambda course: self.loaded(course))
 
     def trail(self, learner: Learner, course: Course) -> xapi.Statements:
         """Where an action writes itself down as xAPI statements (see api/xapi.py)."""
@@ -65,19 +66,8 @@ class Learning:
     # -- course and placement ------------------------------------------------------------------
 
     async def course(self) -> Course:
-        """The current course version (parsed once per version)."""
-        row = (await self.db.execute(sql.current_course())).first()
-        if row is None:
-            raise ApiError(
-                503, "no_course", "No course is published yet (python build.py publish)."
-            )
-        version = row["version"]
-        if version not in self.courses:
-            manifest = (await self.db.execute(sql.course_manifest(version))).first()
-            assert manifest is not None
-            self.courses = {version: parse_manifest(manifest["manifest"])}
-            self.loaded(self.courses[version])
-        return self.courses[version]
+        """The current course version (parsed once per version, kept: api/versions.py)."""
+        return await self.current.get()
 
     async def learner(self, statement: Statement) -> Learner | None:
         """The learner a statement selecting sql.LEARNER_COLUMNS finds, or None."""
@@ -139,13 +129,13 @@ class Learning:
         """Write the outcome and the event in one batch; a lost race answers what the winner did.
 
         The batch starts with a guard: if the open step moved or was completed since it was read
-        (a reset, a concurrent completion, a move on), it aborts whole (Conflict) and the caller
-        reads again.
+        (a reset, a concurrent completion, a move on), or the event is recorded already (a
+        replay), it aborts whole (Conflict): the caller answers the replay or reads again.
         """
         await self._drop_known_awards(learner, outcome)
         now = iso(self.clock())
         record = sql.record_event(learner["id"], event_id, kind, json.dumps(answer), now)
-        guard = sql.still_open(learner["id"], step_id, bool(learner["open_done"]))
+        guard = sql.still_open(learner["id"], step_id, bool(learner["open_done"]), event_id)
         statements = outcome.trail.records(event_id, now) if outcome.trail else []
         results = await self.db.batch([guard, *outcome.statements, *statements, record])
         if statements:

@@ -29,11 +29,33 @@ SERVE, WORKER, CLI = "serve", "worker", "cli"
 
 
 @dataclass(frozen=True)
+class ConnectionLimits:
+    """How long serve waits for a connection's request, and how many connections it holds
+    (serve/connections.py enforces them): whole seconds, and a count."""
+
+    keep_alive: int = 5
+    head: int = 10
+    body: int = 30
+    max_connections: int = 1000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ConnectionLimits:
+        """The limits set in `env`, the defaults for the others (ValueError for a bad one)."""
+        names = {
+            "keep_alive": "SILLON_KEEP_ALIVE_TIMEOUT",
+            "head": "SILLON_HEAD_TIMEOUT",
+            "body": "SILLON_BODY_TIMEOUT",
+            "max_connections": "SILLON_MAX_CONNECTIONS",
+        }
+        return cls(**{key: _count(name, env[name]) for key, name in names.items() if env.get(name)})
+
+
+@dataclass(frozen=True)
 class Setting:
     """One environment variable: how it reads, what it defaults to, what it does, who reads it."""
 
     name: str
-    kind: str  # text | secret | url | list | switch: how the value is read
+    kind: str  # text | secret | url | list | switch | seconds | count: how the value is read
     default: str  # the default, as the README says it
     help: str
     runtimes: tuple[str, ...] = (SERVE, WORKER, CLI)
@@ -126,6 +148,38 @@ SETTINGS: tuple[Setting, ...] = (
         (SERVE,),
     ),
     Setting(
+        "SILLON_KEEP_ALIVE_TIMEOUT",
+        "seconds",
+        f"`{ConnectionLimits.keep_alive}`",
+        "seconds an idle connection is kept open after a response, for the browser's next request",
+        (SERVE,),
+    ),
+    Setting(
+        "SILLON_HEAD_TIMEOUT",
+        "seconds",
+        f"`{ConnectionLimits.head}`",
+        "seconds a request's head may take, from connect (or the end of the previous response): "
+        "a connection that sends nothing, or its headers a line at a time, is then closed",
+        (SERVE,),
+    ),
+    Setting(
+        "SILLON_BODY_TIMEOUT",
+        "seconds",
+        f"`{ConnectionLimits.body}`",
+        "seconds a request's body may take after its head (bodies are 64 KiB at most): then 408 "
+        "and the connection is closed. Never a limit on responses (a video plays for as long "
+        "as it lasts)",
+        (SERVE,),
+    ),
+    Setting(
+        "SILLON_MAX_CONNECTIONS",
+        "count",
+        f"`{ConnectionLimits.max_connections}`",
+        "open connections serve takes; a request beyond answers 503 (`Retry-After: 1`) and is "
+        "closed. The open-files limit (`ulimit -n`) must be above it",
+        (SERVE,),
+    ),
+    Setting(
         "SILLON_CORS_ORIGINS",
         "list",
         "unset: no cross-origin access",
@@ -181,6 +235,7 @@ class Settings:
     lrs: LrsConfig | None = None
     smtp: SmtpConfig | None = None  # email sign-in (serve only)
     rate_limits: bool = True
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)  # serve's own
     secret_set: bool = False  # SILLON_SECRET was set (else `secret` is this process's own)
 
     def tally_warnings(self) -> list[str]:
@@ -222,6 +277,7 @@ class Settings:
             stream=StreamKeys.from_env(env) if runtime != CLI else None,
             lrs=LrsConfig.from_env(env) if runtime != CLI else None,
             smtp=SmtpConfig.from_env(env) if runtime == SERVE else None,
+            connections=ConnectionLimits.from_env(env),
         )
         settings.cors_origins = [o for o in settings.cors_origins if o]
         if env.get("SILLON_SECRET"):
@@ -240,6 +296,12 @@ def _switch(name: str, value: str) -> bool:
     if value.lower() not in ("on", "off"):
         raise ValueError(f"{name} must be on or off, not {value!r}")
     return value.lower() == "on"
+
+
+def _count(name: str, value: str) -> int:
+    if not value.isdigit() or int(value) == 0:
+        raise ValueError(f"{name} must be a whole number above 0, not {value!r}")
+    return int(value)
 
 
 def _access(env: Mapping[str, str]) -> AccessVerifier | None:

@@ -1,26 +1,38 @@
 """The local backend: one SQLite file in WAL mode, migrated at open like D1, held to D1's limits.
 
+Two connections, so no call blocks the event loop:
+
+- reads run on the event loop (a WAL reader never waits for a writer; each is microseconds).
+  The rare busy read (another process recovering the WAL) is retried with `asyncio.sleep`,
+  then refused with Busy after READ_WAIT;
+- writes go to one writer thread (`writer.Writer`), which commits the batches of many
+  requests in one transaction (group commit), each request answered only after its batch is
+  committed; a batch that fails fails alone (its savepoint is rolled back).
+
 Python's SQLite allows 500 terms a compound SELECT, 250,000 parameters and a 1 GB statement;
-D1 allows far less (api/storage.py), so the connection gets D1's limits once migrated (the
+D1 allows far less (api/storage.py), so both connections get D1's limits once migrated (the
 migration scripts run whole, as `wrangler d1 migrations apply` sends them). A statement SQLite
-refuses raises DatabaseError, a constraint failing Conflict, as the D1 backends do.
+refuses raises DatabaseError, a constraint failing Conflict, as the D1 backends do; a storage
+fault (read-only file, full disk, I/O error) raises Fault, a lock held too long Busy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
 
+from .sqlite_errors import run
 from .storage import (
     MAX_COMPOUND_TERMS,
     MAX_PARAMETERS,
     MAX_SQL_BYTES,
-    Conflict,
-    DatabaseError,
+    Busy,
     Result,
     Statement,
 )
+from .writer import WRITE_STEP_MS, Writer
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # wrangler records applied migrations in this table; using the same one keeps both in step.
@@ -33,6 +45,7 @@ D1_LIMITS = (
     (sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MAX_PARAMETERS),
     (sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES),
 )
+READ_WAIT = 1.0  # seconds a busy read is retried before it is refused (503 database_busy)
 
 
 def migrate(connection: sqlite3.Connection, directory: Path = MIGRATIONS) -> list[str]:
@@ -60,57 +73,60 @@ def migrate(connection: sqlite3.Connection, directory: Path = MIGRATIONS) -> lis
     return applied
 
 
+def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
+    """A connection in WAL mode with D1's limits; `busy_ms`: how long SQLite itself waits for
+    a lock (0 for the event loop's reader)."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.row_factory = sqlite3.Row
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):  # WAL: the file's, set at open
+        connection.execute(f"PRAGMA {pragma}")
+    connection.execute(f"PRAGMA busy_timeout={busy_ms}")
+    for category, limit in D1_LIMITS:
+        connection.setlimit(category, limit)
+    return connection
+
+
 class SQLiteDatabase:
-    """A SQLite file in WAL mode, used from the event loop (each statement is microseconds)."""
+    """A SQLite file in WAL mode: reads on the event loop, writes grouped by one writer thread."""
 
     name = "sqlite"
 
     def __init__(self, path: str | Path) -> None:
         target = Path(path)
-        if str(target) != ":memory:":
-            target.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-        self.connection.row_factory = sqlite3.Row
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            "busy_timeout=5000",
-        ):
-            self.connection.execute(f"PRAGMA {pragma}")
-        migrate(self.connection)
-        for category, limit in D1_LIMITS:
-            self.connection.setlimit(category, limit)
+        if str(target) == ":memory:":
+            raise ValueError("SQLiteDatabase needs a file (two connections share it), not :memory:")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        setup = sqlite3.connect(target, isolation_level=None)
+        try:
+            setup.execute("PRAGMA journal_mode=WAL")
+            setup.execute("PRAGMA busy_timeout=5000")  # at start-up only, off any request
+            migrate(setup)
+        finally:
+            setup.close()
+        self.path = target
+        self.reader = connect(target, busy_ms=0)
+        self.writer = Writer(lambda: connect(target, busy_ms=WRITE_STEP_MS))
 
     async def execute(self, statement: Statement) -> Result:
-        return self._run(statement)
+        """Run a read on the event loop; a busy database is retried, never waited on in SQLite."""
+        deadline, pause = time.monotonic() + READ_WAIT, 0.002
+        while True:
+            try:
+                return run(self.reader, statement)
+            except Busy:
+                if time.monotonic() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     async def batch(self, statements: list[Statement]) -> list[Result]:
         """Run statements in one transaction: all of them, or (on any error) none."""
-        self.connection.execute("BEGIN IMMEDIATE")
-        try:
-            results = [self._run(s) for s in statements]
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        self.connection.execute("COMMIT")
-        return results
+        return await self.writer.submit(statements)
 
-    def _run(self, statement: Statement) -> Result:
-        started = time.perf_counter()
-        try:
-            cursor = self.connection.execute(statement.sql, statement.params)
-            rows = [dict(row) for row in cursor.fetchall()]
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(str(exc)) from exc
-        except sqlite3.Error as exc:
-            raise DatabaseError(f"SQLite refused the query: {exc}") from exc
-        return Result(
-            rows=rows,
-            changes=cursor.rowcount if cursor.rowcount > 0 else 0,
-            last_row_id=cursor.lastrowid,
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
+    async def check_writes(self, probe: Statement) -> str | None:
+        """Why writes fail now (read-only, full, I/O), or None: see Writer.check."""
+        return await self.writer.check(probe)
 
     def close(self) -> None:
-        self.connection.close()
+        self.writer.close()
+        self.reader.close()

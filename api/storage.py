@@ -56,6 +56,23 @@ class Conflict(Exception):
 class DatabaseError(Exception):
     """The database could not run a statement (unreachable, bad SQL, refused credentials)."""
 
+    code = "database_unavailable"  # the API's error code (503)
+    retry_after = 5  # seconds, sent as Retry-After
+
+
+class Busy(DatabaseError):
+    """Another process held the write lock longer than a request may wait: nothing written."""
+
+    code = "database_busy"
+    retry_after = 1
+
+
+class Fault(DatabaseError):
+    """Storage refuses writes (a read-only file, a full disk, an I/O error): nothing written;
+    /api/health reports it until a write succeeds again."""
+
+    code = "database_fault"
+
 
 class Database(Protocol):
     name: str  # what /api/health reports: sqlite, d1 (the binding), d1-http
@@ -63,3 +80,8 @@ class Database(Protocol):
     async def execute(self, statement: Statement) -> Result: ...
 
     async def batch(self, statements: list[Statement]) -> list[Result]: ...
+
+    async def check_writes(self, probe: Statement) -> str | None:
+        """Why writes fail now (for /api/health; `probe` is a harmless one-row write), or None
+        when they work or the backend cannot tell."""
+        ...

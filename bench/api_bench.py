@@ -3,7 +3,9 @@
     python bench/api_bench.py [--rounds 5] [--duration 5] [--connections 50]
     python bench/api_bench.py --client httpx [--rounds 5] [--requests 3000] [--connections 50]
 
-Two servers run side by side under uvicorn on 127.0.0.1, each in its own process:
+Two servers run side by side under uvicorn on 127.0.0.1, each in its own process, with the
+same HTTP parser and event loop (uvicorn's "auto": httptools and uvloop, dependencies of the
+project, when installed; the report says which):
 
 - "ceiling": a bare Starlette app defined here, whose one endpoint reads and json-parses the
   body and answers 204 (what any handler costs before it does any work);
@@ -29,7 +31,9 @@ The load comes from a separate process, every body built before the clock starts
 Rounds are interleaved, the order alternating (ceiling, real, real, ceiling, ...) so drift in
 the machine's state hits both alike, after one warm-up round each. Figures are medians across
 rounds with their min-max. The machine has 2 cores: the generator competes with the server,
-so absolute req/s are a floor, and the CPU each side used is printed next to them.
+so absolute req/s are a floor, and the CPU each side used is printed next to them, with the
+server's CPU time per request and the ratio of the two servers' (what the req/s ratio would be
+with each server alone on a core).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from importlib.util import find_spec
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,19 +83,27 @@ def report(servers: list[Server], args: argparse.Namespace, order: list[str]) ->
         f"machine: {os.cpu_count()} cores, shared by the load generator and the server under "
         "test (req/s are a floor)"
     )
+    print(f"uvicorn, both servers: {uvicorn_stack()}")
     table(servers)
     targets(servers)
     caveats(servers)
 
 
+def uvicorn_stack() -> str:
+    """What uvicorn's "auto" picks in this environment, for the ceiling and serve alike."""
+    http = "httptools" if find_spec("httptools") else "h11"
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    return f"http {http}, loop {loop} (uvicorn's auto: the packages installed)"
+
+
 def table(servers: list[Server]) -> None:
     """One row per server: medians (min-max) across rounds, totals, CPU shares."""
-    row = "{:<8} {:>20} {:>19} {:>19} {:>9} {:>8} {:>10} {:>10}"
+    row = "{:<8} {:>20} {:>19} {:>19} {:>9} {:>8} {:>10} {:>10} {:>17}"
     print(
         "\n"
         + row.format(
             "server", "req/s med (min-max)", "p50 ms med (min-max)", "p99 ms med (min-max)",
-            "requests", "non-2xx", "server CPU", "client CPU",
+            "requests", "non-2xx", "server CPU", "client CPU", "CPU us/req (m-M)",
         )
     )  # fmt: skip
     for s in servers:
@@ -104,9 +117,18 @@ def table(servers: list[Server]) -> None:
                 sum(r.non_2xx for r in s.rounds),
                 f"{statistics.median([r.server_cpu for r in s.rounds]):.0%}",
                 f"{statistics.median([r.client_cpu for r in s.rounds]):.0%}",
+                spread(cpu_per_request(s), ".0f"),
             )
         )
-    print("(CPU: median share of one core during a round; 100% = one core kept busy)")
+    print(
+        "(CPU: median share of one core during a round; 100% = one core kept busy. CPU us/req: "
+        "the server's CPU time per answered request, in microseconds)"
+    )
+
+
+def cpu_per_request(server: Server) -> list[float]:
+    """Microseconds of the server process's CPU per request answered, one figure per round."""
+    return [r.server_cpu / r.rps * 1e6 for r in server.rounds if r.rps]
 
 
 def targets(servers: list[Server]) -> None:
@@ -121,6 +143,12 @@ def targets(servers: list[Server]) -> None:
     print(
         f"\nreal / ceiling req/s: {ratio:.0%} (rounds {min(ratios):.0%}-{max(ratios):.0%}); "
         f"target >= {THROUGHPUT_TARGET:.0%} of the ceiling: {met}"
+    )
+    cost = statistics.median(cpu_per_request(ceiling)) / statistics.median(cpu_per_request(real))
+    met = "MET" if cost >= THROUGHPUT_TARGET else "NOT MET"
+    print(
+        f"ceiling / real server CPU per request: {cost:.0%} (the ratio req/s would reach with "
+        f"the server alone on a core); target >= {THROUGHPUT_TARGET:.0%}: {met}"
     )
     met = "MET" if p99 < P99_TARGET_MS else "NOT MET"
     print(

@@ -25,7 +25,7 @@ from types import FrameType
 import uvicorn
 import watchfiles
 from starlette.applications import Starlette
-from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -34,17 +34,20 @@ from starlette.types import Lifespan, Scope
 from api import sql
 from api.app import Api, application, publish_manifest
 from api.clock import Clock, iso, utc_now
+from api.errors import ApiError
 from api.settings import Settings, local_url
 from api.sqlite import SQLiteDatabase
+from api.storage import DatabaseError
 from builder.cache import Cache
 from builder.config import BuildConfig
 from builder.errors import BuildError
 from builder.pipeline import build
 
 from .author import LOOPBACK, Author
+from .connections import protocol_class
 from .demo import demo_link
 from .simulate import SCRIPT_URL, TallySimulator
-from .site import PREVIEW, InjectScripts, PagesHeaders, SiteFiles
+from .site import PREVIEW, Compress, InjectScripts, PagesHeaders, SiteFiles
 
 log = logging.getLogger("sillon.serve")
 RELOAD_SCRIPT = Path(__file__).resolve().parent / "livereload.js"
@@ -90,8 +93,11 @@ class Builds:
         async with self.lock:
             ok = await asyncio.to_thread(self.run)
             if ok and self.api is not None:
-                await self.publish(self.api)
-                await self.api.learning.course()  # loading it says what Tally steps lack here
+                try:
+                    await self.publish(self.api)
+                    await self.api.learning.course()  # loading it says what Tally steps lack
+                except (DatabaseError, ApiError) as exc:  # serve stays up; health says why
+                    log.error("not published (the API keeps its current version): %s", exc)
         self.changed.set()
         self.changed = asyncio.Event()
 
@@ -179,7 +185,11 @@ async def welcome(api: Api, site: str) -> None:
     log.info("site: %s/", site)
     log.info("author preview (every step; your pages reload on save): %s%s", site, PREVIEW)
     if api.settings.access is None:  # with Cloudflare Access there are no sign-in links
-        link = await demo_link(api, site)
+        try:
+            link = await demo_link(api, site)
+        except DatabaseError as exc:
+            log.error("no demo learner link: the database takes no writes (%s)", exc)
+            return
         log.info("demo learner (a one-time link, new at every start): %s", link)
 
 
@@ -220,7 +230,7 @@ def create_app(
     app.add_middleware(PagesHeaders, out=config.out)
     # Outermost, so it compresses pages as sent (scripts added, headers set).
     app.add_middleware(
-        GZipMiddleware, minimum_size=1000, compresslevel=6, exclude_content_types=NOT_GZIPPED
+        Compress, minimum_size=1000, compresslevel=6, exclude_content_types=NOT_GZIPPED
     )
     tally.app = app
     app.state.stop = stop
@@ -278,8 +288,17 @@ def serve(config: BuildConfig, host: str, port: int) -> int:
     app = create_app(config, settings, preview=local, site=settings.site_url(host, port))
     log.info("serving %s at %s/ (database %s)", config.out, local_url(host, port), settings.db_path)
     started = time.perf_counter()
+    limits = settings.connections  # idle and slow connections closed, a cap (serve/connections)
     server = _Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3),
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=3,
+            http=protocol_class(limits),
+            timeout_keep_alive=limits.keep_alive,
+        ),
         app.state.stop,
     )
     server.run(sockets=[sock])

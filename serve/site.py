@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -56,6 +57,18 @@ class PagesHeaders:
         if stamp != self.stamp:
             self.rules, self.stamp = parse_headers(self.file.read_text(encoding="utf-8")), stamp
         return self.rules
+
+
+class Compress(GZipMiddleware):
+    """Starlette's gzip for the site and serve's own pages; the API's answers pass untouched:
+    per-caller JSON, most of it a few hundred bytes (an event's report, a verdict), which the
+    wrapper would only inspect, and which Cloudflare compresses at its edge in production."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class InjectScripts:

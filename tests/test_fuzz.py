@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -299,7 +300,7 @@ def fuzzed(live: Live) -> Findings:
     return findings
 
 
-def test_fuzz_openapi_document_is_valid_and_lists_every_route(live: Live) -> None:
+def test_fuzz_openapi_document_is_valid_and_lists_every_route(live: Live, tmp_path: Path) -> None:
     schema = schemathesis.openapi.from_url(live.url + "/api/openapi.json")
     schema.validate()
     fuzzable = {
@@ -307,7 +308,7 @@ def test_fuzz_openapi_document_is_valid_and_lists_every_route(live: Live) -> Non
     }
     paths = httpx.get(live.url + "/api/openapi.json", timeout=10).json()["paths"]
     documented = {(method.upper(), path) for path, item in paths.items() for method in item}
-    api = Api(Settings(db_path=":memory:"), SQLiteDatabase(":memory:"))
+    api = Api(Settings(db_path=str(tmp_path / "routes.db")), SQLiteDatabase(tmp_path / "routes.db"))
     served = {
         (method, route.path)
         for route in api.routes()

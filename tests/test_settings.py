@@ -59,6 +59,7 @@ def test_settings_read_every_declared_variable() -> None:
     ("environ", "message"),
     [
         ({"SILLON_RATE_LIMITS": "maybe"}, "SILLON_RATE_LIMITS must be on or off, not 'maybe'"),
+        ({"SILLON_HEAD_TIMEOUT": "0.5"}, "SILLON_HEAD_TIMEOUT must be a whole number above 0"),
         ({"CLOUDFLARE_STREAM_SIGNING_KEY_ID": "k1"}, "Stream playback needs"),
         ({"SILLON_LRS_URL": "ftp://x"}, "SILLON_LRS_URL must be an http(s) URL"),
         ({"SILLON_ACCESS_AUD": "aud"}, "Cloudflare Access mode is half-configured"),

@@ -445,13 +445,17 @@ def test_worker_runtime_cron_forwards_statements_over_fetch(
 
 
 @pytest.mark.live
-def test_worker_runtime_app_is_the_one_factory_and_kept(worker: WorkerRuntime) -> None:
+def test_worker_runtime_app_is_the_one_factory_and_kept(
+    worker: WorkerRuntime, tmp_path: Path
+) -> None:
     from api.app import Api, Settings
     from api.errors import HANDLERS
     from api.sqlite import SQLiteDatabase
 
     shape = worker.run_python("runtime.app_shape")
-    local = Api(Settings(db_path=":memory:"), SQLiteDatabase(":memory:"))
+    local = Api(
+        Settings(db_path=str(tmp_path / "routes.db")), SQLiteDatabase(tmp_path / "routes.db")
+    )
     assert shape["handlers"] == sorted(k.__name__ for k in HANDLERS)
     assert shape["routes"] == [getattr(r, "path", "") for r in local.routes()]
     assert shape["builds"] == 1, "the app of this isolate was built once, on its first request"

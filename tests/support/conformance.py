@@ -78,6 +78,9 @@ class Recording:
         self._count(result)
         return result
 
+    async def check_writes(self, probe: Statement) -> str | None:
+        return await self.db.check_writes(probe)  # a probe, not part of the scenario's log
+
     async def batch(self, statements: list[Statement]) -> list[Result]:
         results = await self.db.batch(statements)
         for statement, result in zip(statements, results, strict=True):

@@ -1,0 +1,153 @@
+"""The local backend's writer (api/writer.py) on real SQLite files: many requests' batches in one
+transaction, a failing batch failing alone, a lock held by another process waited out off the
+event loop and refused after a bounded wait."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from api.sqlite import SQLiteDatabase
+from api.storage import Busy, Conflict, DatabaseError, Statement
+from api.writer import WRITE_WAIT
+
+
+def scratch(path: Path) -> SQLiteDatabase:
+    """A migrated database with a table of the test's own."""
+    db = SQLiteDatabase(path)
+    with sqlite3.connect(path) as setup:
+        setup.execute("CREATE TABLE scratch (n INTEGER PRIMARY KEY)")
+    return db
+
+
+def insert(n: int) -> Statement:
+    return Statement("INSERT INTO scratch (n) VALUES (?)", (n,))
+
+
+def stored(path: Path) -> list[int]:
+    with sqlite3.connect(path) as db:
+        return [row[0] for row in db.execute("SELECT n FROM scratch ORDER BY n")]
+
+
+@contextmanager
+def lock_held_by_another_process(path: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """A second real process that takes the write lock (BEGIN IMMEDIATE) and holds it."""
+    code = (
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN IMMEDIATE'); c.execute('INSERT INTO scratch (n) VALUES (-1)')\n"
+        "print('locked', flush=True); time.sleep(float(sys.argv[2])); c.execute('ROLLBACK')\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    try:
+        yield holder
+    finally:
+        holder.wait(timeout=seconds + 10)
+
+
+def test_group_commit_many_batches_share_few_transactions(tmp_path: Path) -> None:
+    db = scratch(tmp_path / "db.sqlite3")
+
+    async def write_all() -> None:
+        await asyncio.gather(*(db.batch([insert(n), insert(10_000 + n)]) for n in range(300)))
+
+    asyncio.run(write_all())
+    assert stored(tmp_path / "db.sqlite3") == [*range(300), *range(10_000, 10_300)]
+    assert db.writer.batches == 300
+    assert db.writer.commits < 30, f"{db.writer.commits} transactions for 300 batches"
+    db.close()
+
+
+def test_group_commit_failing_batch_fails_alone(tmp_path: Path) -> None:
+    db = scratch(tmp_path / "db.sqlite3")
+    asyncio.run(db.batch([insert(7)]))
+
+    async def mixed() -> list[object]:
+        batches = [
+            [insert(1)],
+            [insert(2), insert(7)],  # a duplicate: this batch, whole, and nothing else
+            [insert(3)],
+            [insert(4), Statement("INSERT INTO nowhere VALUES (1)")],  # SQLite refuses it
+            [insert(5)],
+        ]
+        return await asyncio.gather(*(db.batch(b) for b in batches), return_exceptions=True)
+
+    outcomes = asyncio.run(mixed())
+    assert isinstance(outcomes[1], Conflict)
+    assert isinstance(outcomes[3], DatabaseError) and "no such table" in str(outcomes[3])
+    assert all(isinstance(outcomes[i], list) for i in (0, 2, 4))
+    assert stored(tmp_path / "db.sqlite3") == [1, 3, 5, 7]
+    assert db.writer.commits == 2  # the first write, then the five batches together
+    db.close()
+
+
+def test_group_commit_lock_elsewhere_never_blocks_the_loop(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    db = scratch(path)
+    asyncio.run(db.batch([insert(1)]))
+
+    async def while_locked() -> tuple[float, float, float, BaseException | None]:
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def tick() -> None:  # the event loop's heartbeat
+            last = time.perf_counter()
+            while not done.is_set():
+                await asyncio.sleep(0.005)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        ticker = asyncio.create_task(tick())
+        started = time.perf_counter()
+        read = await db.execute(Statement("SELECT COUNT(*) AS n FROM scratch"))
+        read_took = time.perf_counter() - started
+        assert read.rows == [{"n": 1}]
+        started = time.perf_counter()
+        try:
+            await db.batch([insert(2)])
+            error: BaseException | None = None
+        except Busy as exc:
+            error = exc
+        write_took = time.perf_counter() - started
+        done.set()
+        await ticker
+        return read_took, write_took, max(gaps), error
+
+    with lock_held_by_another_process(path, seconds=WRITE_WAIT + 2):
+        read_took, write_took, longest_gap, error = asyncio.run(while_locked())
+    assert read_took < 0.05
+    assert isinstance(error, Busy), "a write waits a bounded time, then is refused"
+    assert WRITE_WAIT - 0.1 <= write_took <= WRITE_WAIT + 1.0
+    assert longest_gap < 0.05, f"the event loop stood still {longest_gap * 1000:.0f} ms"
+    asyncio.run(db.batch([insert(2)]))  # the lock is gone: writes work, no restart
+    assert stored(path) == [1, 2]
+    db.close()
+
+
+def test_group_commit_waits_out_a_short_lock(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    db = scratch(path)
+    with lock_held_by_another_process(path, seconds=0.5):
+        started = time.perf_counter()
+        asyncio.run(db.batch([insert(1)]))
+        took = time.perf_counter() - started
+    assert 0.3 < took < WRITE_WAIT
+    assert stored(path) == [1]
+    db.close()
+
+
+def test_group_commit_memory_database_is_refused_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="needs a file"):
+        SQLiteDatabase(":memory:")
