@@ -40,6 +40,7 @@ from .operations import (
 from .routing import IndexedRouter
 from .settings import Settings
 from .storage import Conflict, Database
+from .turns import Turns
 
 LEADERBOARD_SIZE = 100
 
@@ -63,6 +64,7 @@ class Api(Context):
     def __init__(self, settings: Settings, db: Database, clock: Clock = utc_now) -> None:
         super().__init__(settings, db, clock)
         self._routes: list[BaseRoute] | None = None
+        self.turns = Turns()
 
     # -- endpoints -----------------------------------------------------------------------------
 
@@ -184,6 +186,12 @@ class Api(Context):
             self.limit(request, limits.EVENTS, "session:" + auth.token_hash(token))
         received = await declared.read(request)  # identity and eventId; the rest per step
         body, eid = received.data, received["eventId"]
+        async with self.turns.turn(token):  # one session's events one at a time (api/turns)
+            return await self._decided(request, kind, body, eid)
+
+    async def _decided(
+        self, request: Request, kind: str, body: dict[str, Any], eid: str
+    ) -> Response:
         learner, course = await self.placed(request)
         for _ in range(CONFLICT_RETRIES):
             try:

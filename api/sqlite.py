@@ -5,9 +5,11 @@ Two connections, so no call blocks the event loop:
 - reads run on the event loop (a WAL reader never waits for a writer; each is microseconds).
   The rare busy read (another process recovering the WAL) is retried with `asyncio.sleep`,
   then refused with Busy after READ_WAIT;
-- writes go to one writer thread (`writer.Writer`), which commits the batches of many
-  requests in one transaction (group commit), each request answered only after its batch is
-  committed; a batch that fails fails alone (its savepoint is rolled back).
+- writes go to one writer (`writer.Writer`), which commits the batches of many requests in one
+  transaction (group commit), each request answered only after its batch is committed; a batch
+  that fails fails alone (its savepoint is rolled back). It never waits inside SQLite for a
+  lock (busy timeout 0, tried again with `asyncio` pauses), and a thread of its own copies
+  the WAL into the file (checkpoints).
 
 Python's SQLite allows 500 terms a compound SELECT, 250,000 parameters and a 1 GB statement;
 D1 allows far less (api/storage.py), so both connections get D1's limits once migrated (the
@@ -32,7 +34,7 @@ from .storage import (
     Result,
     Statement,
 )
-from .writer import WRITE_STEP_MS, Writer
+from .writer import Writer
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # wrangler records applied migrations in this table; using the same one keeps both in step.
@@ -73,14 +75,14 @@ def migrate(connection: sqlite3.Connection, directory: Path = MIGRATIONS) -> lis
     return applied
 
 
-def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
-    """A connection in WAL mode with D1's limits; `busy_ms`: how long SQLite itself waits for
-    a lock (0 for the event loop's reader)."""
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in WAL mode with D1's limits that never waits inside SQLite for a lock
+    (busy timeout 0: a busy database is tried again after asyncio pauses)."""
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.row_factory = sqlite3.Row
     for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):  # WAL: the file's, set at open
         connection.execute(f"PRAGMA {pragma}")
-    connection.execute(f"PRAGMA busy_timeout={busy_ms}")
+    connection.execute("PRAGMA busy_timeout=0")
     for category, limit in D1_LIMITS:
         connection.setlimit(category, limit)
     return connection
@@ -104,8 +106,8 @@ class SQLiteDatabase:
         finally:
             setup.close()
         self.path = target
-        self.reader = connect(target, busy_ms=0)
-        self.writer = Writer(lambda: connect(target, busy_ms=WRITE_STEP_MS))
+        self.reader = connect(target)
+        self.writer = Writer(lambda: connect(target))
 
     async def execute(self, statement: Statement) -> Result:
         """Run a read on the event loop; a busy database is retried, never waited on in SQLite."""

@@ -1,17 +1,30 @@
-"""The local backend's one writer: a thread that commits many requests' batches at once.
+"""The local backend's one writer: the batches of many requests committed at once, on the event
+loop, without ever waiting there for a lock.
 
-Requests hand their batch to `submit` and wait; the thread takes every batch waiting, opens one
-transaction, runs each batch under its own savepoint (a batch that fails is rolled back alone
-and fails only its own request), commits, and only then answers each request: an answered
-write is committed (it survives kill -9; tests/test_crash.py). While one group commits, the
-next one gathers, so the busier the server, the more batches share a commit.
+Requests hand their batch to `submit` and wait. Whatever arrived during one turn of the event
+loop is committed in one transaction (BEGIN IMMEDIATE, each batch under its own savepoint so a
+batch that fails is rolled back alone and fails only its own request, COMMIT), at most
+MAX_GROUP batches at a time, and only then is each request answered: an answered write is
+committed (it survives kill -9; tests/test_crash.py). The busier the server, the more batches
+share a commit.
 
-Nothing here runs on the event loop. When another process holds the write lock, SQLite waits
-WRITE_STEP_MS at a time; between tries, new batches join the group and every batch that has
-waited WRITE_WAIT is refused with Busy (503 database_busy, Retry-After). A storage fault
-(read-only file, full disk, I/O error) fails the group, nothing written, and is remembered for
-/api/health until a write succeeds again; the connection is reopened for the next group, so a
-file made writable again works without a restart.
+Why on the loop and not in a thread of its own: a transaction here is tens of microseconds a
+batch (WAL with synchronous=NORMAL: a commit appends to the WAL, no fsync), and a thread would
+hand Python's GIL back and forth with the loop at every statement; measured with
+bench/api_bench.py, the thread made each event cost ~40% more server CPU. What could take long
+stays off the loop:
+
+- a lock another process holds (`learners import`, `publish`): the connection's busy timeout
+  is 0, so BEGIN IMMEDIATE answers SQLITE_BUSY at once; the group is tried again after a pause
+  (RETRY_PAUSE, doubling), new batches joining it, and a batch that has waited WRITE_WAIT is
+  refused with Busy (503 database_busy, Retry-After);
+- checkpoints, which copy the WAL into the database file and fsync it: the connection's
+  automatic checkpoint is off, and a thread (`Checkpointer`) runs PASSIVE checkpoints (which
+  neither wait for nor block a reader or the writer) shortly after commits.
+
+A storage fault (read-only file, full disk, I/O error) fails the group, nothing written, and is
+remembered for /api/health until a write succeeds again; the connection is reopened for the
+next group, so a file made writable again works without a restart.
 
 On D1 there is no such thing: each request's batch is its own transaction (api/d1.py).
 """
@@ -20,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
+import logging
 import sqlite3
 import threading
 import time
@@ -31,10 +44,13 @@ from .sqlite_errors import classify, run
 from .storage import Busy, Conflict, DatabaseError, Fault, Result, Statement
 
 WRITE_WAIT = 2.0  # seconds a write waits for a lock another process holds, then Busy
-WRITE_STEP_MS = 50  # SQLite's own wait for the lock at a time (between tries, batches join)
-MAX_GROUP = 500  # batches in one transaction at most
+RETRY_PAUSE = (0.005, 0.05)  # seconds between tries while locked: the first, doubling to the last
+MAX_GROUP = 64  # batches in one transaction at most (a few milliseconds of the loop)
 PROBE_WAIT = 0.05  # seconds /api/health waits for its probe write
 PROBE_EVERY = 5.0  # seconds between probes while writes work (1 s while they fail)
+CHECKPOINT_AFTER = 0.2  # seconds after a commit the WAL is copied into the file (a thread)
+
+log = logging.getLogger("sillon.storage")
 
 Outcome = list[Result] | Conflict | DatabaseError
 
@@ -50,7 +66,7 @@ class Job:
 
 
 def settle(future: asyncio.Future[list[Result]], outcome: Outcome) -> None:
-    """Answer a waiting request (on its loop), unless it went away."""
+    """Answer a waiting request, unless it went away."""
     if future.done():
         return
     if isinstance(outcome, list):
@@ -59,33 +75,45 @@ def settle(future: asyncio.Future[list[Result]], outcome: Outcome) -> None:
         future.set_exception(outcome)
 
 
+def answer(job: Job, outcome: Outcome) -> None:
+    """Settle a job from its own loop, or hand it over to that loop (close(), other threads)."""
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if job.loop is running:
+        settle(job.future, outcome)
+    else:
+        with contextlib.suppress(RuntimeError):  # its loop has closed: nobody waits
+            job.loop.call_soon_threadsafe(settle, job.future, outcome)
+
+
 class Writer:
-    """One thread, one connection, group commit; started at the first write."""
+    """One connection, group commit on the submitting loop; `connect` must give a connection
+    whose busy timeout is 0 (the loop never waits inside SQLite)."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
         self.connect = connect
         self.connection: sqlite3.Connection | None = None
-        self.queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self.thread: threading.Thread | None = None
-        self.start_lock = threading.Lock()
+        # Batches waiting, per event loop (serve has one; tests may drive several threads').
+        # A loop has a flush scheduled exactly while its list is not empty.
+        self.pending: dict[asyncio.AbstractEventLoop, list[Job]] = {}
+        self.lock = threading.Lock()  # one transaction at a time, whichever thread runs it
+        self.checkpointer = Checkpointer(connect)
         self.fault: str | None = None  # why the last write failed, until one succeeds
         self.probed = float("-inf")
-        self.commits = 0  # transactions committed, and the batches they carried (bench)
+        self.commits = 0  # transactions committed, and the batches they carried (tests, bench)
         self.batches = 0
 
     async def submit(self, statements: list[Statement], wait: float = WRITE_WAIT) -> list[Result]:
         """Commit the statements as one batch (with others' batches); their results."""
         loop = asyncio.get_running_loop()
         job = Job(statements, loop, loop.create_future(), time.monotonic() + wait)
-        self.start()
-        self.queue.put(job)
+        waiting = self.pending.setdefault(loop, [])
+        waiting.append(job)
+        if len(waiting) == 1:  # the first since the last flush: after this turn of the loop
+            loop.call_soon(self.flush, loop, RETRY_PAUSE[0])
         return await job.future
-
-    def start(self) -> None:
-        with self.start_lock:
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self.run, name="sqlite-writer", daemon=True)
-                self.thread.start()
 
     async def check(self, probe: Statement) -> str | None:
         """Why writes fail now, or None. Writes `probe` (a one-row update) now and then, and at
@@ -99,60 +127,53 @@ class Writer:
             task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved
         return self.fault
 
-    def close(self) -> None:
-        """Finish the batches handed in, then stop the thread and close the connection."""
-        if self.thread is not None and self.thread.is_alive():
-            self.queue.put(None)
-            self.thread.join(timeout=10)
-        self.drop()
+    def flush(self, loop: asyncio.AbstractEventLoop, pause: float) -> None:
+        """Commit the loop's waiting batches (MAX_GROUP at most) and answer them; while another
+        process holds the lock, try again after `pause`, refusing the batches that waited
+        their time."""
+        waiting = self.pending.get(loop, [])
+        group = waiting[:MAX_GROUP]
+        try:
+            outcomes = self.commit(group)
+        except Busy as exc:
+            now = time.monotonic()
+            for job in group:
+                if job.deadline <= now:
+                    answer(job, exc)
+            waiting[:] = [job for job in waiting if job.deadline > now]
+            if waiting:
+                loop.call_later(pause, self.flush, loop, min(pause * 2, RETRY_PAUSE[1]))
+            else:
+                del self.pending[loop]
+            return
+        except DatabaseError as exc:
+            outcomes = [exc] * len(group)
+        del waiting[: len(group)]
+        for job, outcome in zip(group, outcomes, strict=True):
+            answer(job, outcome)
+        if waiting:
+            loop.call_soon(self.flush, loop, RETRY_PAUSE[0])
+        else:
+            self.pending.pop(loop, None)
 
-    # -- the thread ------------------------------------------------------------------------------
-
-    def run(self) -> None:
-        while True:
-            first = self.queue.get()
-            if first is None:
-                return
-            jobs = [first]
-            stopping = self.take(jobs)
-            self.group(jobs)
-            if stopping:
-                return
-
-    def take(self, jobs: list[Job]) -> bool:
-        """Add the batches waiting, up to MAX_GROUP; True if asked to stop meanwhile."""
-        while len(jobs) < MAX_GROUP:
+    def commit(self, group: list[Job]) -> list[Outcome]:
+        """One transaction for the group: each job's results or its own error. Raises Busy
+        (nothing written, try again) or the fault that lost the whole group."""
+        if not group:
+            return []
+        with self.lock:
             try:
-                job = self.queue.get_nowait()
-            except queue.Empty:
-                return False
-            if job is None:
-                return True
-            jobs.append(job)
-        return False
-
-    def group(self, jobs: list[Job]) -> None:
-        """Commit the jobs in one transaction, waiting out a lock job by job; answer each."""
-        while jobs:
-            try:
-                outcomes = self.transaction(jobs)
-            except Busy as exc:
-                now = time.monotonic()
-                self.answer([j for j in jobs if j.deadline <= now], exc)
-                jobs = [j for j in jobs if j.deadline > now]
-                if self.take(jobs):
-                    self.queue.put(None)  # stop after these
-                continue
+                outcomes = self.transaction(group)
+            except Busy:
+                raise
             except DatabaseError as exc:
                 self.failed(exc)
-                self.answer(jobs, exc)
-                return
+                raise
             self.fault = None
             self.commits += 1
-            self.batches += len(jobs)
-            for job, outcome in zip(jobs, outcomes, strict=True):
-                self.answer([job], outcome)
-            return
+            self.batches += len(group)
+        self.checkpointer.wanted()
+        return outcomes
 
     def transaction(self, jobs: list[Job]) -> list[Outcome]:
         """BEGIN, each job under a savepoint, COMMIT: each job's results or its own error.
@@ -186,9 +207,11 @@ class Writer:
     def open(self) -> sqlite3.Connection:
         if self.connection is None:
             try:
-                self.connection = self.connect()
+                connection = self.connect()
+                connection.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's work
             except sqlite3.Error as exc:
                 raise classify(exc) from exc
+            self.connection = connection
         return self.connection
 
     @staticmethod
@@ -204,14 +227,76 @@ class Writer:
             self.fault = str(exc)
             self.drop()
 
+    def close(self) -> None:
+        """Commit the batches still waiting, then stop checkpointing and close the connection."""
+        for loop, waiting in list(self.pending.items()):
+            while waiting:
+                group = waiting[:MAX_GROUP]
+                del waiting[:MAX_GROUP]
+                try:
+                    outcomes = self.commit(group)
+                except DatabaseError as exc:
+                    outcomes = [exc] * len(group)
+                for job, outcome in zip(group, outcomes, strict=True):
+                    answer(job, outcome)
+            self.pending.pop(loop, None)
+        self.checkpointer.stop()
+        self.drop()
+
     def drop(self) -> None:
         if self.connection is not None:
             with contextlib.suppress(sqlite3.Error):
                 self.connection.close()
             self.connection = None
 
-    @staticmethod
-    def answer(jobs: list[Job], outcome: Outcome) -> None:
-        for job in jobs:
-            with contextlib.suppress(RuntimeError):  # its loop has closed: nobody waits
-                job.loop.call_soon_threadsafe(settle, job.future, outcome)
+
+class Checkpointer:
+    """Copies the WAL into the database file in a thread of its own, CHECKPOINT_AFTER seconds
+    after commits: PASSIVE checkpoints, which wait for nobody and block nobody (as SQLite's
+    automatic checkpoint, without its fsync on the event loop). A failure is logged and tried
+    again after the next commit; the writer's own path reports storage faults."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self.connect = connect
+        self.wake = threading.Event()
+        self.stopping = False
+        self.thread: threading.Thread | None = None
+        self.start_lock = threading.Lock()
+
+    def wanted(self) -> None:
+        """A commit happened: checkpoint soon (the thread starts at the first)."""
+        if self.thread is None:
+            with self.start_lock:
+                if self.thread is None and not self.stopping:
+                    self.thread = threading.Thread(
+                        target=self.run, name="sqlite-checkpoint", daemon=True
+                    )
+                    self.thread.start()
+        self.wake.set()
+
+    def run(self) -> None:
+        connection: sqlite3.Connection | None = None
+        while True:
+            self.wake.wait()
+            if self.stopping:
+                break
+            time.sleep(CHECKPOINT_AFTER)  # let a burst of commits finish first
+            self.wake.clear()
+            try:
+                connection = connection or self.connect()
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:
+                log.warning("WAL checkpoint failed (tried again after the next write): %s", exc)
+                if connection is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        connection.close()
+                connection = None
+        if connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)

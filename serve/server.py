@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import json
 import logging
 import os
@@ -274,6 +275,22 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+# Python's cyclic garbage collector, as serve runs it: a young collection every GC_THRESHOLD[0]
+# new container objects (700 by default), the older ones rarer. A request allocates a few
+# hundred; with the defaults, full collections of everything loaded at start stalled the event
+# loop often enough to put the API's p99 latency at 70-107 ms under 50 connections, against
+# 23-34 ms with these (bench/api_bench.py, side by side in one run).
+GC_THRESHOLD = (10_000, 50, 100)
+
+
+def quiet_collector() -> None:
+    """What start-up loaded (the app, the libraries) moves out of the collector's sight for
+    good (gc.freeze), and collections run less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 def serve(config: BuildConfig, host: str, port: int) -> int:
     """Run the serve process until interrupted; return the exit code."""
     sock = listen(host, port)
@@ -301,6 +318,7 @@ def serve(config: BuildConfig, host: str, port: int) -> int:
         ),
         app.state.stop,
     )
+    quiet_collector()
     server.run(sockets=[sock])
     log.info("stopped after %.0f s", time.perf_counter() - started)
     return 0

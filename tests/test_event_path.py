@@ -6,6 +6,7 @@ route Starlette's ordered scan picks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from support.small_course import lesson_done, small_cohort
 
 from api import sql, versions
 from api.routing import IndexedRouter, fixed_paths
+from api.turns import Turns
 from builder.config import BuildConfig
 from builder.pipeline import build
 
@@ -139,3 +141,25 @@ def test_event_path_router_leaves_a_shadowed_path_to_the_scan() -> None:
         Route("/m/x", endpoint),  # the mount before takes it
     ]
     assert {path: len(found) for path, found in fixed_paths(routes).items()} == {"/a": 2}
+
+
+# -- one session's events take turns -------------------------------------------------------------
+
+
+def test_event_path_one_session_takes_turns_and_forgets_the_key() -> None:
+    turns, order = Turns(), []
+
+    async def event(key: str | None, n: int) -> None:
+        async with turns.turn(key):
+            order.append(("in", key, n))
+            await asyncio.sleep(0.01)
+            order.append(("out", key, n))
+
+    async def all_at_once() -> None:
+        await asyncio.gather(*(event("a", n) for n in range(3)), event("b", 0), event(None, 0))
+
+    asyncio.run(all_at_once())
+    mine = [step for step in order if step[1] == "a"]
+    assert mine == [(way, "a", n) for n in range(3) for way in ("in", "out")]  # never two inside
+    assert order.index(("in", "b", 0)) < order.index(("out", "a", 0))  # another key: no wait
+    assert turns.turns == {}
