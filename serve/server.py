@@ -258,10 +258,13 @@ class ListenError(Exception):
 def listen(host: str, port: int) -> socket.socket:
     """The listening socket, taken before anything is built: a busy port is one error."""
     try:
-        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except OSError as exc:
         raise ListenError(f"cannot listen on {host}: {exc.strerror or exc}") from None
-    sock = socket.socket(family, kind)
+    # The protocol said (IPPROTO_TCP), not left 0: asyncio sets TCP_NODELAY only on sockets that
+    # say they are TCP, and without it every answer written in two parts (head, then body: h11)
+    # waited for the client's delayed ACK, 40 ms a request.
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)

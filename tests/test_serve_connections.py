@@ -299,3 +299,31 @@ def test_serve_connections_protocol_is_the_configured_implementation_guarded() -
         ValueError, match="no guarded HTTP protocol 'h2': one of auto, h11, httptools"
     ):
         protocol_class(limits, "h2")
+
+
+def test_serve_connections_answers_are_not_held_for_the_clients_ack() -> None:
+    """asyncio's own event loop (what uvicorn runs without uvloop) on serve's listening socket:
+    an accepted connection has TCP_NODELAY, so an answer written in two parts goes at once,
+    not 40 ms later when the client's delayed ACK comes."""
+    import asyncio
+
+    from serve.server import listen
+
+    async def nodelay() -> int:
+        sock = listen("127.0.0.1", 0)
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted_sock = writer.get_extra_info("socket")
+            seen.set_result(accepted_sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(accepted, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        try:
+            return await asyncio.wait_for(seen, 5)
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(nodelay()) != 0
