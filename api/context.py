@@ -22,12 +22,13 @@ from .learner import Learner, as_learner
 from .learning import Learning
 from .lrs import Forwarder
 from .settings import Settings
-from .storage import Database
+from .storage import Busy, Database, Fault, Statement
 
 if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
     from .access import AccessVerifier
 
 ACCESS_HEADER = "Cf-Access-Jwt-Assertion"
+USE_WAIT = 0.05  # seconds a request waits to write down a use while another process writes
 log = logging.getLogger("sillon")
 
 
@@ -100,7 +101,16 @@ class Context:
         refused request counts as a use."""
         expires = iso(now + timedelta(days=auth.SESSION_DAYS))
         seen_before = iso(now - auth.SEEN_EVERY)
-        await self.db.batch([sql.touch_session(session, iso(now), expires, seen_before)])
+        await self.note_use(sql.touch_session(session, iso(now), expires, seen_before))
+
+    async def note_use(self, statement: Statement) -> None:
+        """Write down a use (a session's sliding end, a learner's last activity): bookkeeping,
+        so a request never waits on it. While another process holds the write lock (at most
+        USE_WAIT) or storage refuses writes, it is skipped, and the next request writes it."""
+        try:
+            await self.db.batch([statement], wait=USE_WAIT)
+        except (Busy, Fault) as exc:
+            log.info("a use not written down now (the next request will): %s", exc)
 
     async def access_learner(self, request: Request, verifier: AccessVerifier) -> Learner:
         assertion = request.headers.get(ACCESS_HEADER)
@@ -113,7 +123,7 @@ class Context:
         now = self.clock()
         seen_before = iso(now - auth.SEEN_EVERY)
         if row["active_at"] is None or row["active_at"] <= seen_before:  # no session to keep
-            await self.db.batch([sql.learner_seen(row["id"], iso(now), seen_before)])
+            await self.note_use(sql.learner_seen(row["id"], iso(now), seen_before))
         learner = await self.learning.learner(sql.learner_by_id(row["id"]))
         assert learner is not None
         return learner

@@ -27,7 +27,7 @@ class D1HttpDatabase:
     async def execute(self, statement: Statement) -> Result:
         return (await self._post({"sql": statement.sql, "params": list(statement.params)}))[0]
 
-    async def batch(self, statements: list[Statement]) -> list[Result]:
+    async def batch(self, statements: list[Statement], wait: float | None = None) -> list[Result]:
         body = {"batch": [{"sql": s.sql, "params": list(s.params)} for s in statements]}
         results = await self._post(body)
         if len(results) != len(statements):
@@ -100,7 +100,7 @@ class D1BindingDatabase:
         result = await self._call(self._prepared(statement).all())
         return _binding_result(result)
 
-    async def batch(self, statements: list[Statement]) -> list[Result]:
+    async def batch(self, statements: list[Statement], wait: float | None = None) -> list[Result]:
         from pyodide.ffi import to_js  # the Workers runtime only
 
         prepared = to_js([self._prepared(s) for s in statements])

@@ -34,7 +34,7 @@ from .storage import (
     Result,
     Statement,
 )
-from .writer import Writer
+from .writer import WRITE_WAIT, Writer
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # wrangler records applied migrations in this table; using the same one keeps both in step.
@@ -121,9 +121,11 @@ class SQLiteDatabase:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
 
-    async def batch(self, statements: list[Statement]) -> list[Result]:
-        """Run statements in one transaction: all of them, or (on any error) none."""
-        return await self.writer.submit(statements)
+    async def batch(self, statements: list[Statement], wait: float | None = None) -> list[Result]:
+        """Run statements in one transaction: all of them, or (on any error) none; Busy once a
+        lock held elsewhere has lasted `wait` seconds (WRITE_WAIT at most)."""
+        limit = WRITE_WAIT if wait is None else min(wait, WRITE_WAIT)
+        return await self.writer.submit(statements, wait=limit)
 
     async def check_writes(self, probe: Statement) -> str | None:
         """Why writes fail now (read-only, full, I/O), or None: see Writer.check."""

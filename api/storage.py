@@ -79,7 +79,11 @@ class Database(Protocol):
 
     async def execute(self, statement: Statement) -> Result: ...
 
-    async def batch(self, statements: list[Statement]) -> list[Result]: ...
+    async def batch(self, statements: list[Statement], wait: float | None = None) -> list[Result]:
+        """Run statements in one transaction. `wait`: the longest the caller waits for a write
+        lock another process holds, when shorter than the backend's own bound (the local
+        backend's WRITE_WAIT); D1 has no such lock and ignores it."""
+        ...
 
     async def check_writes(self, probe: Statement) -> str | None:
         """Why writes fail now (for /api/health; `probe` is a harmless one-row write), or None

@@ -31,9 +31,9 @@ class YieldingDatabase(SQLiteDatabase):
         await asyncio.sleep(0)
         return await super().execute(statement)
 
-    async def batch(self, statements: list[Statement]) -> list[Result]:
+    async def batch(self, statements: list[Statement], wait: float | None = None) -> list[Result]:
         await asyncio.sleep(0)
-        return await super().batch(statements)
+        return await super().batch(statements, wait)
 
 
 async def sign_in_and_start(client: httpx.AsyncClient) -> None:

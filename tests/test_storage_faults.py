@@ -108,6 +108,28 @@ def test_storage_lock_elsewhere_reads_answer_writes_wait_then_503(tmp_path: Path
         site.stop()
 
 
+def test_storage_lock_elsewhere_a_session_due_for_its_hourly_touch_still_reads(
+    tmp_path: Path,
+) -> None:
+    """Reading slides a session's end, written at most once an hour: that bookkeeping write
+    must not turn a read into a 2 s wait and a 503 while another process holds the lock."""
+    site = Site(tmp_path, ENGLISH)
+    try:
+        learner = site.learner()
+        assert learner.get("/api/learner").status_code == 200
+        site.rows("UPDATE sessions SET last_seen = '2000-01-01T00:00:00.000Z'")  # due a touch
+        with write_lock(site.db, seconds=3):
+            took, answer = timed(lambda: learner.get("/api/learner"))
+        assert answer.status_code == 200, answer.text
+        assert took < 0.25, f"the read waited {took:.2f} s for a bookkeeping write"
+        # Once the lock is gone, the next read writes the touch it skipped.
+        assert learner.get("/api/learner").status_code == 200
+        (seen,) = site.rows("SELECT last_seen FROM sessions WHERE last_seen > '2001'")[0]
+        assert seen > "2026"
+    finally:
+        site.stop()
+
+
 def set_file_size_limit(pid: int, limit: int) -> None:
     """The kernel's limit on how large the server may make a file (RLIMIT_FSIZE), changed on
     the running process: past it every write fails, as on a full disk."""

@@ -81,8 +81,8 @@ class Recording:
     async def check_writes(self, probe: Statement) -> str | None:
         return await self.db.check_writes(probe)  # a probe, not part of the scenario's log
 
-    async def batch(self, statements: list[Statement]) -> list[Result]:
-        results = await self.db.batch(statements)
+    async def batch(self, statements: list[Statement], wait: float | None = None) -> list[Result]:
+        results = await self.db.batch(statements, wait)
         for statement, result in zip(statements, results, strict=True):
             self.log.append((statement.sql, statement.params, result.rows, result.changes))
             self._count(result)
