@@ -2,7 +2,8 @@
 
 Two connections, so no call blocks the event loop:
 
-- reads run on the event loop (a WAL reader never waits for a writer; each is microseconds).
+- reads run on the event loop (a WAL reader never waits for a writer; each is microseconds),
+  but for the few statements marked `scan` (a team's insight), which run in a thread.
   The rare busy read (another process recovering the WAL) is retried with `asyncio.sleep`,
   then refused with Busy after READ_WAIT;
 - writes go to one writer (`writer.Writer`), which commits the batches of many requests in one
@@ -25,7 +26,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .sqlite_errors import run
+from .sqlite_errors import classify, run
 from .storage import (
     MAX_COMPOUND_TERMS,
     MAX_PARAMETERS,
@@ -110,10 +111,13 @@ class SQLiteDatabase:
         self.writer = Writer(lambda: connect(target))
 
     async def execute(self, statement: Statement) -> Result:
-        """Run a read on the event loop; a busy database is retried, never waited on in SQLite."""
+        """Run a read on the event loop (a scan in a thread); a busy database is retried, never
+        waited on in SQLite."""
         deadline, pause = time.monotonic() + READ_WAIT, 0.002
         while True:
             try:
+                if statement.scan:
+                    return await asyncio.to_thread(self.scan, statement)
                 return run(self.reader, statement)
             except Busy:
                 if time.monotonic() + pause > deadline:
@@ -126,6 +130,18 @@ class SQLiteDatabase:
         lock held elsewhere has lasted `wait` seconds (WRITE_WAIT at most)."""
         limit = WRITE_WAIT if wait is None else min(wait, WRITE_WAIT)
         return await self.writer.submit(statements, wait=limit)
+
+    def scan(self, statement: Statement) -> Result:
+        """A read that takes long, on a connection of its own (opened per scan: they are rare
+        and may run at once in several threads)."""
+        try:
+            connection = connect(self.path)
+        except sqlite3.Error as exc:
+            raise classify(exc) from exc
+        try:
+            return run(connection, statement)
+        finally:
+            connection.close()
 
     async def check_writes(self, probe: Statement) -> str | None:
         """Why writes fail now (read-only, full, I/O), or None: see Writer.check."""

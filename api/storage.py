@@ -26,6 +26,9 @@ MAX_SQL_BYTES = 100_000  # the statement's text, in UTF-8
 class Statement:
     sql: str
     params: tuple[Any, ...] = ()
+    # A read that scans many rows (a team's insight): the local backend runs it in a thread,
+    # off the event loop. D1 runs every statement away from the Worker anyway.
+    scan: bool = False
 
     def __post_init__(self) -> None:
         if len(self.params) > MAX_PARAMETERS:

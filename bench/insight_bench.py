@@ -30,11 +30,13 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
@@ -274,6 +276,7 @@ class Measure:
     label: str
     team_rows: str
     ms: list[float] = field(default_factory=list)
+    stalls: list[float] = field(default_factory=list)  # the event loop's longest stall, ms
     rows_read: int = 0
     statements: int = 0
     size: int = 0
@@ -292,19 +295,48 @@ async def request(client: httpx.AsyncClient, url: str) -> httpx.Response:
     return response
 
 
-async def timed(path: Path, urls: list[str], repeat: int) -> dict[str, tuple[list[float], int]]:
-    """Median-able times of each URL on Python's sqlite3, interleaved round by round."""
+async def stall_during(call: Awaitable[T]) -> tuple[T, float, float]:
+    """What `call` gives, how long it took (ms), and the longest the event loop stood still
+    meanwhile (ms): what every other request of a serve would have waited."""
+    gaps = [0.0]
+    done = asyncio.Event()
+
+    async def beat() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.0005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(beat())
+    await asyncio.sleep(0.002)  # the beat has started
+    started = time.perf_counter()
+    try:
+        result = await call
+        took = time.perf_counter() - started
+    finally:
+        done.set()
+        await ticker  # its last beat measures the end of the call
+    return result, took * 1000, max(gaps) * 1000
+
+
+async def timed(
+    path: Path, urls: list[str], repeat: int
+) -> dict[str, tuple[list[float], int, list[float]]]:
+    """Median-able times of each URL on Python's sqlite3, interleaved round by round, and the
+    event loop's longest stall during each."""
     db = SQLiteDatabase(path)
-    found: dict[str, tuple[list[float], int]] = {url: ([], 0) for url in urls}
+    found: dict[str, tuple[list[float], int, list[float]]] = {url: ([], 0, []) for url in urls}
     transport = httpx.ASGITransport(app=app_for(db, path))
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         for url in urls:  # warm-up: the course manifest is parsed once per process
-            found[url] = ([], len((await request(client, url)).content))
+            found[url] = ([], len((await request(client, url)).content), [])
         for _ in range(repeat):
             for url in urls:
-                started = time.perf_counter()
-                await request(client, url)
-                found[url][0].append((time.perf_counter() - started) * 1000)
+                _, took, stall = await stall_during(request(client, url))
+                found[url][0].append(took)
+                found[url][2].append(stall)
     db.close()
     return found
 
@@ -364,8 +396,8 @@ def main() -> int:
         )
         measures = plan(cohort, path)
         urls = list(measures)
-        for url, (ms, size) in asyncio.run(timed(path, urls, args.repeat)).items():
-            measures[url].ms, measures[url].size = ms, size
+        for url, (ms, size, stalls) in asyncio.run(timed(path, urls, args.repeat)).items():
+            measures[url].ms, measures[url].size, measures[url].stalls = ms, size, stalls
         for url, ran in asyncio.run(counted(path, urls, engine)).items():
             measures[url].rows_read = sum(s.rows_read for s in ran)
             measures[url].statements = len(ran)
@@ -406,12 +438,13 @@ def report(measures: dict[str, Measure], repeat: int, engine: Engine) -> None:
         f"\nmedian of {repeat} requests through the app on Python's sqlite3; rows read by "
         f"libSQL {engine.version}'s meter (what D1 bills)\n"
     )
-    row = "{:<48} {:>26} {:>10} {:>10} {:>6} {:>10} {:>9}"
+    row = "{:<48} {:>26} {:>10} {:>10} {:>12} {:>6} {:>10} {:>9}"
     print(
         row.format(
-            "request", "team: learners/done/tries", "median", "p90", "stmts", "rows read", "bytes"
+            "request", "team: learners/done/tries", "median", "p90", "loop stall",
+            "stmts", "rows read", "bytes",
         )
-    )
+    )  # fmt: skip
     for m in measures.values():
         ordered = sorted(m.ms)
         p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
@@ -421,6 +454,7 @@ def report(measures: dict[str, Measure], repeat: int, engine: Engine) -> None:
                 m.team_rows,
                 f"{statistics.median(m.ms):.1f} ms",
                 f"{p90:.1f} ms",
+                f"{statistics.median(m.stalls):.1f} ms",
                 m.statements,
                 f"{m.rows_read:,}",
                 f"{m.size:,}",

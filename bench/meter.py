@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from api.sqlite import SQLiteDatabase
+from api.sqlite_errors import run
 from api.storage import Result, Statement
 
 ROWS_READ, ROWS_WRITTEN = 1025, 1026  # LIBSQL_STMTSTATUS_ROWS_READ / _ROWS_WRITTEN
@@ -291,20 +292,36 @@ RECORDER = Recorder()
 
 
 def metered(engine: Engine) -> type[SQLiteDatabase]:
-    """SQLiteDatabase on the libSQL engine, its `_run` wrapped to record each statement."""
+    """SQLiteDatabase on the libSQL engine, one connection, each statement recorded: reads and
+    batches run in turn on that connection (the meter counts statements, not concurrency; the
+    group-committing writer of api/writer.py is not used)."""
 
     class MeteredDatabase(SQLiteDatabase):
         def __init__(self, path: str | Path) -> None:
             super().__init__(path)  # the schema, applied by Python's sqlite3 as usual
-            self.connection.close()
+            SQLiteDatabase.close(self)
             self.metered = Connection(engine, str(path))
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
                 self.metered.execute(f"PRAGMA {pragma}")
             self.metered.execute("PRAGMA busy_timeout=5000")
-            self.connection = self.metered  # type: ignore[assignment]
+
+        async def execute(self, statement: Statement) -> Result:
+            return self._run(statement)
+
+        async def batch(
+            self, statements: list[Statement], wait: float | None = None
+        ) -> list[Result]:
+            self.metered.execute("BEGIN IMMEDIATE")
+            try:
+                results = [self._run(s) for s in statements]
+            except BaseException:
+                self.metered.execute("ROLLBACK")
+                raise
+            self.metered.execute("COMMIT")
+            return results
 
         def _run(self, statement: Statement) -> Result:
-            result = SQLiteDatabase._run(self, statement)
+            result = run(self.metered, statement)  # type: ignore[arg-type]  # sqlite3's shape
             if RECORDER.steps is not None:
                 ran = self.metered.last
                 plan = self.metered.plan(statement.sql, statement.params)
