@@ -204,9 +204,9 @@ def test_pages_join_takes_a_link_pasted_in_the_same_tab(new_page: Any, site: Sit
 
 
 def test_pages_join_waits_out_a_rate_limit_then_signs_in(new_page: Any, site: Site) -> None:
-    for _ in range(12):  # the address's sign-in attempts spent on bad links
-        httpx.post(site.url + "/api/session", json={"inviteToken": "guess"})
-    refused = httpx.post(site.url + "/api/session", json={"inviteToken": "guess"})
+    for n in range(12):  # the address's failed sign-ins (10) spent on made-up links
+        httpx.post(site.url + "/api/session", json={"inviteToken": f"guess-{n}"})
+    refused = httpx.post(site.url + "/api/session", json={"inviteToken": "guess-12"})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     page = new_page()
     page.goto(site.enroll("Patient")["inviteUrl"])
