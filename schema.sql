@@ -315,3 +315,12 @@ INSERT OR IGNORE INTO badges (id, name, rule, sort) VALUES
   ('streak-30', 'Streak 30', 'Learn 30 days in a row', 8),
   ('som-complete', 'SOM Complete', 'Finish a module (SOM)', 9),
   ('expert', 'Expert', 'Finish 5 modules (SOMs)', 10);
+
+-- The learner's notebook: one note per learner and step, theirs alone (api/notes.py).
+CREATE TABLE IF NOT EXISTS notes (
+  learner_id  TEXT NOT NULL REFERENCES learners (id) ON DELETE CASCADE,
+  step_id     TEXT NOT NULL,
+  text        TEXT NOT NULL,                     -- Markdown, as typed (at most 20 KB)
+  updated_at  TEXT NOT NULL,
+  PRIMARY KEY (learner_id, step_id)
+);

@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Lifespan
 
-from . import auth, gate, insight, limits, quiz, rules, signin, sql, tally, versions, xapi
+from . import auth, gate, insight, limits, notes, quiz, rules, signin, sql, tally, versions, xapi
+from .answers import SCHEMAS
 from .body import Body, parse_object
 from .caching import PrivateAnswers
 from .clock import Clock, iso, utc_now
@@ -33,7 +34,6 @@ from .operations import (
     PUBLISH,
     QUIZ_SUBMISSION,
     RESET,
-    SCHEMAS,
     TALLY_HOOK,
     VIDEO_EVENT,
 )
@@ -403,6 +403,7 @@ class Api(Context):
             Route("/api/lesson-done", self.lesson_done, methods=["POST"]),
             Route("/api/quiz-submission", self.quiz_submission, methods=["POST"]),
             Route("/api/next", self.move_on, methods=["POST"]),
+            *notes.routes(self),
             Route("/api/leaderboard", self.leaderboard, methods=["GET"]),
             Route("/api/playback", self.playback, methods=["GET"]),
             Route("/api/quiz-attempt", self.quiz_attempt, methods=["GET"]),
@@ -433,7 +434,7 @@ def application(
             CORSMiddleware,
             allow_origins=api.settings.cors_origins,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Content-Type", "Authorization"],
         )
     return app

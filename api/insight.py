@@ -242,6 +242,7 @@ async def team_learners(db: Database, team: str, now: datetime) -> list[dict[str
         finished.setdefault(row["learner_id"], []).append(
             (row["since"], row["course_version"], row["steps"])
         )
+    notes = {r["learner_id"]: r["notes"] for r in (await db.execute(sql.notes_counted(team))).rows}
     result = []
     for learner in sorted(learners, key=lambda r: (r["name"].casefold(), r["id"])):
         history = sorted(finished.get(learner["id"], []), key=lambda item: item[0])
@@ -267,6 +268,7 @@ async def team_learners(db: Database, team: str, now: datetime) -> list[dict[str
                 "streak": live_streak(learner, now),
                 "openSince": learner["opened_at"] or "",
                 "lastActive": learner["active_at"] or "",
+                "notes": notes.get(learner["id"], 0),  # how many, never what they say
             }
         )
     return result

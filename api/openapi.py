@@ -116,6 +116,7 @@ class Operation:
     body: Body | None = None
     query: Params | None = None
     headers: Params | None = None
+    in_path: Params | None = None  # the path's {parameters}
     replies: tuple[Reply, ...] = (Reply(),)
     errors: tuple[int, ...] = ()  # what the handler adds to what reading the request refuses
 
@@ -131,7 +132,11 @@ class Operation:
         found: dict[str, Any] = {"summary": self.summary}
         if self.security:
             found["security"] = [{name: []} for name in self.security]
-        parameters = [*_parameters(self.query), *_parameters(self.headers)]
+        parameters = [
+            *_parameters(self.in_path),
+            *_parameters(self.query),
+            *_parameters(self.headers),
+        ]
         if parameters:
             found["parameters"] = parameters
         if self.body is not None:

@@ -9,6 +9,7 @@ for the document, with the limits that module holds (imported from it, not copie
 
 from __future__ import annotations
 
+from .answers import AWARDS, INSIGHT, NOTE_ANSWER, STEP, VERSION
 from .body import Body, Field, Params
 from .insight import TABLES, TEAM_MAX
 from .openapi import ADMIN, LEARNER, Operation, Reply, array, nullable, obj, ok, ref, typed
@@ -135,74 +136,23 @@ XAPI = Params(
     Field("cursor", required=False, checked_by="xapi"),
 )
 TEAM = Params(TEAM_ID)
+NOTE = Body(
+    Field(
+        "text",
+        help="Markdown as typed, at most 20 KB of UTF-8; empty deletes the note",
+        checked_by="notes",
+        shape={"type": "string"},
+    ),
+    forbid_identity=True,
+    limit=128 * 1024,  # 20 KB of text, JSON-escaped
+)
+NOTE_STEP = Params(
+    Field("step_id", help="a step you have reached", checked_by="notes"), location="path"
+)
 INSIGHT_CSV = Params(
     TEAM_ID, Field("table", required=False, choices=TABLES, default="steps", checked_by="insight")
 )
 
-# -- answers -------------------------------------------------------------------------------------
-
-STEP = ref("Step")
-AWARDS = {"xp": array(obj(cause=str, amount=int)), "badges": array(str)}
-VERSION = obj(
-    seq=typed((int, None), "publication order"),
-    label=typed(str, "v<seq>, what the admin page shows"),
-    version=typed(str, "the manifest's content hash"),
-    publishedAt=(str, None),
-    current=bool,
-    learners=int,
-)
-QUIZ_FIGURES = obj(tried=int, firstTryPassed=int, firstTryRate=(float, None))
-INSIGHT_STEP = obj(
-    position=int,
-    id=str,
-    title=str,
-    kind={"type": "string", "enum": ["video", "lesson", "quiz"]},
-    module=str,
-    onStep=typed(int, "learners whose open step it is"),
-    stalled=typed(int, "of them, open for over stallDays"),
-    completed=typed(int, "learners who finished it (funnel)"),
-    completedShare=(float, None),
-    medianSeconds=typed((float, None), "exact median time open"),
-    quiz={"oneOf": [{"type": "null"}, QUIZ_FIGURES]},
-)
-INSIGHT = obj(
-    teamId=str,
-    generatedAt=str,
-    stallDays=int,
-    course=dict,
-    learners=int,
-    neverSignedIn=typed(int, "enrolled, never signed in: on no step"),
-    notStarted=typed(int, "signed in, not placed on the path yet"),
-    finished=int,
-    elsewhere=int,
-    versions=array(VERSION),
-    steps=array(INSIGHT_STEP),
-    streaks=array(dict),
-)
-SCHEMAS = {
-    "Step": obj(
-        id=str, type={"type": "string", "enum": ["video", "lesson", "quiz"]}, title=str, module=str
-    ),
-    "Progress": obj(
-        userId=str,
-        teamId=str,
-        xp=int,
-        level=int,
-        xpToNextLevel=int,
-        badges={"type": "array"},
-        streak=dict,
-        currentStep=nullable(STEP),
-        currentStepDone=typed(bool, "the open step is done: it stays open until POST /api/next"),
-        summary={
-            "oneOf": [
-                {"type": "null"},
-                obj(seconds=int, quizzes=array(obj(stepId=str, title=str, score=float))),
-            ],
-            "description": "once the course is finished: time on the steps, best quiz scores",
-        },
-        completed=array(str),
-    ),
-}
 EVENT_ERRORS = (401, 403, 404, 409, 503)  # who you are, then the step you act on
 OPEN_STEP_ERRORS = (401, 403, 404, 409, 422, 503)
 
@@ -439,6 +389,24 @@ OPERATIONS = (
             )
         ),
         errors=OPEN_STEP_ERRORS,
+    ),
+    Operation(
+        "GET",
+        "/api/notes",
+        "Your notes, in path order, each with its step's title and module",
+        LEARNER,
+        replies=ok(obj(notes=array(NOTE_ANSWER))),
+        errors=(401, 503),
+    ),
+    Operation(
+        "PUT",
+        "/api/notes/{step_id}",
+        "Your note of a step you have reached (403 for a step ahead); empty text deletes it",
+        LEARNER,
+        NOTE,
+        in_path=NOTE_STEP,
+        replies=ok(obj(stepId=str, updatedAt=str, bytes=int)),
+        errors=(401, 403, 404, 413, 422, 503),
     ),
     Operation(
         "GET",

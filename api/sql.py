@@ -1,12 +1,13 @@
 """Every SQL statement the API runs, each a small named function. `?` placeholders only.
 
 The sign-in statements (links, the sessions' list and lifetime) are written in
-api/sql_signin.py, the xAPI trail's in api/sql_xapi.py, both re-exported here, so callers and
-tests know one interface: `sql.<name>`.
+api/sql_signin.py, the xAPI trail's in api/sql_xapi.py, the notebook's in api/sql_notes.py, all
+re-exported here, so callers and tests know one interface: `sql.<name>`.
 """
 
 from __future__ import annotations
 
+from .sql_notes import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_signin import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_xapi import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .storage import Statement as S

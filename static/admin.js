@@ -248,6 +248,7 @@
       cell(row, learner.versionsFollowed || "–");
       cell(row, number.format(learner.completed));
       cell(row, number.format(learner.streak));
+      cell(row, number.format(learner.notes));  // how many: what they say is the learner's
       const again = document.createElement("button");
       again.type = "button";
       again.className = "button";

@@ -312,7 +312,7 @@ def test_fuzz_openapi_document_is_valid_and_lists_every_route(live: Live, tmp_pa
     served = {
         (method, route.path)
         for route in api.routes()
-        if isinstance(route, Route) and "{" not in route.path
+        if isinstance(route, Route) and route.path != "/api/{rest:path}"  # the catch-all 404
         for method in route.methods or ()
         if method != "HEAD"
     }

@@ -40,6 +40,7 @@ LEARNERS_HEADER = [
     "streak",
     "openSince",
     "lastActive",
+    "notes",
 ]
 
 

@@ -47,6 +47,7 @@ TABLES = [
     "guards",
     "cohort",
     "xapi_statements",
+    "notes",
 ]
 
 
@@ -133,8 +134,10 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
     ) as client:
         scenario = Scenario(api, recording, client, clock)
         ada, bob = await scenario.enrol()
+        await scenario.notes_ahead()
         await scenario.learn()
         await scenario.tally(ada["userId"])
+        await scenario.notes_kept()
         await scenario.xapi()
         await scenario.weeks_later(bob["userId"])
         await scenario.insight()
@@ -205,6 +208,19 @@ class Scenario:
         await self.move_on("texte")
         await self.call("GET", "/api/tally-link?stepId=final")
         await self.call("GET", "/api/playback?stepId=intro")
+
+    async def notes_ahead(self) -> None:
+        """The notebook on the first step: a note there, none on a step ahead or unknown."""
+        await self.call("PUT", "/api/notes/intro", json={"text": "# Intro\n\n- à revoir\n"})
+        await self.call("PUT", "/api/notes/quiz-1", json={"text": "la réponse ?"})
+        await self.call("PUT", "/api/notes/nowhere", json={"text": "x"})
+
+    async def notes_kept(self) -> None:
+        """The course finished: a note on a closed step, one deleted, the notebook read."""
+        await self.call("PUT", "/api/notes/quiz-1", json={"text": "Relire les jointures"})
+        await self.call("PUT", "/api/notes/texte", json={"text": "brouillon"})
+        await self.call("PUT", "/api/notes/texte", json={"text": ""})
+        await self.call("GET", "/api/notes")
 
     async def move_on(self, step: str) -> None:
         """The Next button on a done step."""
