@@ -137,7 +137,7 @@ class Writer:
             outcomes = self.commit(group)
         except Busy as exc:
             now = time.monotonic()
-            for job in group:
+            for job in waiting:  # the group's and those beyond it: every batch that waited its time
                 if job.deadline <= now:
                     answer(job, exc)
             waiting[:] = [job for job in waiting if job.deadline > now]

@@ -17,7 +17,7 @@ import pytest
 
 from api.sqlite import SQLiteDatabase
 from api.storage import Busy, Conflict, DatabaseError, Statement
-from api.writer import WRITE_WAIT
+from api.writer import MAX_GROUP, WRITE_WAIT
 
 
 def scratch(path: Path) -> SQLiteDatabase:
@@ -188,4 +188,23 @@ def test_group_commit_a_scan_runs_off_the_loop(tmp_path: Path) -> None:
     assert same == rows == [{"c": 1_000_000, "s": 2_999_998}]
     assert on_loop > 0.1, f"the read took only {on_loop * 1000:.1f} ms: too light to tell"
     assert in_thread < on_loop / 4, f"{in_thread * 1000:.1f} ms vs {on_loop * 1000:.1f} ms"
+    db.close()
+
+
+def test_group_commit_every_waiting_batch_is_answered_while_locked(tmp_path: Path) -> None:
+    """More batches than one transaction takes (MAX_GROUP) wait on a lock held elsewhere: each
+    is refused once it has waited its time, the ones beyond the first group too."""
+    path = tmp_path / "db.sqlite3"
+    db = scratch(path)
+    count = MAX_GROUP + 16
+
+    async def all_refused() -> list[object]:
+        batches = (db.batch([insert(n)]) for n in range(count))
+        gathered = asyncio.gather(*batches, return_exceptions=True)
+        return await asyncio.wait_for(gathered, WRITE_WAIT + 2)
+
+    with lock_held_by_another_process(path, seconds=WRITE_WAIT + 3):
+        outcomes = asyncio.run(all_refused())
+    assert len(outcomes) == count and all(isinstance(o, Busy) for o in outcomes)
+    assert stored(path) == []
     db.close()
