@@ -90,7 +90,7 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class SQLiteDatabase:
-    """A SQLite file in WAL mode: reads on the event loop, writes grouped by one writer thread."""
+    """A SQLite file in WAL mode: reads on the event loop, writes grouped by one writer."""
 
     name = "sqlite"
 
