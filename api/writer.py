@@ -259,7 +259,7 @@ class Checkpointer:
     def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
         self.connect = connect
         self.wake = threading.Event()
-        self.stopping = False
+        self.stopped = threading.Event()
         self.thread: threading.Thread | None = None
         self.start_lock = threading.Lock()
 
@@ -267,7 +267,7 @@ class Checkpointer:
         """A commit happened: checkpoint soon (the thread starts at the first)."""
         if self.thread is None:
             with self.start_lock:
-                if self.thread is None and not self.stopping:
+                if self.thread is None and not self.stopped.is_set():
                     self.thread = threading.Thread(
                         target=self.run, name="sqlite-checkpoint", daemon=True
                     )
@@ -278,9 +278,10 @@ class Checkpointer:
         connection: sqlite3.Connection | None = None
         while True:
             self.wake.wait()
-            if self.stopping:
+            # Let a burst of commits finish first; a stop does not wait for it (the last
+            # connection to close checkpoints the WAL anyway).
+            if self.stopped.is_set() or self.stopped.wait(CHECKPOINT_AFTER):
                 break
-            time.sleep(CHECKPOINT_AFTER)  # let a burst of commits finish first
             self.wake.clear()
             try:
                 connection = connection or self.connect()
@@ -296,7 +297,7 @@ class Checkpointer:
                 connection.close()
 
     def stop(self) -> None:
-        self.stopping = True
+        self.stopped.set()
         self.wake.set()
         if self.thread is not None:
             self.thread.join(timeout=10)
