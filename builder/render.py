@@ -193,6 +193,7 @@ def render_site(
     out["learn/index.html"] = site.page("learn.html", "")
     out["board/index.html"] = site.page("board.html", "")
     out["me/index.html"] = site.page("me.html", "")
+    out["me/notes/index.html"] = site.page("me_notes.html", "")
     out["404.html"] = site.page("404.html", "")
     out["join/index.html"] = site.page("join.html", "")
     out["admin/index.html"] = site.page("admin.html", "")  # teachers; no learner page links it

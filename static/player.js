@@ -124,6 +124,7 @@
   function load(step) {
     current = step;
     tracker = null;
+    document.dispatchEvent(new CustomEvent("sillon:step", { detail: { id: step.id } })); // notes.js
     if (window.location.hash.slice(1) !== step.id) history.replaceState(null, "", "/learn/#" + step.id);
     next.disabled = true;
     status.textContent = "";

@@ -1,6 +1,8 @@
 // The durable event queue: every learner event is stored in localStorage before it is sent,
 // retried with backoff until the server answers, and flushed on page hide. Events carry their
 // own eventId, so a resend after a lost answer or a closed tab changes nothing on the server.
+// A saving (a note: PUT, with a key) replaces the one of the same key still queued: only the
+// latest text is sent, and sending it again is harmless (it says the whole note).
 "use strict";
 (function () {
   const KEY = "sillon.queue.v1";
@@ -27,15 +29,24 @@
     return "e-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
   }
 
-  // Add an event (its body gets an eventId) and try to send it now.
-  function push(url, body) {
-    const item = { id: uuid(), url: url, body: Object.assign({ eventId: null }, body), tries: 0, next: 0 };
-    item.body.eventId = item.id;
-    const items = load();
+  // Add an event (a POST: its body gets an eventId) or a saving (`options.method` PUT and
+  // `options.key`), and try to send it now.
+  function push(url, body, options) {
+    const method = (options && options.method) || "POST";
+    const key = (options && options.key) || null;
+    const item = { id: uuid(), url: url, method: method, key: key, body: Object.assign({}, body), tries: 0, next: 0 };
+    if (method === "POST") item.body.eventId = item.id;
+    const items = load().filter(function (other) { return !key || other.key !== key; });
     items.push(item);
     save(items);
     flush();
     return item.id;
+  }
+
+  // The body of the saving of `key` not sent yet, or null.
+  function queued(key) {
+    const found = load().filter(function (item) { return item.key === key; }).pop();
+    return found ? found.body : null;
   }
 
   function remove(id) {
@@ -73,7 +84,7 @@
     sending = true;
     const item = due[0];
     fetch(item.url, {
-      method: "POST",
+      method: item.method || "POST",
       credentials: "same-origin",
       keepalive: true,
       headers: { "Content-Type": "application/json", Accept: "application/json" },
@@ -104,6 +115,13 @@
   function beacon() {
     if (!navigator.sendBeacon) return;
     load().forEach(function (item) {
+      if (item.method && item.method !== "POST") {  // a beacon is a POST: the page's last fetch
+        fetch(item.url, {
+          method: item.method, credentials: "same-origin", keepalive: true,
+          headers: { "Content-Type": "application/json" }, body: JSON.stringify(item.body),
+        }).catch(function () {});
+        return;
+      }
       const blob = new Blob([JSON.stringify(item.body)], { type: "application/json" });
       navigator.sendBeacon(item.url, blob);
     });
@@ -119,6 +137,7 @@
     push: push,
     flush: flush,
     pending: function () { return load().length; },
+    queued: queued,
     onAnswer: function (listener) { listeners.push(listener); },
   };
   flush();

@@ -101,8 +101,8 @@ def check_learners(page: Any) -> None:
     screenshot(page, "admin-insight-learners-1280")
     ada = page.locator("#admin-learners tbody tr", has_text="Ada").locator("td")
     # open step (its title), last active (a date: test_insight_day.py), version followed,
-    # versions of finished steps, finished, streak, and the buttons that re-issue the learner's
-    # sign-in link and reset them (test_insight_day.py)
+    # versions of finished steps, finished, streak, how many notes (none), and the buttons that
+    # re-issue the learner's sign-in link and reset them (test_insight_day.py)
     found = [" ".join(t.split()) for t in ada.all_text_contents()]
     assert found[:1] + found[2:] == [
         "Bienvenue dans le cours",
@@ -110,6 +110,7 @@ def check_learners(page: Any) -> None:
         "v1",
         "1",
         "1",
+        "0",
         "Nouveau lien",
         "Réinitialiser",
     ]
