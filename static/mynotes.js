@@ -14,7 +14,7 @@
 
   function show(note) {
     const article = document.createElement("article");
-    article.className = "note";
+    article.className = "notebook-note";
     article.dataset.stepId = note.stepId;
     const title = document.createElement("h2");
     title.textContent = note.title || note.stepId;

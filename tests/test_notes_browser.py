@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.browser import WAIT, laptop_page, sign_in, watch_video
+from support.browser import WAIT, laptop_page, screenshot, sign_in, watch_video
 from support.launch import Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -53,6 +53,8 @@ def test_notes_browser_typed_saved_kept_and_never_run(page: Any, site: Site) -> 
     page.wait_for_function("() => document.getElementById('notes-text').value === ''")
     page.fill("#notes-text", "Une table, des lignes, des colonnes.")
     page.wait_for_function(SAVED, timeout=WAIT)
+    page.locator("#notes").scroll_into_view_if_needed()
+    screenshot(page, "notes-player-1280")
     assert notebook(page) == [(FIRST, HOSTILE), (SECOND, "Une table, des lignes, des colonnes.")]
     assert page.evaluate("window.pwned") is None
 
@@ -85,12 +87,13 @@ def test_notes_browser_notebook_page_lists_downloads_and_runs_nothing(
     page.wait_for_function(SAVED, timeout=WAIT)
     page.goto(site.url + "/me/")
     page.click("a[href='/me/notes/']")
-    page.wait_for_selector("#notebook-notes .note", timeout=WAIT)
+    page.wait_for_selector("#notebook-notes .notebook-note", timeout=WAIT)
     listed = page.evaluate("fetch('/api/notes').then(r => r.json())")["notes"]
-    assert page.inner_text("#notebook-notes .note h2") == listed[0]["title"]
+    assert page.inner_text("#notebook-notes .notebook-note h2") == listed[0]["title"]
     assert page.text_content("#notebook-notes .note-text") == HOSTILE
     assert page.locator("#notebook img, #notebook script").count() == 0
     assert page.evaluate("window.pwned") is None
+    screenshot(page, "notebook-1280")
     with page.expect_download() as info:
         page.click("#notebook-markdown")
     download = info.value
