@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from support.sqlite_lock import lock_held_by_another_process, stall_during
 
 from api.sqlite import SQLiteDatabase
 from api.storage import Busy, Conflict, DatabaseError, Statement
@@ -38,22 +37,10 @@ def stored(path: Path) -> list[int]:
 
 
 @contextmanager
-def lock_held_by_another_process(path: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
-    """A second real process that takes the write lock (BEGIN IMMEDIATE) and holds it."""
-    code = (
-        "import sqlite3, sys, time\n"
-        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-        "c.execute('BEGIN IMMEDIATE'); c.execute('INSERT INTO scratch (n) VALUES (-1)')\n"
-        "print('locked', flush=True); time.sleep(float(sys.argv[2])); c.execute('ROLLBACK')\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-    try:
-        yield holder
-    finally:
-        holder.wait(timeout=seconds + 10)
+def locked(path: Path, seconds: float) -> Iterator[None]:
+    """A second real process holds the write lock (support.sqlite_lock), writing to scratch."""
+    with lock_held_by_another_process(path, seconds, "INSERT INTO scratch (n) VALUES (-1)"):
+        yield
 
 
 def test_group_commit_many_batches_share_few_transactions(tmp_path: Path) -> None:
@@ -97,19 +84,7 @@ def test_group_commit_lock_elsewhere_never_blocks_the_loop(tmp_path: Path) -> No
     db = scratch(path)
     asyncio.run(db.batch([insert(1)]))
 
-    async def while_locked() -> tuple[float, float, float, BaseException | None]:
-        gaps: list[float] = []
-        done = asyncio.Event()
-
-        async def tick() -> None:  # the event loop's heartbeat
-            last = time.perf_counter()
-            while not done.is_set():
-                await asyncio.sleep(0.005)
-                now = time.perf_counter()
-                gaps.append(now - last)
-                last = now
-
-        ticker = asyncio.create_task(tick())
+    async def read_then_write() -> tuple[float, float, BaseException | None]:
         started = time.perf_counter()
         read = await db.execute(Statement("SELECT COUNT(*) AS n FROM scratch"))
         read_took = time.perf_counter() - started
@@ -120,12 +95,13 @@ def test_group_commit_lock_elsewhere_never_blocks_the_loop(tmp_path: Path) -> No
             error: BaseException | None = None
         except Busy as exc:
             error = exc
-        write_took = time.perf_counter() - started
-        done.set()
-        await ticker
-        return read_took, write_took, max(gaps), error
+        return read_took, time.perf_counter() - started, error
 
-    with lock_held_by_another_process(path, seconds=WRITE_WAIT + 2):
+    async def while_locked() -> tuple[float, float, float, BaseException | None]:
+        (read_took, write_took, error), longest = await stall_during(read_then_write(), 0.005)
+        return read_took, write_took, longest, error
+
+    with locked(path, seconds=WRITE_WAIT + 2):
         read_took, write_took, longest_gap, error = asyncio.run(while_locked())
     assert read_took < 0.05
     assert isinstance(error, Busy), "a write waits a bounded time, then is refused"
@@ -141,7 +117,7 @@ def test_group_commit_lock_elsewhere_never_blocks_the_loop(tmp_path: Path) -> No
 def test_group_commit_waits_out_a_short_lock(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     db = scratch(path)
-    with lock_held_by_another_process(path, seconds=0.5):
+    with locked(path, seconds=0.5):
         started = time.perf_counter()
         asyncio.run(db.batch([insert(1)]))
         took = time.perf_counter() - started
@@ -165,23 +141,8 @@ def test_group_commit_a_scan_runs_off_the_loop(tmp_path: Path) -> None:
     )
 
     async def longest_stall(scan: bool) -> tuple[float, list[dict[str, int]]]:
-        gaps: list[float] = []
-        done = asyncio.Event()
-
-        async def tick() -> None:
-            last = time.perf_counter()
-            while not done.is_set():
-                await asyncio.sleep(0.001)
-                now = time.perf_counter()
-                gaps.append(now - last)
-                last = now
-
-        ticker = asyncio.create_task(tick())
-        await asyncio.sleep(0.01)
-        result = await db.execute(Statement(heavy, scan=scan))
-        done.set()
-        await ticker
-        return max(gaps), result.rows
+        result, longest = await stall_during(db.execute(Statement(heavy, scan=scan)))
+        return longest, result.rows
 
     on_loop, rows = asyncio.run(longest_stall(scan=False))
     in_thread, same = asyncio.run(longest_stall(scan=True))
@@ -203,7 +164,7 @@ def test_group_commit_every_waiting_batch_is_answered_while_locked(tmp_path: Pat
         gathered = asyncio.gather(*batches, return_exceptions=True)
         return await asyncio.wait_for(gathered, WRITE_WAIT + 2)
 
-    with lock_held_by_another_process(path, seconds=WRITE_WAIT + 3):
+    with locked(path, seconds=WRITE_WAIT + 3):
         outcomes = asyncio.run(all_refused())
     assert len(outcomes) == count and all(isinstance(o, Busy) for o in outcomes)
     assert stored(path) == []

@@ -11,7 +11,6 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,6 +23,7 @@ import httpx
 import pytest
 from support.course import ENGLISH
 from support.launch import Site
+from support.sqlite_lock import lock_held_by_another_process
 
 from api.writer import WRITE_WAIT
 
@@ -56,20 +56,8 @@ def assert_refused(response: httpx.Response, code: str) -> None:
 @contextmanager
 def write_lock(db: Path, seconds: float) -> Iterator[None]:
     """Another real process (as `learners import` would) holds the database's write lock."""
-    code = (
-        "import sqlite3, sys, time\n"
-        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-        "c.execute('BEGIN IMMEDIATE'); c.execute('UPDATE learners SET xp = xp')\n"
-        "print('locked', flush=True); time.sleep(float(sys.argv[2])); c.execute('ROLLBACK')\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(db), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-    try:
+    with lock_held_by_another_process(db, seconds, "UPDATE learners SET xp = xp"):
         yield
-    finally:
-        holder.wait(timeout=seconds + 10)
 
 
 def test_storage_lock_elsewhere_reads_answer_writes_wait_then_503(tmp_path: Path) -> None:
