@@ -129,32 +129,46 @@ def timed_out(seconds: int) -> bytes:
     return b"\r\n".join([*lines, b"connection: close", b"", response.body])
 
 
-class GuardedH11(H11Protocol):
-    """uvicorn's h11 protocol with the deadlines and the cap (phases from h11's states)."""
+class Guarded:
+    """What both guarded protocols add to uvicorn's: the deadline of the phase the connection
+    is in (`phase()`, read from the protocol's own state) and the cap; `expire` closes it."""
 
     limits: ClassVar[ConnectionLimits] = ConnectionLimits()
     cap: ClassVar[Cap] = Cap(ConnectionLimits.max_connections)
+    loop: asyncio.AbstractEventLoop
+    app: Any
+    server_state: ServerState
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = Deadline(self.loop, self.limits, self.expire)
         self.app = self.cap.guard(self.app, self.server_state)
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         self.deadline.enter(HEAD)
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[misc]
         self.deadline.enter(self.phase())
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
         self.deadline.enter(self.phase(), again=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.deadline.cancel()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def phase(self) -> str:
+        raise NotImplementedError
+
+    def expire(self, phase: str) -> None:
+        raise NotImplementedError
+
+
+class GuardedH11(Guarded, H11Protocol):
+    """uvicorn's h11 protocol with the deadlines and the cap (phases from h11's states)."""
 
     def phase(self) -> str:
         theirs, ours = self.conn.their_state, self.conn.our_state
@@ -174,33 +188,9 @@ class GuardedH11(H11Protocol):
 if TYPE_CHECKING or find_spec("httptools") is not None:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class GuardedHttpTools(HttpToolsProtocol):
+    class GuardedHttpTools(Guarded, HttpToolsProtocol):
         """uvicorn's httptools protocol with the deadlines and the cap (phases from its
         request cycles)."""
-
-        limits: ClassVar[ConnectionLimits] = ConnectionLimits()
-        cap: ClassVar[Cap] = Cap(ConnectionLimits.max_connections)
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.deadline = Deadline(self.loop, self.limits, self.expire)
-            self.app = self.cap.guard(self.app, self.server_state)
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self.deadline.enter(HEAD)
-
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            self.deadline.enter(self.phase())
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self.deadline.enter(self.phase(), again=True)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.deadline.cancel()
-            super().connection_lost(exc)
 
         def phase(self) -> str:
             cycle = self.cycle
