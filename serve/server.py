@@ -282,7 +282,8 @@ def listen(host: str, port: int) -> socket.socket:
 # new container objects (700 by default), the older ones rarer. A request allocates a few
 # hundred; with the defaults, full collections of everything loaded at start stalled the event
 # loop often enough to put the API's p99 latency at 70-107 ms under 50 connections, against
-# 23-34 ms with these (bench/api_bench.py, side by side in one run).
+# 23-34 ms with these (7 s rounds of bench/api_bench.py's load, one after the other; the full
+# bench after: p99 28 ms).
 GC_THRESHOLD = (10_000, 50, 100)
 
 
