@@ -26,6 +26,8 @@ COMMANDS = (
     "learners",
     "worker",
     "stream-key",
+    "issuer-key",
+    "certificates",
     "upload",
 )
 
@@ -64,6 +66,16 @@ def parser() -> argparse.ArgumentParser:
     )
     keys.add_argument(
         "--out", default=".sillon/stream-signing-key.json", help="where to save it (mode 600)"
+    )
+    issuer = sub.add_parser(
+        "issuer-key", help="create the RSA key that signs certificates (SILLON_ISSUER_KEY)"
+    )
+    issuer.add_argument(
+        "--out", default=".sillon/issuer-key.pem", help="where to save it (mode 600)"
+    )
+    issuer.add_argument("--force", action="store_true", help="replace an existing key")
+    issuer.add_argument(
+        "--bits", type=int, choices=(2048, 3072, 4096), default=3072, help="key size (3072)"
     )
     worker = sub.add_parser("worker", help="stage the Python Worker for `wrangler deploy`")
     worker.add_argument("--site", default="site", help="the built site to serve (default: site)")
@@ -110,7 +122,14 @@ def _admin_commands(sub: Any) -> None:
     export.add_argument("--to", default=None, help="CSV file (default: stdout)")
     again = actions.add_parser("reset", help="start a learner's course again (redoubler)")
     again.add_argument("user_id")
-    for action in (add, bulk, invite, listing, export, again):
+    certificates = sub.add_parser("certificates", help="list or revoke certificates")
+    kinds = certificates.add_subparsers(dest="action", metavar="{list,revoke}")
+    kinds.required = True
+    issued = kinds.add_parser("list", help="print every certificate issued")
+    revoke = kinds.add_parser("revoke", help="revoke a certificate, for good")
+    revoke.add_argument("certificate_id")
+    revoke.add_argument("--reason", default="", help="why (kept for the teacher's records)")
+    for action in (add, bulk, invite, listing, export, again, issued, revoke):
         _database(action)
     for action in (add, bulk, invite):  # their links lead to serve, wherever it listens
         _address(action, "serve's address, for the links when no base URL is set")
@@ -168,12 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "check":
             return _check(args)
-        if args.command in ("publish", "learners"):
+        if args.command in ("publish", "learners", "certificates"):
             return _admin(args)
         if args.command == "worker":
             return _worker(args)
         if args.command == "stream-key":
             return _stream_key(args)
+        if args.command == "issuer-key":
+            return _issuer_key(args)
         if args.command == "serve":
             return _serve(args)
         return _build(args)
@@ -241,6 +262,8 @@ def _admin(args: argparse.Namespace) -> int:
         config = _config(args)
         version = admin.publish(settings, config.private / "manifest.json")
         print(f"Published course version {version[:12]} to {db}", file=sys.stderr)
+    elif args.command == "certificates":
+        return _certificates(args, settings)
     elif args.action == "add":
         row = {"name": args.name, "email": args.email, "teamId": args.team, "tz": args.tz}
         print(admin.enroll(settings, [row])[0]["inviteUrl"])
@@ -268,6 +291,27 @@ def _stream_key(args: argparse.Namespace) -> int:
 
     key_id = stream_keys.create(Path(args.out))
     print(stream_keys.instructions(key_id, Path(args.out)))
+    return 0
+
+
+def _issuer_key(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ops import certificates
+
+    key = certificates.create_key(Path(args.out), args.force, args.bits)
+    print(certificates.instructions(key, Path(args.out)))
+    return 0
+
+
+def _certificates(args: argparse.Namespace, settings: Any) -> int:
+    from ops import certificates
+
+    if args.action == "list":
+        print(certificates.table(certificates.listed(settings)))
+    else:
+        done = certificates.revoke(settings, args.certificate_id, args.reason)
+        print(f"Revoked {done['id']} ({done['name']}) on {done['revokedAt']}")
     return 0
 
 

@@ -13,7 +13,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Lifespan
 
-from . import auth, gate, insight, limits, notes, quiz, rules, signin, sql, tally, versions, xapi
+from . import (
+    auth,
+    certificates,
+    gate,
+    insight,
+    issuer,
+    limits,
+    notes,
+    quiz,
+    rules,
+    signin,
+    sql,
+    tally,
+    versions,
+    xapi,
+)
 from .answers import SCHEMAS
 from .body import Body, parse_object
 from .caching import PrivateAnswers
@@ -404,6 +419,8 @@ class Api(Context):
             Route("/api/quiz-submission", self.quiz_submission, methods=["POST"]),
             Route("/api/next", self.move_on, methods=["POST"]),
             *notes.routes(self),
+            *certificates.routes(self),
+            *issuer.routes(self),
             Route("/api/leaderboard", self.leaderboard, methods=["GET"]),
             Route("/api/playback", self.playback, methods=["GET"]),
             Route("/api/quiz-attempt", self.quiz_attempt, methods=["GET"]),

@@ -79,6 +79,8 @@ class Manifest(TypedDict):
     version: str
     title: str
     language: NotRequired[str]
+    author: NotRequired[str]  # absent before certificates
+    description: NotRequired[str]
     playbackMaxRate: float
     completion: float
     kms: ManifestKms
@@ -121,6 +123,8 @@ class Course:
     kms_unlock: str
     steps: list[StepInfo]
     language: str = "fr"
+    author: str = ""
+    description: str = ""
     kms_pages: dict[str, str | None] = field(default_factory=dict)  # url -> module id
     kms_files: dict[str, str | None] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)
@@ -197,6 +201,8 @@ def parse_manifest(text: str) -> Course:
         kms_unlock=data["kms"]["unlock"],
         steps=steps,
         language=str(data.get("language") or "fr"),
+        author=str(data.get("author") or ""),
+        description=str(data.get("description") or ""),
         kms_pages={p["url"]: p["module"] for p in data["kms"]["pages"]},
         kms_files={f["url"]: f["module"] for f in data["kms"]["files"]},
         media={

@@ -13,6 +13,7 @@ from .answers import AWARDS, INSIGHT, NOTE_ANSWER, STEP, VERSION
 from .body import Body, Field, Params
 from .insight import TABLES, TEAM_MAX
 from .openapi import ADMIN, LEARNER, Operation, Reply, array, nullable, obj, ok, ref, typed
+from .operations_certificates import CERTIFICATE_OPERATIONS
 from .rules import valid_zone
 from .xapi import PAGE_MAX, VIDEO_ACTIONS
 
@@ -460,4 +461,5 @@ OPERATIONS = (
         headers=TALLY_SIGNATURE,
         errors=(400, 401, 403, 404, 409, 422, 503),
     ),
+    *CERTIFICATE_OPERATIONS,
 )

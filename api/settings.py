@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from .jws import IssuerKey
 from .lrs import LrsConfig
 from .mail import SmtpConfig
 from .stream import StreamKeys
@@ -140,6 +141,22 @@ SETTINGS: tuple[Setting, ...] = (
         "SILLON_LRS_PASSWORD", "secret", "unset", "the LRS's basic-auth password", (SERVE, WORKER)
     ),
     Setting(
+        "SILLON_ISSUER_KEY",
+        "secret",
+        "unset: `/api/certificate` answers 503",
+        "the RSA key that signs certificates (Open Badges 3.0, RS256): a PKCS#1 PEM, as is or "
+        "base64-encoded on one line; `python build.py issuer-key` makes one. Its public half is "
+        "published at `/.well-known/jwks.json`: keep it for as long as certificates must verify",
+        (SERVE, WORKER),
+    ),
+    Setting(
+        "SILLON_ISSUER_NAME",
+        "text",
+        "the course's `author`, else its title",
+        "who issues the certificates (the Open Badges issuer profile's name)",
+        (SERVE, WORKER),
+    ),
+    Setting(
         "SILLON_RATE_LIMITS",
         "switch",
         "`on`",
@@ -237,6 +254,8 @@ class Settings:
     rate_limits: bool = True
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)  # serve's own
     secret_set: bool = False  # SILLON_SECRET was set (else `secret` is this process's own)
+    issuer_key: IssuerKey | None = None  # signs certificates (api/certificates.py)
+    issuer_name: str | None = None
 
     def tally_warnings(self) -> list[str]:
         """What Tally quizzes lack here; said only for a course that has one."""
@@ -278,6 +297,10 @@ class Settings:
             lrs=LrsConfig.from_env(env) if runtime != CLI else None,
             smtp=SmtpConfig.from_env(env) if runtime == SERVE else None,
             connections=ConnectionLimits.from_env(env),
+            issuer_key=IssuerKey.from_text(env["SILLON_ISSUER_KEY"])
+            if env.get("SILLON_ISSUER_KEY")
+            else None,
+            issuer_name=env.get("SILLON_ISSUER_NAME") or None,
         )
         settings.cors_origins = [o for o in settings.cors_origins if o]
         if env.get("SILLON_SECRET"):

@@ -78,7 +78,7 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
     async def fetch(self, request: Any) -> Any:
         app = made(self.env).app
         path = urlsplit(str(request.url)).path
-        if path.startswith("/api/"):
+        if path.startswith(("/api/", "/.well-known/")):  # the certificates' keys and issuer too
             return await asgi.fetch(app, request, self.env)
         if gate.gated(path.lstrip("/")):
             question = JsRequest.new(gate_url(str(request.url)), request.js_object)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .i18n_admin import ADMIN_STRINGS
+from .i18n_certificate import CERTIFICATE_STRINGS
 
 STRINGS: dict[str, dict[str, str]] = {
     "fr": {
@@ -367,6 +368,8 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 for _language, _admin in ADMIN_STRINGS.items():  # the cohort page's, kept apart
     STRINGS[_language].update(_admin)
+for _language, _certificate in CERTIFICATE_STRINGS.items():  # the certificate's, kept apart
+    STRINGS[_language].update(_certificate)
 
 
 # The ten badges of the brief, named and explained in the interface language (ids as in schema.sql).

@@ -26,6 +26,8 @@ def manifest(
         "format": FORMAT,
         "title": course.title,
         "language": course.language,
+        "author": course.author,  # the certificate's issuer name by default (api/certificates.py)
+        "description": course.description,
         "playbackMaxRate": course.playback_max_rate,
         "completion": course.completion,
         "kms": {

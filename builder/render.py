@@ -162,6 +162,20 @@ class Site:
         return hit
 
 
+# Pages that depend on nothing but the course's language and title: the API fills them in.
+FIXED_PAGES = (
+    ("learn/index.html", "learn.html"),
+    ("board/index.html", "board.html"),
+    ("me/index.html", "me.html"),
+    ("me/notes/index.html", "me_notes.html"),
+    ("verify/index.html", "verify.html"),  # certificates, checked in the browser
+    ("404.html", "404.html"),
+    ("join/index.html", "join.html"),
+    ("admin/index.html", "admin.html"),  # teachers; no learner page links it
+    ("kms/locked.html", "kms_locked.html"),
+)
+
+
 def render_site(
     config: BuildConfig,
     course: Course,
@@ -190,14 +204,8 @@ def render_site(
         modules=modules,
         description=course_html,
     )
-    out["learn/index.html"] = site.page("learn.html", "")
-    out["board/index.html"] = site.page("board.html", "")
-    out["me/index.html"] = site.page("me.html", "")
-    out["me/notes/index.html"] = site.page("me_notes.html", "")
-    out["404.html"] = site.page("404.html", "")
-    out["join/index.html"] = site.page("join.html", "")
-    out["admin/index.html"] = site.page("admin.html", "")  # teachers; no learner page links it
-    out["kms/locked.html"] = site.page("kms_locked.html", "")
+    for path, template in FIXED_PAGES:
+        out[path] = site.page(template, "")
     for module in course.modules:
         for step in module.steps:
             view, key = _step_view(step, docs, handles, media)

@@ -36,6 +36,9 @@ VENDORED = [
     "tzdata",
     # The QR code of a device link (api/signin.py), pure Python.
     "segno",
+    # Certificates' RS256 signatures (api/jws.py), pure Python, and the ASN.1 reader of its keys.
+    "rsa",
+    "pyasn1",
 ]
 ENTRY = "worker"  # api/worker.py: wrangler.toml's `main`
 PYTHON = "3.13"  # the Python of Cloudflare's Python Workers runtime

@@ -1,0 +1,106 @@
+"""The certificate as a one-page PDF (WeasyPrint, like the handout) with a QR code to its
+verify page. Serve makes it; the Cloudflare Worker cannot (WeasyPrint needs Pango, native
+code): there `available()` is False, the certificate's `pdfUrl` is null and the learner's page
+offers the browser's print instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import logging
+from functools import cache
+from html import escape
+from typing import Any
+
+from .errors import ApiError
+
+WORDS = {
+    "fr": {
+        "title": "Certificat de réussite",
+        "intro": "Ce certificat atteste que",
+        "finished": "a suivi jusqu'au bout, dans l'ordre imposé, le cours",
+        "issued": "Délivré le {day} par {issuer}",
+        "verify": "Vérifiez-le : scannez le code ou ouvrez",
+        "steps": "{steps} étapes · {time} · vitesse plafonnée à ×{rate}",
+    },
+    "en": {
+        "title": "Certificate of completion",
+        "intro": "This certifies that",
+        "finished": "took every step, in the order set, of the course",
+        "issued": "Issued on {day} by {issuer}",
+        "verify": "Verify it: scan the code or open",
+        "steps": "{steps} steps · {time} · speed capped at {rate}x",
+    },
+}
+STYLE = """
+@page { size: A4 landscape; margin: 18mm; }
+body { font-family: sans-serif; color: #1d2430; text-align: center; }
+h1 { font-size: 30pt; margin: 8mm 0 6mm; letter-spacing: .02em; }
+.name { font-size: 26pt; font-weight: bold; margin: 4mm 0; }
+.course { font-size: 20pt; margin: 4mm 0 6mm; }
+.muted { color: #555; font-size: 11pt; }
+.verify { margin-top: 8mm; font-size: 10pt; }
+.verify img { width: 34mm; height: 34mm; display: block; margin: 2mm auto; }
+.url { font-family: monospace; font-size: 8pt; word-break: break-all; }
+"""
+
+
+def duration_words(seconds: float) -> str:
+    """A time as the certificate says it: '42 min', '2 h 05'."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "< 1 min"
+    return f"{minutes // 60} h {minutes % 60:02d}" if minutes >= 60 else f"{minutes} min"
+
+
+@cache
+def available() -> bool:
+    """Whether this runtime can make PDFs (WeasyPrint installed: serve, not the Worker)."""
+    return importlib.util.find_spec("weasyprint") is not None
+
+
+def render(shown: dict[str, Any], language: str) -> bytes:
+    """The PDF of the certificate the learner was shown (api/certificates.py `answer`)."""
+    if not available():
+        raise ApiError(
+            503,
+            "pdf_unavailable",
+            "This server makes no PDFs (no WeasyPrint here): print the certificate page instead.",
+        )
+    import segno
+
+    weasyprint = importlib.import_module("weasyprint")
+
+    for name in ("weasyprint", "weasyprint.progress", "fontTools"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    words = WORDS.get(language, WORDS["en"])
+    document = shown["document"]
+    subject = document["credentialSubject"]
+    name = next(i["identityHash"] for i in subject["identifier"] if i["identityType"] == "name")
+    course = document["evidence"][0]
+    qr = io.BytesIO()
+    segno.make(shown["verifyUrl"], error="m").save(qr, kind="svg", xmldecl=False, border=1)
+    from base64 import b64encode
+
+    image = "data:image/svg+xml;base64," + b64encode(qr.getvalue()).decode("ascii")
+    facts = words["steps"].format(
+        steps=course["steps"],
+        time=duration_words(course["seconds"]),
+        rate=f"{course['playbackMaxRate']:g}",
+    )
+    issued = words["issued"].format(day=shown["issuedAt"][:10], issuer=document["issuer"]["name"])
+    page = f"""<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8">
+<title>{escape(document["name"])}</title><style>{STYLE}</style></head><body>
+<h1>{escape(words["title"])}</h1>
+<p class="muted">{escape(words["intro"])}</p>
+<p class="name">{escape(name)}</p>
+<p class="muted">{escape(words["finished"])}</p>
+<p class="course">{escape(subject["achievement"]["name"])}</p>
+<p class="muted">{escape(facts)}</p>
+<p>{escape(issued)}</p>
+<div class="verify"><img src="{image}" alt="QR">{escape(words["verify"])}
+<div class="url">{escape(shown["verifyUrl"])}</div></div>
+</body></html>"""
+    pdf: bytes = weasyprint.HTML(string=page).write_pdf()
+    return pdf

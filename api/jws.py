@@ -1,0 +1,109 @@
+"""The issuer's key and RS256 compact JWS: what signs certificates (api/certificates.py).
+
+Open Badges 3.0's VC-JWT proof requires RS256 of every verifier, so that is what Sillon signs
+with. The signature is made by `rsa` (python-rsa: RSASSA-PKCS1-v1_5, pure Python), not by
+`cryptography`: the Cloudflare Worker runs only pure-Python packages (ops/worker.py vendors
+them), and one signer on both runtimes means the Worker signs exactly as serve does.
+
+The key comes from SILLON_ISSUER_KEY (the environment, or `wrangler secret put`): a PKCS#1 RSA
+private key in PEM, as is or base64-encoded on one line (`python build.py issuer-key` makes
+one). The public half is published as a JWKS; its `kid` is the key's RFC 7638 thumbprint.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import rsa
+
+KEY_ENV = "SILLON_ISSUER_KEY"
+MIN_BITS = 2048  # RFC 7518 3.3: RS256 keys of 2048 bits or more
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _int(value: int) -> str:
+    return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+@dataclass(frozen=True)
+class IssuerKey:
+    """The issuer's RSA key: signs, and says its public half as a JWK."""
+
+    private: rsa.PrivateKey
+
+    @classmethod
+    def from_text(cls, raw: str) -> IssuerKey:
+        """The key from its PEM, or from the PEM base64-encoded (ValueError when neither)."""
+        text = raw.strip()
+        if "-----BEGIN" not in text:
+            try:
+                text = base64.b64decode(text, validate=True).decode("ascii")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                text = ""
+        if "-----BEGIN PRIVATE KEY-----" in text:
+            raise ValueError(
+                f"{KEY_ENV} is a PKCS#8 key ('BEGIN PRIVATE KEY'): Sillon reads PKCS#1 "
+                "('BEGIN RSA PRIVATE KEY'); `python build.py issuer-key` makes one"
+            )
+        if "-----BEGIN RSA PRIVATE KEY-----" not in text:
+            raise ValueError(
+                f"{KEY_ENV} is neither an RSA private key in PEM nor one base64-encoded "
+                "(`python build.py issuer-key` makes one)"
+            )
+        try:
+            private = rsa.PrivateKey.load_pkcs1(text.encode("ascii"), "PEM")
+        except Exception as exc:  # pyasn1 and rsa raise several kinds for a damaged key
+            raise ValueError(f"{KEY_ENV} is not a readable RSA private key ({exc})") from None
+        if (
+            private.p * private.q != private.n
+            or pow(pow(2, private.e, private.n), private.d, private.n) != 2
+        ):
+            raise ValueError(f"{KEY_ENV} is not a readable RSA private key (its numbers disagree)")
+        if private.n.bit_length() < MIN_BITS:
+            raise ValueError(f"{KEY_ENV} has {private.n.bit_length()} bits: RS256 needs 2048+")
+        return cls(private)
+
+    @classmethod
+    def generate(cls, bits: int = 3072) -> IssuerKey:
+        """A new key (a few seconds: pure Python)."""
+        return cls(rsa.newkeys(bits, poolsize=1)[1])
+
+    def pem(self) -> str:
+        return self.private.save_pkcs1("PEM").decode("ascii")
+
+    def public_jwk(self) -> dict[str, str]:
+        """The public key as a JWK with its thumbprint as `kid`: never `d` or the primes."""
+        members = {"e": _int(self.private.e), "kty": "RSA", "n": _int(self.private.n)}
+        canonical = json.dumps(members, separators=(",", ":"), sort_keys=True)
+        thumbprint = b64url(hashlib.sha256(canonical.encode("ascii")).digest())
+        return {**members, "alg": "RS256", "use": "sig", "kid": thumbprint}
+
+    @property
+    def thumbprint(self) -> str:
+        return self.public_jwk()["kid"]
+
+    def sign(self, payload: dict[str, Any], header: dict[str, Any]) -> str:
+        """The compact JWS of `payload` (JSON, UTF-8) under `header`, alg RS256."""
+        head = b64url(json.dumps({**header, "alg": "RS256"}, separators=(",", ":")).encode())
+        body = b64url(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+        signing_input = f"{head}.{body}".encode("ascii")
+        signature = rsa.sign(signing_input, self.private, "SHA-256")
+        return f"{head}.{body}.{b64url(signature)}"
+
+
+def payload_of(compact: str) -> dict[str, Any]:
+    """The payload of a compact JWS this server issued (no check: it comes from the database)."""
+    value: dict[str, Any] = json.loads(b64url_decode(compact.split(".")[1]))
+    return value
