@@ -117,6 +117,25 @@ def test_certificate_browser_valid_for_a_third_party(
     assert paste(page, certified, answer["credential"]) == "valid"
 
 
+def test_certificate_browser_verify_page_is_accessible_on_a_phone(
+    browser: Any, ada: tuple[str, httpx.Client, dict[str, Any]]
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    for scheme in ("light", "dark"):
+        context = browser.new_context(
+            viewport={"width": 375, "height": 812}, color_scheme=scheme, bypass_csp=True
+        )
+        phone = context.new_page()
+        assert verdict(phone, ada[2]["verifyUrl"]) == "valid"
+        violations = Axe().run(phone).response["violations"]
+        serious = [v["id"] for v in violations if v["impact"] in ("serious", "critical")]
+        assert serious == [], (scheme, serious)
+        overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"the verify page scrolls sideways ({overflow}px, {scheme})"
+        context.close()
+
+
 def test_certificate_browser_tampered_and_unknown_issuer(
     page: Any, certified: CertifiedSite, ada: tuple[str, httpx.Client, dict[str, Any]]
 ) -> None:
@@ -142,16 +161,44 @@ def test_certificate_browser_tampered_and_unknown_issuer(
     assert verdict(page, nobody) == "missing"
 
 
-def test_certificate_browser_holder_name_is_shown_as_text(
-    page: Any, certified: CertifiedSite
-) -> None:
-    hostile = "Eve <img src=x onerror=\"window.pwned='img'\"><script>window.pwned='s'</script>"
-    _, client = certified.finish(hostile)
-    answer = client.get("/api/certificate").json()
-    assert verdict(page, answer["verifyUrl"]) == "valid"
-    assert page.text_content("#verify-holder") == hostile
+HOSTILE = "Eve <img src=x onerror=\"window.pwned='img'\"><script>window.pwned='s'</script>"
+
+
+@pytest.fixture(scope="module")
+def eve(certified: CertifiedSite) -> dict[str, Any]:
+    """A holder whose name is HTML, who finished the course: her certificate."""
+    _, client = certified.finish(HOSTILE)
+    answer: dict[str, Any] = client.get("/api/certificate").json()
+    return answer
+
+
+def test_certificate_browser_holder_name_is_shown_as_text(page: Any, eve: dict[str, Any]) -> None:
+    assert verdict(page, eve["verifyUrl"]) == "valid"
+    assert page.text_content("#verify-holder") == HOSTILE
     assert page.evaluate("window.pwned") is None
     assert page.locator("#verify img").count() == 0
+
+
+def test_certificate_browser_revoked_from_the_admin_page(
+    page: Any, certified: CertifiedSite, eve: dict[str, Any]
+) -> None:
+    page.goto(certified.url + "/admin/")
+    page.fill("#admin-token", ADMIN)
+    page.click("#admin-login button[type=submit]")
+    page.wait_for_selector("#admin-insight:not([hidden])", timeout=WAIT)
+    page.click("#admin-certificates summary")
+    row = page.locator(f"#admin-certificates tr[data-id='{eve['id']}']")
+    row.wait_for(timeout=WAIT)
+    assert row.locator("td").first.text_content() == HOSTILE  # as text
+    page.once("dialog", lambda dialog: dialog.accept("copie"))
+    row.locator("button").click()
+    page.wait_for_function(
+        f"() => document.querySelector(\"#admin-certificates tr[data-id='{eve['id']}'] button\") === null",
+        timeout=WAIT,
+    )
+    assert "révoqué" in row.text_content()
+    assert page.evaluate("window.pwned") is None
+    assert verdict(page, eve["verifyUrl"]) == "revoked"
 
 
 def test_certificate_browser_revoked_by_the_teacher(
