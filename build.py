@@ -39,7 +39,8 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = main.add_subparsers(
         dest="command",
-        metavar="{build,check,serve,publish,learners,upload,worker,stream-key,fields}",
+        metavar="{build,check,serve,publish,learners,certificates,upload,worker,stream-key,"
+        "issuer-key,fields}",
     )
     build = sub.add_parser("build", help="render content/ into site/ (the default command)")
     _common(build)
@@ -67,16 +68,7 @@ def parser() -> argparse.ArgumentParser:
     keys.add_argument(
         "--out", default=".sillon/stream-signing-key.json", help="where to save it (mode 600)"
     )
-    issuer = sub.add_parser(
-        "issuer-key", help="create the RSA key that signs certificates (SILLON_ISSUER_KEY)"
-    )
-    issuer.add_argument(
-        "--out", default=".sillon/issuer-key.pem", help="where to save it (mode 600)"
-    )
-    issuer.add_argument("--force", action="store_true", help="replace an existing key")
-    issuer.add_argument(
-        "--bits", type=int, choices=(2048, 3072, 4096), default=3072, help="key size (3072)"
-    )
+    _certificate_commands(sub)
     worker = sub.add_parser("worker", help="stage the Python Worker for `wrangler deploy`")
     worker.add_argument("--site", default="site", help="the built site to serve (default: site)")
     worker.add_argument(
@@ -97,7 +89,7 @@ def _admin_commands(sub: Any) -> None:
     _database(publish)
     learners = sub.add_parser("learners", help="enroll, re-invite, list, export or reset learners")
     actions = learners.add_subparsers(
-        dest="action", metavar="{add,import,invite,list,export,reset}"
+        dest="action", metavar="{add,import,invite,list,export,reset,nudge}"
     )
     actions.required = True
     add = actions.add_parser("add", help="enroll one learner and print their invite link")
@@ -122,6 +114,32 @@ def _admin_commands(sub: Any) -> None:
     export.add_argument("--to", default=None, help="CSV file (default: stdout)")
     again = actions.add_parser("reset", help="start a learner's course again (redoubler)")
     again.add_argument("user_id")
+    remind = actions.add_parser(
+        "nudge", help="email stalled learners a reminder with a fresh sign-in link (once a day)"
+    )
+    who = remind.add_mutually_exclusive_group(required=True)
+    who.add_argument("--team", help="every stalled learner of this team")
+    who.add_argument(
+        "user_ids", nargs="*", default=[], help="these learners (each must be stalled)"
+    )
+    for action in (add, bulk, invite, listing, export, again, remind):
+        _database(action)
+    for action in (add, bulk, invite, remind):  # their links lead to serve, wherever it listens
+        _address(action, "serve's address, for the links when no base URL is set")
+
+
+def _certificate_commands(sub: Any) -> None:
+    """`issuer-key` (the signing key) and `certificates list|revoke` (ops/certificates.py)."""
+    issuer = sub.add_parser(
+        "issuer-key", help="create the RSA key that signs certificates (SILLON_ISSUER_KEY)"
+    )
+    issuer.add_argument(
+        "--out", default=".sillon/issuer-key.pem", help="where to save it (mode 600)"
+    )
+    issuer.add_argument("--force", action="store_true", help="replace an existing key")
+    issuer.add_argument(
+        "--bits", type=int, choices=(2048, 3072, 4096), default=3072, help="key size (3072)"
+    )
     certificates = sub.add_parser("certificates", help="list or revoke certificates")
     kinds = certificates.add_subparsers(dest="action", metavar="{list,revoke}")
     kinds.required = True
@@ -129,10 +147,8 @@ def _admin_commands(sub: Any) -> None:
     revoke = kinds.add_parser("revoke", help="revoke a certificate, for good")
     revoke.add_argument("certificate_id")
     revoke.add_argument("--reason", default="", help="why (kept for the teacher's records)")
-    for action in (add, bulk, invite, listing, export, again, issued, revoke):
+    for action in (issued, revoke):
         _database(action)
-    for action in (add, bulk, invite):  # their links lead to serve, wherever it listens
-        _address(action, "serve's address, for the links when no base URL is set")
 
 
 def _address(command: argparse.ArgumentParser, what: str) -> None:
@@ -277,6 +293,12 @@ def _admin(args: argparse.Namespace) -> int:
         print(f"Old links revoked; {ended} session(s) ended", file=sys.stderr)
     elif args.action == "list":
         print(admin.table(admin.progress_rows(settings)))
+    elif args.action == "nudge":
+        results = admin.nudge(settings, args.user_ids, args.team)
+        for result in results:
+            name, reason = result.get("name", result["userId"]), result.get("reason", "")
+            print(f"{result['status']:8} {name}  {reason}")
+        print(f"{sum(r['status'] == 'sent' for r in results)} reminder(s) sent", file=sys.stderr)
     elif args.action == "export":
         _output(csv_text(admin.progress_rows(settings), bom=False), args.to)
     else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -106,6 +107,14 @@ def streak_label(low: int, high: int | None) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
+def stalled(learner: Mapping[str, Any], now: datetime) -> bool:
+    """Signed in, on a step (not finished) opened more than STALL_DAYS days ago: the insight's
+    "stalled" count and the learners a teacher may remind (api/nudges.py)."""
+    opened = learner["opened_at"]
+    placed = learner["active_at"] and learner["course_version"] and learner["open_step"]
+    return bool(placed and opened and opened < iso(now - timedelta(days=STALL_DAYS)))
+
+
 @dataclass
 class Positions:
     """Where a team's learners stand, from their rows. Each learner counts once: never signed
@@ -121,7 +130,6 @@ class Positions:
     @classmethod
     def of(cls, learners: list[dict[str, Any]], now: datetime) -> Positions:
         found = cls()
-        stall_before = iso(now - timedelta(days=STALL_DAYS))
         for learner in learners:
             version, step = learner["course_version"], learner["open_step"]
             if version:  # placed (a reset or an admin's look places one who never signed in)
@@ -136,7 +144,7 @@ class Positions:
                 found.finished += 1
                 continue
             found.on_step[step] = found.on_step.get(step, 0) + 1
-            if learner["opened_at"] and learner["opened_at"] < stall_before:
+            if stalled(learner, now):
                 found.stalled[step] = found.stalled.get(step, 0) + 1
         return found
 
@@ -243,6 +251,9 @@ async def team_learners(db: Database, team: str, now: datetime) -> list[dict[str
             (row["since"], row["course_version"], row["steps"])
         )
     notes = {r["learner_id"]: r["notes"] for r in (await db.execute(sql.notes_counted(team))).rows}
+    reminded = {
+        r["learner_id"]: r["sent_at"] for r in (await db.execute(sql.last_nudges(team))).rows
+    }
     result = []
     for learner in sorted(learners, key=lambda r: (r["name"].casefold(), r["id"])):
         history = sorted(finished.get(learner["id"], []), key=lambda item: item[0])
@@ -269,6 +280,8 @@ async def team_learners(db: Database, team: str, now: datetime) -> list[dict[str
                 "openSince": learner["opened_at"] or "",
                 "lastActive": learner["active_at"] or "",
                 "notes": notes.get(learner["id"], 0),  # how many, never what they say
+                "stalled": stalled(learner, now),
+                "lastReminded": reminded.get(learner["id"], ""),
             }
         )
     return result

@@ -14,6 +14,7 @@ from .body import Body, Field, Params
 from .insight import TABLES, TEAM_MAX
 from .openapi import ADMIN, LEARNER, Operation, Reply, array, nullable, obj, ok, ref, typed
 from .operations_certificates import CERTIFICATE_OPERATIONS
+from .operations_nudges import NUDGE_OPERATIONS
 from .rules import valid_zone
 from .xapi import PAGE_MAX, VIDEO_ACTIONS
 
@@ -462,4 +463,5 @@ OPERATIONS = (
         errors=(400, 401, 403, 404, 409, 422, 503),
     ),
     *CERTIFICATE_OPERATIONS,
+    *NUDGE_OPERATIONS,
 )

@@ -221,15 +221,16 @@ SETTINGS: tuple[Setting, ...] = (
         "unset: email sign-in answers 503",
         "email sign-in (see [Sign-in](#sign-in)): `smtp://user:password@host:port` (plain, port "
         "25), with `?starttls=1` for STARTTLS (port 587), or `smtps://...` for TLS (port 465); "
-        "user and password percent-encoded. Not on the Worker, which opens no SMTP sockets",
-        (SERVE,),
+        "user and password percent-encoded; also the teacher's reminders (`learners nudge`). Not "
+        "on the Worker, which opens no SMTP sockets",
+        (SERVE, CLI),
     ),
     Setting(
         "SILLON_SMTP_FROM",
         "text",
         "unset (required with `SILLON_SMTP_URL`)",
-        "the sender of sign-in emails, e.g. `Sillon <noreply@example.org>`",
-        (SERVE,),
+        "the sender of sign-in and reminder emails, e.g. `Sillon <noreply@example.org>`",
+        (SERVE, CLI),
     ),
 )
 NAMES = {setting.name: setting for setting in SETTINGS}
@@ -250,7 +251,7 @@ class Settings:
     client_ip_header: str | None = None  # cf-connecting-ip behind Cloudflare (the Worker)
     cors_origins: list[str] = field(default_factory=list)
     lrs: LrsConfig | None = None
-    smtp: SmtpConfig | None = None  # email sign-in (serve only)
+    smtp: SmtpConfig | None = None  # email sign-in and reminders (serve and the CLI)
     rate_limits: bool = True
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)  # serve's own
     secret_set: bool = False  # SILLON_SECRET was set (else `secret` is this process's own)
@@ -295,7 +296,7 @@ class Settings:
             rate_limits=_switch("SILLON_RATE_LIMITS", env.get("SILLON_RATE_LIMITS") or "on"),
             stream=StreamKeys.from_env(env) if runtime != CLI else None,
             lrs=LrsConfig.from_env(env) if runtime != CLI else None,
-            smtp=SmtpConfig.from_env(env) if runtime == SERVE else None,
+            smtp=SmtpConfig.from_env(env) if runtime in (SERVE, CLI) else None,
             connections=ConnectionLimits.from_env(env),
             issuer_key=IssuerKey.from_text(env["SILLON_ISSUER_KEY"])
             if env.get("SILLON_ISSUER_KEY")

@@ -33,7 +33,11 @@ from .storage import Database
 
 log = logging.getLogger("sillon.signin")
 
-LIFETIMES = {"device": timedelta(minutes=10), "email": timedelta(minutes=15)}  # invite: none
+LIFETIMES = {  # invite: none
+    "device": timedelta(minutes=10),
+    "email": timedelta(minutes=15),
+    "nudge": timedelta(days=7),  # a teacher's reminder (api/nudges.py): read when it is read
+}
 NO_STORE = {"Cache-Control": "no-store"}  # answers holding a credential
 WAYS_BACK = (
     "Ask your teacher for a new link, or sign in with a link from a device where you are signed "

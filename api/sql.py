@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .sql_certificates import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_notes import *  # noqa: F403 - re-exported: one interface, sql.<name>
+from .sql_nudges import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_signin import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_xapi import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .storage import Statement as S

@@ -66,6 +66,20 @@ ADMIN_STRINGS: dict[str, dict[str, str]] = {
         "plus ; sessions fermées : {n}) :",
         "admin_col_last_active": "Dernière activité",
         "admin_col_reset": "Recommencer",
+        "admin_col_remind": "Relancer",
+        "admin_nudge": "Relancer par e-mail les apprenants cochés",
+        "admin_nudge_all": "Cocher tous les apprenants bloqués",
+        "admin_nudge_intro": "Un apprenant bloqué (sur la même étape depuis plus de 7 jours) "
+        "reçoit un rappel avec un lien de connexion personnel, valable 7 jours et une seule "
+        "fois ; au plus un rappel par jour.",
+        "admin_nudge_pick": "Relancer {name}",
+        "admin_nudge_none": "Cochez d'abord au moins un apprenant bloqué.",
+        "admin_nudge_done": "{sent} rappel(s) envoyé(s), {skipped} ignoré(s), {failed} en échec.",
+        "admin_nudge_reminded": "relancé le {day}",
+        "admin_nudge_sent": "rappel envoyé",
+        "admin_nudge_reminded_today": "déjà relancé aujourd'hui",
+        "admin_nudge_not_stalled": "pas bloqué",
+        "admin_nudge_failed": "échec de l'envoi",
         "admin_reset": "Réinitialiser",
         "admin_reset_confirm": "Faire recommencer le cours à {name} depuis la première étape ? "
         "Sa progression est effacée ; ses XP et badges restent.",
@@ -131,6 +145,20 @@ ADMIN_STRINGS: dict[str, dict[str, str]] = {
         "ended: {n}):",
         "admin_col_last_active": "Last active",
         "admin_col_reset": "Start again",
+        "admin_col_remind": "Remind",
+        "admin_nudge": "Email a reminder to the learners ticked",
+        "admin_nudge_all": "Tick every stalled learner",
+        "admin_nudge_intro": "A stalled learner (on the same step for more than 7 days) gets a "
+        "reminder with a personal sign-in link, valid 7 days and once; one reminder a day at "
+        "most.",
+        "admin_nudge_pick": "Remind {name}",
+        "admin_nudge_none": "Tick at least one stalled learner first.",
+        "admin_nudge_done": "{sent} reminder(s) sent, {skipped} skipped, {failed} failed.",
+        "admin_nudge_reminded": "reminded on {day}",
+        "admin_nudge_sent": "reminder sent",
+        "admin_nudge_reminded_today": "already reminded today",
+        "admin_nudge_not_stalled": "not stalled",
+        "admin_nudge_failed": "sending failed",
         "admin_reset": "Reset",
         "admin_reset_confirm": "Make {name} start the course again from the first step? Their "
         "progress is erased; their XP and badges stay.",

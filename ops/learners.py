@@ -185,3 +185,22 @@ def reset(settings: Settings, user_id: str) -> str:
             raise CommandError(f"no learner '{user_id}'") from None
         raise CommandError(exc.message) from None
     return course.first or "(empty course)"
+
+
+def nudge(settings: Settings, user_ids: list[str], team: str | None) -> list[dict[str, Any]]:
+    """Email a reminder to stalled learners (the given ones, or every stalled one of `team`):
+    what the admin page's "Remind" does, once a day per learner at most, logged."""
+    from api import nudges
+
+    if settings.smtp is None:
+        raise CommandError("reminders need email: set SILLON_SMTP_URL and SILLON_SMTP_FROM")
+    api = _api(settings)
+    try:
+        if team is not None:
+            rows = _run(insight.team_learners(api.db, team, api.clock()))
+            user_ids = [row["userId"] for row in rows if row["stalled"]]
+            if not user_ids:
+                return []
+        return _run(nudges.remind(api, user_ids, settings.site_url(), "cli"))
+    except ApiError as exc:
+        raise CommandError(exc.message) from None

@@ -236,6 +236,8 @@
     rows.forEach(function (learner) {
       const row = document.createElement("tr");
       row.dataset.userId = learner.userId;
+      row.dataset.name = learner.name;
+      cell(row, window.SillonNudges ? window.SillonNudges.pick(learner) : "");
       cell(row, learner.name, true);
       const where = learner.currentStep === "(finished)" ? s.finished
         : learner.currentStep === "(not started)" ? s.notStarted

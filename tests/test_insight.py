@@ -41,6 +41,8 @@ LEARNERS_HEADER = [
     "openSince",
     "lastActive",
     "notes",
+    "stalled",
+    "lastReminded",
 ]
 
 

@@ -82,7 +82,7 @@ def test_insight_day_learners_say_where_and_when_last_active(app: Cohort) -> Non
     ]
     assert [(r["name"], r["currentStep"], r["lastActive"]) for r in listed] == expected
     assert [(r["name"], r["currentStep"], r["lastActive"]) for r in sheet] == expected
-    assert list(sheet[0])[-2:] == ["lastActive", "notes"]
+    assert list(sheet[0])[-4:] == ["lastActive", "notes", "stalled", "lastReminded"]
 
 
 def test_insight_day_last_active_follows_the_learner_to_the_hour(app: Cohort) -> None:

@@ -104,5 +104,5 @@ def test_notes_the_teacher_sees_how_many_never_what(app: Cohort) -> None:
     sheet = app.client.get(
         "/api/admin/insight.csv?teamId=t1&table=learners", headers=app.admin()
     ).text
-    assert sheet.splitlines()[0].rstrip().endswith(",notes")
+    assert sheet.splitlines()[0].rstrip().endswith(",notes,stalled,lastReminded")
     assert "secrète" not in sheet and "une autre" not in sheet

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from support.client import Cohort, assert_error
 from support.journey import rows
 from support.launch import free_port
-from support.signin import Inbox, browser, link_in, open_link, self_signed
+from support.signin import Inbox, browser, link_in, open_link, self_signed, smtp_server
 from support.small_course import small_cohort
 
 from api.mail import SmtpConfig
@@ -31,13 +31,8 @@ def app(tmp_path: Path) -> Iterator[Cohort]:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    from aiosmtpd.controller import Controller
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    with smtp_server() as running:
+        yield running
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import email
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,22 @@ class Inbox:
         self.messages.append(message)
         self.arrived.set()
         return "250 OK"
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1: its inbox and port."""
+    from aiosmtpd.controller import Controller
+
+    from support.launch import free_port
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
 
 
 def body_of(message: Message) -> str:
