@@ -16,6 +16,7 @@ from starlette.types import Lifespan
 from . import (
     auth,
     certificates,
+    export,
     gate,
     insight,
     issuer,
@@ -423,6 +424,7 @@ class Api(Context):
             *certificates.routes(self),
             *issuer.routes(self),
             *nudges.routes(self),
+            *export.routes(self),
             Route("/api/leaderboard", self.leaderboard, methods=["GET"]),
             Route("/api/playback", self.playback, methods=["GET"]),
             Route("/api/quiz-attempt", self.quiz_attempt, methods=["GET"]),

@@ -1,19 +1,14 @@
-"""The certificate as a one-page PDF (WeasyPrint, like the handout) with a QR code to its
-verify page. Serve makes it; the Cloudflare Worker cannot (WeasyPrint needs Pango, native
-code): there `available()` is False, the certificate's `pdfUrl` is null and the learner's page
-offers the browser's print instead.
-"""
+"""The certificate as a one-page PDF with a QR code to its verify page (api/pdf.py makes it:
+serve only; on the Worker the certificate's `pdfUrl` is null)."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import logging
-from functools import cache
+from base64 import b64encode
 from html import escape
 from typing import Any
 
-from .errors import ApiError
+from .pdf import write_pdf
 
 WORDS = {
     "fr": {
@@ -54,26 +49,10 @@ def duration_words(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d}" if minutes >= 60 else f"{minutes} min"
 
 
-@cache
-def available() -> bool:
-    """Whether this runtime can make PDFs (WeasyPrint installed: serve, not the Worker)."""
-    return importlib.util.find_spec("weasyprint") is not None
-
-
 def render(shown: dict[str, Any], language: str) -> bytes:
     """The PDF of the certificate the learner was shown (api/certificates.py `answer`)."""
-    if not available():
-        raise ApiError(
-            503,
-            "pdf_unavailable",
-            "This server makes no PDFs (no WeasyPrint here): print the certificate page instead.",
-        )
     import segno
 
-    weasyprint = importlib.import_module("weasyprint")
-
-    for name in ("weasyprint", "weasyprint.progress", "fontTools"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     words = WORDS.get(language, WORDS["en"])
     document = shown["document"]
     subject = document["credentialSubject"]
@@ -81,8 +60,6 @@ def render(shown: dict[str, Any], language: str) -> bytes:
     course = document["evidence"][0]
     qr = io.BytesIO()
     segno.make(shown["verifyUrl"], error="m").save(qr, kind="svg", xmldecl=False, border=1)
-    from base64 import b64encode
-
     image = "data:image/svg+xml;base64," + b64encode(qr.getvalue()).decode("ascii")
     facts = words["steps"].format(
         steps=course["steps"],
@@ -102,5 +79,4 @@ def render(shown: dict[str, Any], language: str) -> bytes:
 <div class="verify"><img src="{image}" alt="QR">{escape(words["verify"])}
 <div class="url">{escape(shown["verifyUrl"])}</div></div>
 </body></html>"""
-    pdf: bytes = weasyprint.HTML(string=page).write_pdf()
-    return pdf
+    return write_pdf(page, "certificate")

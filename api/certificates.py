@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import limits, sql
-from .certificate_pdf import available, duration_words, render
+from .certificate_pdf import duration_words, render
 from .clock import iso
 from .context import Context
 from .course import Course, StepInfo
@@ -42,6 +42,7 @@ from .issuer import (
     signed,
 )
 from .learner import Learner
+from .pdf import available
 
 SCHEMA = {
     "id": "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json",

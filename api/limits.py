@@ -63,6 +63,8 @@ ADMIN = Rule("admin", capacity=60, per_minute=60)
 EMAIL = Rule("email", capacity=3, per_minute=0.2)
 # Device links a learner makes, per learner.
 DEVICE_LINKS = Rule("device-links", capacity=10, per_minute=2)
+# Exports of a learner's data, per learner: each reads every row about them.
+EXPORTS = Rule("exports", capacity=5, per_minute=1)
 MAX_BUCKETS = 100_000
 
 

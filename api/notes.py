@@ -13,6 +13,7 @@ what they say.
 from __future__ import annotations
 
 from functools import partial
+from html import escape
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from .course import Course
 from .errors import ApiError
 from .learner import Learner
 from .operations import NOTE
+from .pdf import write_pdf
 
 NOTE_MAX_BYTES = 20 * 1024
 
@@ -106,9 +108,44 @@ def in_path_order(rows: list[dict[str, Any]], course: Course) -> list[dict[str, 
     return notes
 
 
+async def notes_pdf(api: Context, request: Request) -> Response:
+    """GET /api/notes.pdf: your notebook as a PDF (serve; 503 `pdf_unavailable` elsewhere)."""
+    learner, course = await api.placed(request)
+    rows = (await api.db.execute(sql.notes_of(learner["id"]))).rows
+    notes = in_path_order(rows, course)
+    title = NOTEBOOK_TITLE.get(course.language, NOTEBOOK_TITLE["en"])
+    articles = "".join(
+        f"<h2>{escape(n['title'] or n['stepId'])}</h2><div class='note'>{escape(n['text'])}</div>"
+        for n in notes
+    )
+    page = (
+        f"<!doctype html><html lang='{escape(course.language)}'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title><style>{NOTEBOOK_STYLE}</style></head><body>"
+        f"<h1>{escape(title)}</h1><p class='course'>{escape(course.title)} · "
+        f"{escape(learner['name'])}</p>{articles}</body></html>"
+    )
+    name = "mes-notes.pdf" if course.language == "fr" else "my-notes.pdf"
+    return Response(
+        write_pdf(page, "notebook"),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', **NO_STORE},
+    )
+
+
+NOTEBOOK_TITLE = {"fr": "Mon carnet de notes", "en": "My notebook"}
+NOTEBOOK_STYLE = (
+    "@page { size: A4; margin: 18mm; } body { font-family: sans-serif; color: #1d2430; } "
+    "h1 { font-size: 20pt; margin: 0 0 2mm; } .course { color: #555; margin: 0 0 8mm; } "
+    "h2 { font-size: 13pt; margin: 7mm 0 2mm; } "
+    ".note { white-space: pre-wrap; font-size: 10.5pt; line-height: 1.45; }"
+)
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 def routes(api: Context) -> list[Route]:
     """The notebook's routes, bound to the API (Api.routes lists them)."""
     return [
         Route("/api/notes", partial(list_notes, api), methods=["GET"]),
+        Route("/api/notes.pdf", partial(notes_pdf, api), methods=["GET"]),
         Route("/api/notes/{step_id}", partial(put_note, api), methods=["PUT"]),
     ]

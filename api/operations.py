@@ -401,6 +401,22 @@ OPERATIONS = (
         errors=(401, 503),
     ),
     Operation(
+        "GET",
+        "/api/learner/export",
+        "All of your data as one JSON file: profile, progress, attempts, notes, certificate",
+        LEARNER,
+        replies=ok(typed(dict, "every table's rows about you, by table")),
+        errors=(401, 429, 503),
+    ),
+    Operation(
+        "GET",
+        "/api/notes.pdf",
+        "Your notebook as a PDF, each note as text under its step (serve; 503 on the Worker)",
+        LEARNER,
+        replies=(Reply(200, "PDF", typed(str), "application/pdf"),),
+        errors=(401, 503),
+    ),
+    Operation(
         "PUT",
         "/api/notes/{step_id}",
         "Your note of a step you have reached (403 for a step ahead); empty text deletes it",

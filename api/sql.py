@@ -8,6 +8,7 @@ re-exported here, so callers and tests know one interface: `sql.<name>`.
 from __future__ import annotations
 
 from .sql_certificates import *  # noqa: F403 - re-exported: one interface, sql.<name>
+from .sql_export import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_notes import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_nudges import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_signin import *  # noqa: F403 - re-exported: one interface, sql.<name>

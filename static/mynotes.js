@@ -1,6 +1,8 @@
 // The learner's notebook page (/me/notes/): every note of theirs under its step's title, in
-// path order, with "download as Markdown" (a file made here from the same notes) and "print
-// or save as PDF" (the browser's own, with the print rules of sillon.css). A note is shown as
+// path order, with "download as Markdown" (a file made here from the same notes), "download as
+// PDF" (GET /api/notes.pdf, made by the server; where it makes none, the Worker, the browser's
+// print instead) and "print or save as PDF" (the browser's own, with the print rules of
+// sillon.css). A note is shown as
 // text, never as HTML: what a learner typed cannot run here.
 "use strict";
 (function () {
@@ -10,6 +12,7 @@
   const list = document.getElementById("notebook-notes");
   const markdown = document.getElementById("notebook-markdown");
   const print = document.getElementById("notebook-print");
+  const pdf = document.getElementById("notebook-pdf");
   let notes = [];
 
   function show(note) {
@@ -34,18 +37,28 @@
     return parts.join("\n");
   }
 
-  function download() {
-    const blob = new Blob([asMarkdown()], { type: "text/markdown;charset=utf-8" });
+  function download(blob, name) {
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
-    link.download = box.dataset.file;
+    link.download = name;
     document.body.appendChild(link);
     link.click();
     link.remove();
     setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
   }
 
-  markdown.addEventListener("click", download);
+  markdown.addEventListener("click", function () {
+    download(new Blob([asMarkdown()], { type: "text/markdown;charset=utf-8" }), box.dataset.file);
+  });
+  pdf.addEventListener("click", function () {
+    fetch(api + "/notes.pdf", { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.blob();
+      })
+      .then(function (blob) { download(blob, box.dataset.file.replace(/\.md$/, ".pdf")); })
+      .catch(function () { window.print(); }); // no PDFs made here (the Worker): print
+  });
   print.addEventListener("click", function () { window.print(); });
 
   fetch(api + "/notes", { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -59,7 +72,7 @@
       notes = body.notes;
       notes.forEach(show);
       document.getElementById("notebook-empty").hidden = notes.length > 0;
-      markdown.disabled = print.disabled = notes.length === 0;
+      markdown.disabled = print.disabled = pdf.disabled = notes.length === 0;
     })
     .catch(function () {
       document.getElementById("notebook-status").textContent = box.dataset.failed;

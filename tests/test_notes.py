@@ -106,3 +106,40 @@ def test_notes_the_teacher_sees_how_many_never_what(app: Cohort) -> None:
     ).text
     assert sheet.splitlines()[0].rstrip().endswith(",notes,stalled,lastReminded")
     assert "secrète" not in sheet and "une autre" not in sheet
+
+
+def test_notes_pdf_has_every_note_as_text(app: Cohort) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    _, ada = app.learner("Ada")
+    assert put(ada, "intro", "# Titre\n\n<b>pas du HTML</b> & SELECT *").status_code == 200
+    pdf = ada.get("/api/notes.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == 'attachment; filename="mes-notes.pdf"'
+    text = PdfReader(BytesIO(pdf.content)).pages[0].extract_text()
+    assert "Mon carnet de notes" in text and "Introduction" in text
+    assert "<b>pas du HTML</b> & SELECT *" in text  # as typed, never rendered
+    assert_error(app.client.get("/api/notes.pdf"), 401, "unauthorized")
+
+
+def test_notes_are_exported_with_the_learners_data(app: Cohort) -> None:
+    _, ada = app.learner("Ada")
+    _, bob = app.learner("Bob")
+    assert put(ada, "intro", "ma note\n").status_code == 200
+    assert put(bob, "intro", "celle de Bob").status_code == 200
+    watch_and_move_on(app, ada)
+    answer = ada.get("/api/learner/export")
+    assert answer.status_code == 200
+    assert answer.headers["content-disposition"].startswith('attachment; filename="sillon-u_')
+    data = answer.json()
+    assert data["profile"]["name"] == "Ada" and data["profile"]["email"].startswith("ada-")
+    assert [(n["stepId"], n["text"]) for n in data["notes"]] == [("intro", "ma note\n")]
+    assert [c["stepId"] for c in data["completions"]] == ["intro"]
+    assert data["videoViews"][0]["intervals"] == [[0, 120]]  # JSON, not text
+    assert data["sessions"] and "tokenHash" not in data["sessions"][0]
+    assert "celle de Bob" not in answer.text and "token" not in answer.text.lower()
+    assert_error(app.client.get("/api/learner/export"), 401, "unauthorized")
+    statuses = [ada.get("/api/learner/export").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]  # 5 at once, then one a minute

@@ -4,6 +4,7 @@ HTML or script written in a note ever runs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,3 +102,14 @@ def test_notes_browser_notebook_page_lists_downloads_and_runs_nothing(
     text = Path(download.path()).read_text(encoding="utf-8")
     assert text.startswith("# Les bases de SQL avec SQLite\n\n## " + listed[0]["title"] + "\n")
     assert HOSTILE.rstrip() in text
+    with page.expect_download() as made:
+        page.click("#notebook-pdf")  # made by the server (serve has WeasyPrint)
+    assert made.value.suggested_filename == "mes-notes.pdf"
+    assert Path(made.value.path()).read_bytes().startswith(b"%PDF-")
+    # "Download my data" on the profile: the notes go with the learner's data.
+    page.goto(site.url + "/me/")
+    with page.expect_download() as exported:
+        page.click("a[href='/api/learner/export']")
+    assert exported.value.suggested_filename.startswith("sillon-u_")
+    data = json.loads(Path(exported.value.path()).read_text(encoding="utf-8"))
+    assert [n["text"] for n in data["notes"]] == [HOSTILE]
