@@ -39,6 +39,18 @@ def create_key(path: Path, force: bool = False, bits: int = 3072) -> IssuerKey:
     return key
 
 
+def development_key(path: Path) -> IssuerKey:
+    """The key a serve on a loopback address signs with when SILLON_ISSUER_KEY is not set: the
+    one saved at `path`, made there the first time (so a demo's certificates keep verifying
+    across restarts)."""
+    if path.is_file():
+        try:
+            return IssuerKey.from_text(path.read_text(encoding="ascii"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{path}: {exc}") from None
+    return create_key(path)
+
+
 def instructions(key: IssuerKey, path: Path) -> str:
     return (
         f"Saved the issuer key (RSA, kid {key.thumbprint}) to {path} (mode 600). Keep a copy: "

@@ -36,6 +36,7 @@ from api import sql
 from api.app import Api, application, publish_manifest
 from api.clock import Clock, iso, utc_now
 from api.errors import ApiError
+from api.jws import IssuerKey
 from api.settings import Settings, local_url
 from api.sqlite import SQLiteDatabase
 from api.storage import DatabaseError
@@ -295,6 +296,19 @@ def quiet_collector() -> None:
     gc.set_threshold(*GC_THRESHOLD)
 
 
+def _development_key(settings: Settings) -> IssuerKey:
+    """A loopback serve without SILLON_ISSUER_KEY signs certificates with a key of its own,
+    kept beside the database (made once): a cohort's serve sets its own key."""
+    from ops.certificates import development_key
+
+    path = Path(settings.db_path).parent / "issuer-key.pem"
+    key = development_key(path)
+    log.warning(
+        "certificates are signed with the development key %s (SILLON_ISSUER_KEY is not set)", path
+    )
+    return key
+
+
 def serve(config: BuildConfig, host: str, port: int) -> int:
     """Run the serve process until interrupted; return the exit code."""
     sock = listen(host, port)
@@ -306,6 +320,8 @@ def serve(config: BuildConfig, host: str, port: int) -> int:
     local = host in LOOPBACK
     if local and settings.tally_secret is None:  # Tally cannot reach it: responses are simulated
         settings = replace(settings, tally_secret=secrets.token_hex(32))
+    if local and settings.issuer_key is None:  # certificates in a demo too
+        settings = replace(settings, issuer_key=_development_key(settings))
     app = create_app(config, settings, preview=local, site=settings.site_url(host, port))
     log.info("serving %s at %s/ (database %s)", config.out, local_url(host, port), settings.db_path)
     started = time.perf_counter()

@@ -70,3 +70,22 @@ def test_certificates_list_and_revoke_commands(app: Cohort, capsys: Any) -> None
     listed_api = app.client.get("/api/admin/certificates", headers=app.admin()).json()
     assert listed_api["certificates"][0]["reason"] == "fraude"
     assert_error(app.client.get("/api/admin/certificates"), 401, "unauthorized")
+
+
+@pytest.mark.live
+def test_a_loopback_serve_signs_with_a_development_key_it_keeps(tmp_path: Path) -> None:
+    from support.course import make_course
+    from support.launch import Site
+
+    site = Site(tmp_path, make_course(tmp_path / "course"))
+    try:
+        keys = site.get("/.well-known/jwks.json")
+        assert keys.status_code == 200, keys.text
+        path = tmp_path / "issuer-key.pem"  # beside the database
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert "development key" in site.log_text()
+        site.stop()
+        site.start()  # a restart signs with the same key: earlier certificates still verify
+        assert site.get("/.well-known/jwks.json").json() == keys.json()
+    finally:
+        site.stop()
