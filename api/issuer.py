@@ -89,7 +89,9 @@ def encoded_list(indexes: list[int]) -> str:
     bits = bytearray(STATUS_LIST_SIZE // 8)
     for i in indexes:
         bits[i // 8] |= 0x80 >> (i % 8)
-    return "u" + b64url(gzip.compress(bytes(bits), mtime=0))
+    zipped = bytearray(gzip.compress(bytes(bits), mtime=0))
+    zipped[9] = 255  # the header's OS byte: 3 from Python 3.11, 255 from 3.13 (the Worker's)
+    return "u" + b64url(bytes(zipped))
 
 
 _STATUS_CACHE: dict[tuple[Any, ...], str] = {}

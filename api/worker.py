@@ -20,10 +20,12 @@ from workers import Response, WorkerEntrypoint
 from api import gate
 from api.app import Api, application
 from api.d1 import D1BindingDatabase
+from api.issuer import ISSUER_PATH, JWKS_PATH
 from api.lrs import Unavailable
 from api.settings import SETTINGS, WORKER, Settings
 
 FETCH_SETS = {"host", "content-length", "connection", "transfer-encoding", "accept-encoding"}
+PUBLISHED = {JWKS_PATH, ISSUER_PATH}  # the certificates' key and issuer, answered by the app
 LOCKED_PAGE = "/kms/locked"  # kms/locked.html, by the address the assets serve it at
 
 
@@ -78,7 +80,7 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
     async def fetch(self, request: Any) -> Any:
         app = made(self.env).app
         path = urlsplit(str(request.url)).path
-        if path.startswith(("/api/", "/.well-known/")):  # the certificates' keys and issuer too
+        if path.startswith("/api/") or path in PUBLISHED:
             return await asgi.fetch(app, request, self.env)
         if gate.gated(path.lstrip("/")):
             question = JsRequest.new(gate_url(str(request.url)), request.js_object)

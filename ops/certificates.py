@@ -8,11 +8,10 @@ statements (a revocation is what POST /api/admin/certificates/<id>/revoke does).
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
-from api import issuer, sql
+from api import issuer, keyfile, sql
 from api.app import Api
 from api.errors import ApiError
 from api.jws import IssuerKey
@@ -23,32 +22,11 @@ from .errors import CommandError
 
 
 def create_key(path: Path, force: bool = False, bits: int = 3072) -> IssuerKey:
-    """A new issuer key saved at `path`, readable by its owner only. An existing key is kept
-    unless `force`: certificates signed with it stop verifying once its JWKS is gone."""
-    if path.exists() and not force:
-        raise CommandError(
-            f"{path}: a key is already there; certificates it signed verify only while its "
-            "public half is published. Use --force to replace it anyway."
-        )
-    key = IssuerKey.generate(bits)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(key.pem())
-    os.chmod(path, 0o600)
-    return key
-
-
-def development_key(path: Path) -> IssuerKey:
-    """The key a serve on a loopback address signs with when SILLON_ISSUER_KEY is not set: the
-    one saved at `path`, made there the first time (so a demo's certificates keep verifying
-    across restarts)."""
-    if path.is_file():
-        try:
-            return IssuerKey.from_text(path.read_text(encoding="ascii"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CommandError(f"{path}: {exc}") from None
-    return create_key(path)
+    """A new issuer key saved at `path` (mode 600); an existing one is kept unless `force`."""
+    try:
+        return keyfile.create_key(path, force, bits)
+    except FileExistsError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def instructions(key: IssuerKey, path: Path) -> str:

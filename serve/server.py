@@ -37,6 +37,7 @@ from api.app import Api, application, publish_manifest
 from api.clock import Clock, iso, utc_now
 from api.errors import ApiError
 from api.jws import IssuerKey
+from api.keyfile import development_key
 from api.settings import Settings, local_url
 from api.sqlite import SQLiteDatabase
 from api.storage import DatabaseError
@@ -299,8 +300,6 @@ def quiet_collector() -> None:
 def _development_key(settings: Settings) -> IssuerKey:
     """A loopback serve without SILLON_ISSUER_KEY signs certificates with a key of its own,
     kept beside the database (made once): a cohort's serve sets its own key."""
-    from ops.certificates import development_key
-
     path = Path(settings.db_path).parent / "issuer-key.pem"
     key = development_key(path)
     log.warning(

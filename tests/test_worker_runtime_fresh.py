@@ -1,7 +1,7 @@
 """A fresh Python Worker on the runtime's Pyodide and Miniflare's D1 (its own D1 and isolate,
 apart from test_worker_runtime.py's): the storage conformance run inside Pyodide on the D1
-binding, then the abuse limits of its isolate; and the npm Pyodide the harness runs against the
-one the pinned workerd loads.
+binding, then the abuse limits of its isolate, the issuer's documents without an issuer key; and
+the npm Pyodide the harness runs against the one the pinned workerd loads.
 """
 
 from __future__ import annotations
@@ -49,9 +49,10 @@ def test_worker_runtime_storage_conformance_in_pyodide_on_d1(
     fresh: WorkerRuntime, tmp_path: Path
 ) -> None:
     """tests/conformance.py run by the runtime's Python on the D1 binding, identical to CPython
-    on SQLite (answers and every table)."""
+    on SQLite (answers and every table, certificates signed by the vendored `rsa` included)."""
     import asyncio
 
+    from support.certified import issuer_key
     from support.conformance import deterministic_ids, run
     from support.course import make_course
 
@@ -64,9 +65,11 @@ def test_worker_runtime_storage_conformance_in_pyodide_on_d1(
     )
     build(config)
     manifest = (config.private / "manifest.json").read_text()
+    key = issuer_key()  # one key on both sides (its PEM handed to Pyodide): the same JWS
     with deterministic_ids():
-        expected = asyncio.run(run(SQLiteDatabase(tmp_path / "local.sqlite3"), manifest))
-    actual = fresh.run_python("runtime.conformance_d1", manifest)
+        expected = asyncio.run(run(SQLiteDatabase(tmp_path / "local.sqlite3"), manifest, key))
+    argument = json.dumps({"manifest": manifest, "issuerKey": key.pem()})
+    actual = fresh.run_python("runtime.conformance_d1", argument)
     assert actual["answers"] == json.loads(json.dumps(expected["answers"]))
     assert actual["tables"] == json.loads(json.dumps(expected["tables"]))
     meters = dict(actual["meters"])
@@ -107,6 +110,19 @@ def test_worker_runtime_rate_limits_trip_at_documented_counts(fresh: WorkerRunti
     ):
         accepted, most = accepted_before_429(send, rule, spent)
         assert rule.capacity <= accepted <= most, (rule.name, accepted, most)
+
+
+@pytest.mark.live
+def test_worker_runtime_without_issuer_key_says_certificates_are_off(fresh: WorkerRuntime) -> None:
+    """No SILLON_ISSUER_KEY: the issuer's two documents still reach the app through the entry
+    (run_worker_first, api/worker.py), which answers 503 `certificates_off` in the API's shape,
+    not the assets' 404 page."""
+    import httpx
+
+    for path in ("/.well-known/jwks.json", "/.well-known/issuer.json"):
+        answer = httpx.get(fresh.url + path, timeout=60)
+        assert answer.status_code == 503, (path, answer.text)
+        assert answer.json()["error"]["code"] == "certificates_off", path
 
 
 # -- the pins ----------------------------------------------------------------------------------

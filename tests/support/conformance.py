@@ -4,6 +4,11 @@ Run it on SQLite, on D1 (wrangler's local D1 behind the REST `query` contract) a
 Worker's Pyodide on its D1 binding (tests/runtime/conformance_d1.py imports this module there,
 so it imports only the API, support.clock and support.tally): the answers, the final tables
 and the statements executed must be identical.
+
+Certificates are signed with one issuer key on every runtime (the host makes it once per test
+session and hands its PEM to the Pyodide run, as it hands the manifest): RSASSA-PKCS1-v1_5 is
+deterministic, so with the certificate's draws fixed (`deterministic_ids`) each credential is
+the same compact JWS everywhere.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from api import auth, gate, quiz, sql
+from api import auth, certificates, gate, quiz, sql
 from api.app import Api, application, publish_manifest
 from api.clock import iso
+from api.issuer import STATUS_LIST, STATUS_LIST_SIZE
+from api.jws import IssuerKey
 from api.lrs import Forwarder, LrsConfig
 from api.settings import Settings
 from api.storage import Database, Result, Statement
@@ -48,6 +55,7 @@ TABLES = [
     "cohort",
     "xapi_statements",
     "notes",
+    "certificates",
 ]
 
 
@@ -92,20 +100,37 @@ class Recording:
 
 @contextmanager
 def deterministic_ids() -> Iterator[None]:
-    """Learner ids and tokens from counters, and quiz draws from a seeded generator, so two
-    runs can be compared byte for byte."""
+    """Learner ids and tokens from counters, quiz draws and certificates' status indexes from
+    seeded generators, so two runs can be compared byte for byte."""
     counter = itertools.count(1)
     saved = auth.new_learner_id, auth.new_token
     drawing = quiz.DRAWS, quiz.new_draw_id
+    issuing = (
+        certificates.new_certificate_id,
+        certificates.new_subject_id,
+        certificates.new_status_index,
+        certificates.new_salt,
+    )
     auth.new_learner_id = lambda: f"u_{next(counter):04d}"  # type: ignore[assignment]
     auth.new_token = lambda: f"token-{next(counter):04d}"  # type: ignore[assignment]
     quiz.DRAWS = random.Random(14)
     quiz.new_draw_id = lambda: f"draw-{next(counter):04d}"
+    indexes = random.Random(17)  # Mersenne Twister: the same draws on CPython and Pyodide
+    certificates.new_certificate_id = lambda: f"00000000-0000-4000-8000-{next(counter):012d}"
+    certificates.new_subject_id = lambda: f"00000000-0000-4000-9000-{next(counter):012d}"
+    certificates.new_status_index = lambda: indexes.randrange(STATUS_LIST_SIZE)
+    certificates.new_salt = lambda: f"{next(counter):032x}"
     try:
         yield
     finally:
         auth.new_learner_id, auth.new_token = saved  # type: ignore[assignment]
         quiz.DRAWS, quiz.new_draw_id = drawing
+        (
+            certificates.new_certificate_id,
+            certificates.new_subject_id,
+            certificates.new_status_index,
+            certificates.new_salt,
+        ) = issuing
 
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
@@ -117,15 +142,20 @@ ACTIONS: dict[int, dict[str, Any]] = {
 }
 
 
-async def run(db: Database, manifest: str) -> dict[str, Any]:
-    """The scenario: every endpoint that writes, reads or awards, in a fixed order."""
+async def run(db: Database, manifest: str, key: IssuerKey | None = None) -> dict[str, Any]:
+    """The scenario: every endpoint that writes, reads or awards, in a fixed order. `key`
+    signs certificates: give every run to be compared the same one (by default, the host's
+    one key of this test session)."""
     clock = Clock()
     recording = Recording(db)
-    api = Api(
-        Settings(db_path=":unused:", admin_token=ADMIN, tally_secret="t", secret="s" * 32),
-        recording,  # type: ignore[arg-type]
-        clock,
+    settings = Settings(
+        db_path=":unused:",
+        admin_token=ADMIN,
+        tally_secret="t",
+        secret="s" * 32,
+        issuer_key=key or session_key(),
     )
+    api = Api(settings, recording, clock)  # type: ignore[arg-type]
     await publish_manifest(recording, manifest, iso(clock()))  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=application(api))
     agent = {"User-Agent": "Sillon conformance"}  # the same device name on every runtime
@@ -141,6 +171,7 @@ async def run(db: Database, manifest: str) -> dict[str, Any]:
         await scenario.xapi()
         await scenario.weeks_later(bob["userId"])
         await scenario.insight()
+        await scenario.certificates()
         await scenario.reset(ada)
         await scenario.signin(ada)
         await scenario.beyond_http(ada)
@@ -182,6 +213,7 @@ class Scenario:
         ada, bob, _ = learners
         await self.call("POST", "/api/session", json={"inviteToken": ada["inviteToken"]})
         await self.call("GET", "/api/learner")
+        await self.call("GET", "/api/certificate")  # 409: not before the end of the course
         return ada, bob
 
     async def learn(self) -> None:
@@ -267,6 +299,35 @@ class Scenario:
         sheet = await self.client.get(url, headers=ADMIN_HEADERS)
         self.answers.append(["GET", "/api/admin/insight.csv", sheet.status_code, sheet.text])
 
+    async def certificates(self) -> None:
+        """The course finished: Ada's certificate issued, then the same one again; the issuer's
+        key, profile and revocation list; the certificate revoked (again: 409), the list
+        again, the teacher's list, the public link (and an unknown one)."""
+        mine = await self.call("GET", "/api/certificate")
+        mine["pdfUrl"] = "(serve's PDF; null on the Worker, which has no WeasyPrint)"
+        again = await self.call("GET", "/api/certificate")
+        again["pdfUrl"] = mine["pdfUrl"]
+        await self.call("GET", "/.well-known/jwks.json")
+        await self.call("GET", "/.well-known/issuer.json")
+        await self.status_list()
+        self.clock.advance(minutes=5)
+        revoke = f"/api/admin/certificates/{mine['id']}/revoke"
+        await self.admin("POST", revoke, json={"reason": "copied the exam"})
+        await self.admin("POST", revoke, json={"reason": "twice"})
+        await self.status_list()
+        await self.admin("GET", "/api/admin/certificates")
+        await self.call("GET", f"/api/certificates/{mine['id']}")
+        await self.call("GET", "/api/certificates/00000000-0000-4000-8000-000000000000")
+
+    async def status_list(self) -> None:
+        """The revocation list: a signed credential (text), recorded as it is: its GZIP bytes
+        are the same on every Python (api/issuer.py fixes the header's OS byte, which Python
+        3.11 and Pyodide's 3.13 write differently)."""
+        self.recording.begin(f"GET {STATUS_LIST}")
+        response = await self.client.get(STATUS_LIST)
+        seen = {"type": response.headers["content-type"], "credential": response.text}
+        self.answers.append(["GET", STATUS_LIST, response.status_code, seen])
+
     async def reset(self, ada: dict[str, Any]) -> None:
         """Ada reset by the admin, then signed out; the health check."""
         await self.admin("POST", "/api/admin/reset", json={"userId": ada["userId"]})
@@ -351,16 +412,24 @@ def stand_in_lrs() -> Starlette:
 
 
 def statement_functions() -> set[str]:
-    """Every statement-building function of api/sql.py (and api/sql_signin.py and
-    api/sql_xapi.py, which it re-exports)."""
+    """Every statement-building function of api/sql.py (and api/sql_signin.py, api/sql_xapi.py
+    and api/sql_certificates.py, which it re-exports)."""
     import inspect
 
+    modules = (sql.__name__, "api.sql_signin", "api.sql_xapi", "api.sql_certificates")
     return {
         name
         for name, value in inspect.getmembers(sql, inspect.isfunction)
-        if value.__module__ in (sql.__name__, "api.sql_signin", "api.sql_xapi")
-        and not name.startswith("_")
+        if value.__module__ in modules and not name.startswith("_")
     }
+
+
+def session_key() -> IssuerKey:
+    """The host's one issuer key of this test session (support/certified.py makes it once: a
+    few seconds of pure Python). Never in Pyodide: the host hands its PEM there."""
+    from support.certified import issuer_key
+
+    return issuer_key()
 
 
 def auth_cookie(client: httpx.AsyncClient) -> str:
