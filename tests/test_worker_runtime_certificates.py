@@ -144,13 +144,42 @@ def test_worker_runtime_issues_certificates_signed_in_pyodide(
 
     index = int(payload["credentialStatus"]["statusListIndex"])
     assert revoked_bit(worker, keys, index) is False
+
+
+@pytest.mark.browser
+@pytest.mark.live
+def test_worker_runtime_verify_page_checks_its_credential_in_chromium(
+    worker: WorkerRuntime, browser: Any
+) -> None:
+    """The verify page served by the Worker's assets checks the Worker's credential with
+    WebCrypto against the Worker's JWKS and status list: valid, then revoked by the teacher."""
+    listed = httpx.get(
+        worker.url + "/api/admin/certificates",
+        headers={"Authorization": f"Bearer {ADMIN}"},
+        timeout=60,
+    ).json()["certificates"]
+    (cleo,) = [c for c in listed if c["name"] == "Cleo"]
+    page = browser.new_page()
+    verdict = "() => ['valid', 'revoked', 'tampered', 'unknown', 'missing'].includes(document.getElementById('verify-result').dataset.verdict)"
+    page.goto(f"{worker.url}/verify/#id={cleo['id']}")
+    page.wait_for_function(verdict, timeout=30_000)
+    assert page.get_attribute("#verify-result", "data-verdict") == "valid"
+    assert page.text_content("#verify-holder") == "Cleo"
     revoked = httpx.post(
-        f"{worker.url}/api/admin/certificates/{shown['id']}/revoke",
+        f"{worker.url}/api/admin/certificates/{cleo['id']}/revoke",
         json={"reason": "test"},
         headers={"Authorization": f"Bearer {ADMIN}"},
     )
     assert revoked.status_code == 200 and revoked.json()["revokedAt"], revoked.text
+    keys = published_keys(worker)
+    shown = httpx.get(f"{worker.url}/api/certificates/{cleo['id']}", timeout=60).json()
+    index = int(verified(shown["credential"], keys)["credentialStatus"]["statusListIndex"])
     assert revoked_bit(worker, keys, index) is True
+    page.goto("about:blank")
+    page.goto(f"{worker.url}/verify/#id={cleo['id']}")
+    page.wait_for_function(verdict, timeout=30_000)
+    assert page.get_attribute("#verify-result", "data-verdict") == "revoked"
+    page.close()
 
 
 @pytest.mark.live

@@ -22,7 +22,7 @@ _KEY: list[IssuerKey] = []
 
 
 def issuer_key() -> IssuerKey:
-    """One key for the whole test run (making one takes a few seconds of pure Python)."""
+    """One key for the whole test run (signing tests compare credentials made with it)."""
     if not _KEY:
         _KEY.append(IssuerKey.generate(2048))
     return _KEY[0]

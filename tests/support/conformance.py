@@ -425,8 +425,8 @@ def statement_functions() -> set[str]:
 
 
 def session_key() -> IssuerKey:
-    """The host's one issuer key of this test session (support/certified.py makes it once: a
-    few seconds of pure Python). Never in Pyodide: the host hands its PEM there."""
+    """The host's one issuer key of this test session (support/certified.py makes it once).
+    Never made in Pyodide (no `cryptography` there): the host hands its PEM there."""
     from support.certified import issuer_key
 
     return issuer_key()
