@@ -10,7 +10,10 @@
   let credential = "";
 
   fetch(api + "/certificate", { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then(function (response) { return response.ok ? response.json() : null; })
+    .then(function (response) {
+      // The body is read either way (an answer left unread keeps its request open).
+      return response.json().then(function (body) { return response.ok ? body : null; });
+    })
     .then(function (mine) {
       if (!mine) return;
       credential = mine.credential;

@@ -53,8 +53,10 @@
   pdf.addEventListener("click", function () {
     fetch(api + "/notes.pdf", { credentials: "same-origin" })
       .then(function (response) {
-        if (!response.ok) throw new Error(String(response.status));
-        return response.blob();
+        return response.blob().then(function (blob) {
+          if (!response.ok) throw new Error(String(response.status));
+          return blob;
+        });
       })
       .then(function (blob) { download(blob, box.dataset.file.replace(/\.md$/, ".pdf")); })
       .catch(function () { window.print(); }); // no PDFs made here (the Worker): print

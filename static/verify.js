@@ -44,8 +44,10 @@
 
   function json(url) {
     return fetch(url, { credentials: "omit", cache: "no-store" }).then(function (r) {
-      if (!r.ok) throw new Error(url + ": " + r.status);
-      return r.json();
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(url + ": " + r.status);
+        return body;
+      });
     });
   }
 
@@ -74,8 +76,9 @@
     const listUrl = new URL(status.statusListCredential, location.href);
     if (listUrl.origin !== location.origin) throw new Error("a status list elsewhere");
     const response = await fetch(listUrl, { credentials: "omit", cache: "no-store" });
+    const text = await response.text();
     if (!response.ok) throw new Error("status list " + response.status);
-    const list = await checked((await response.text()).trim(), trust);
+    const list = await checked(text.trim(), trust);
     const subject = list.credentialSubject || {};
     if (subject.statusPurpose !== "revocation" || !String(subject.encodedList).startsWith("u")) {
       throw new Error("not a revocation list");
@@ -178,8 +181,8 @@
     const id = /^id=([0-9a-f-]{36})$/.exec(value);
     if (id) {
       const response = await fetch(api + "/certificates/" + id[1], { credentials: "omit" });
+      const found = await response.json(); // read either way: an unread answer stays open
       if (!response.ok) { show("missing", null); return; }
-      const found = await response.json();
       $("verify-input").value = found.credential;
       return verify(found.credential);
     }

@@ -15,11 +15,11 @@ import jsonschema
 import pytest
 from jwcrypto import jws
 from support.certificates import finish, status_bit, verified
+from support.certified import issuer_key
 from support.client import ADMIN, Cohort, assert_error
 from support.journey import reach_tally_step, rows
 from support.small_course import small_cohort
 
-from api.jws import IssuerKey
 from api.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures/openbadges"
@@ -29,14 +29,9 @@ SCHEMAS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def key() -> IssuerKey:
-    return IssuerKey.generate(2048)
-
-
 @pytest.fixture
-def app(tmp_path: Path, key: IssuerKey) -> Iterator[Cohort]:
-    with small_cohort(tmp_path, issuer_key=key) as running:
+def app(tmp_path: Path) -> Iterator[Cohort]:
+    with small_cohort(tmp_path, issuer_key=issuer_key()) as running:
         yield running
 
 
@@ -185,7 +180,8 @@ def test_no_issuer_key_no_certificate_and_nothing_written(tmp_path: Path) -> Non
         assert rows(app, "SELECT COUNT(*) FROM certificates") == [(0,)]
 
 
-def test_issuer_key_setting_is_read_or_refused_clearly(key: IssuerKey) -> None:
+def test_issuer_key_setting_is_read_or_refused_clearly() -> None:
+    key = issuer_key()
     pem = key.pem()
     assert Settings.from_env({"SILLON_ISSUER_KEY": pem}).issuer_key == key
     one_line = base64.b64encode(pem.encode()).decode()

@@ -11,22 +11,17 @@ from typing import Any
 
 import pytest
 from support.certificates import finish, status_bit
+from support.certified import issuer_key
 from support.client import Cohort, assert_error
 from support.small_course import small_cohort
 
 import build as cli
-from api.jws import IssuerKey
 from api.settings import Settings
 
 
-@pytest.fixture(scope="module")
-def key() -> IssuerKey:
-    return IssuerKey.generate(2048)
-
-
 @pytest.fixture
-def app(tmp_path: Path, key: IssuerKey) -> Iterator[Cohort]:
-    with small_cohort(tmp_path, issuer_key=key) as running:
+def app(tmp_path: Path) -> Iterator[Cohort]:
+    with small_cohort(tmp_path, issuer_key=issuer_key()) as running:
         yield running
 
 

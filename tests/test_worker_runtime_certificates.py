@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,9 @@ from typing import Any
 import httpx
 import pytest
 from support.certificates import verified
-from support.certified import issuer_key, right_answers
+from support.certified import issuer_key, take
 from support.course import ROOT
 from support.launch import ADMIN, SECRET, TALLY_SECRET
-from support.tally import signed, tally_webhook
 from support.worker import WorkerRuntime
 from support.worker_course import built_course, signed_in
 
@@ -77,32 +75,6 @@ def published_keys(worker: WorkerRuntime) -> dict[str, Any]:
     return found
 
 
-def take_every_step(client: httpx.Client, steps: list[dict[str, Any]]) -> None:
-    """Each step done as the player does it (the video again after the speed cap's wait, the
-    quiz answered right, the Tally quiz by its signed webhook), then Next."""
-    for number, step in enumerate(steps):
-        body: dict[str, Any] = {"eventId": f"cert-step-{number:02d}", "stepId": step["id"]}
-        if step.get("tally"):
-            link = client.get(f"/api/tally-link?stepId={step['id']}").json()["formUrl"]
-            hook = tally_webhook(link.split("sillon=", 1)[1], 90, f"cert-resp-{number}")
-            done = client.post("/api/tally-hook", content=hook, headers=signed(hook, TALLY_SECRET))
-        elif step.get("video"):
-            body["intervals"] = [[0, step["video"]["duration"]]]
-            done = client.post("/api/video-event", json=body)
-            if done.status_code == 200 and done.json()["completesIn"]:
-                time.sleep(done.json()["completesIn"] + 0.05)
-                body |= {"eventId": f"cert-step-{number:02d}-again", "intervals": []}
-                done = client.post("/api/video-event", json=body)
-        elif step["kind"] == "quiz":
-            body["answers"] = right_answers(client, step)
-            done = client.post("/api/quiz-submission", json=body)
-        else:
-            done = client.post("/api/lesson-done", json=body)
-        assert done.status_code == 200, done.text
-        move = {"eventId": f"cert-next-{number:02d}", "stepId": step["id"]}
-        assert client.post("/api/next", json=move).status_code == 200
-
-
 def revoked_bit(worker: WorkerRuntime, keys: dict[str, Any], index: int) -> bool:
     """Bit `index` of the Worker's signed Bitstring Status List (GZIP, multibase base64url)."""
     listed = httpx.get(worker.url + "/api/certificates/status/1", timeout=60)
@@ -125,7 +97,8 @@ def test_worker_runtime_issues_certificates_signed_in_pyodide(
     early = client.get("/api/certificate")
     assert early.status_code == 409 and early.json()["error"]["code"] == "not_finished"
     manifest = json.loads((course[1].private / "manifest.json").read_text())
-    take_every_step(client, manifest["steps"])
+    for step in manifest["steps"]:
+        take(client, step)
     mine = client.get("/api/certificate")
     assert mine.status_code == 200, mine.text
     shown = mine.json()
