@@ -49,6 +49,19 @@ def duration_words(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d}" if minutes >= 60 else f"{minutes} min"
 
 
+MONTHS = {
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+    "en": "January February March April May June July August September October November December",
+}
+
+
+def long_date(iso_time: str, language: str) -> str:
+    """'2026-12-03T...' as the course's language writes it: 3 décembre 2026, 3 December 2026."""
+    year, month, day = (int(part) for part in iso_time[:10].split("-"))
+    months = MONTHS.get(language, MONTHS["en"]).split()
+    return f"{day} {months[month - 1]} {year}"
+
+
 def render(shown: dict[str, Any], language: str) -> bytes:
     """The PDF of the certificate the learner was shown (api/certificates.py `answer`)."""
     import segno
@@ -66,7 +79,9 @@ def render(shown: dict[str, Any], language: str) -> bytes:
         time=duration_words(course["seconds"]),
         rate=f"{course['playbackMaxRate']:g}",
     )
-    issued = words["issued"].format(day=shown["issuedAt"][:10], issuer=document["issuer"]["name"])
+    issued = words["issued"].format(
+        day=long_date(shown["issuedAt"], language), issuer=document["issuer"]["name"]
+    )
     page = f"""<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8">
 <title>{escape(document["name"])}</title><style>{STYLE}</style></head><body>
 <h1>{escape(words["title"])}</h1>

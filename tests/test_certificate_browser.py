@@ -8,12 +8,13 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from support.browser import WAIT, laptop_page, screenshot
+from support.browser import ARTIFACTS, WAIT, laptop_page, screenshot
 from support.certified import CertifiedSite
 from support.course import EXAMPLE
 from support.launch import ADMIN
@@ -92,6 +93,24 @@ def test_certificate_browser_card_on_the_learners_page(
     mine.locator("#certificate").scroll_into_view_if_needed()
     screenshot(mine, "certificate-me-1280")
     own.close()
+    # The PDF the card links to, as an image for the README (poppler's pdftoppm).
+    pdf = client.get(answer["pdfUrl"])
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "certificate.pdf").write_bytes(pdf.content)
+    image = ARTIFACTS / "certificate-pdf"
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "60",
+            "-singlefile",
+            str(ARTIFACTS / "certificate.pdf"),
+            str(image),
+        ],
+        check=True,
+    )
 
 
 def test_certificate_browser_valid_for_a_third_party(
