@@ -46,6 +46,7 @@ class Context:
             self.learning.recorded = self.forwarder.nudge
         self.learning.loaded = self.course_loaded
         self.tally_checked = False
+        self.status_lists: dict[tuple[object, ...], str] = {}  # api/issuer.py: the signed list
 
     def course_loaded(self, course: Course) -> None:
         """Say once what the course's Tally quizzes lack here (nothing for a course without)."""

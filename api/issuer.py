@@ -94,13 +94,14 @@ def encoded_list(indexes: list[int]) -> str:
     return "u" + b64url(bytes(zipped))
 
 
-_STATUS_CACHE: dict[tuple[Any, ...], str] = {}
-
-
-def status_credential(key: IssuerKey, base: str, issuer: str, indexes: list[int], now: str) -> str:
-    """The signed BitstringStatusListCredential, made again only when a bit changes."""
+def status_credential(
+    api: Context, key: IssuerKey, base: str, issuer: str, indexes: list[int], now: str
+) -> str:
+    """The signed BitstringStatusListCredential, made again only when a bit changes (kept by
+    the API object: per process on serve, per isolate on the Worker)."""
     cache_key = (key.thumbprint, base, issuer, tuple(indexes))
-    if cache_key not in _STATUS_CACHE:
+    cache = api.status_lists
+    if cache_key not in cache:
         url = base + STATUS_LIST
         document = {
             "@context": ["https://www.w3.org/ns/credentials/v2"],
@@ -115,9 +116,9 @@ def status_credential(key: IssuerKey, base: str, issuer: str, indexes: list[int]
                 "encodedList": encoded_list(indexes),
             },
         }
-        _STATUS_CACHE.clear()
-        _STATUS_CACHE[cache_key] = signed(key, document, base)
-    return _STATUS_CACHE[cache_key]
+        cache.clear()
+        cache[cache_key] = signed(key, document, base)
+    return cache[cache_key]
 
 
 # -- routes: what the issuer publishes, and revocation ---------------------------------------------
@@ -129,7 +130,7 @@ async def status_list(api: Context, request: Request) -> Response:
     base = base_of(api, request)
     indexes = [int(r["status_index"]) for r in (await api.db.execute(sql.revoked_indexes())).rows]
     issuer = base + ISSUER_PATH
-    compact = status_credential(key, base, issuer, indexes, iso(api.clock()))
+    compact = status_credential(api, key, base, issuer, indexes, iso(api.clock()))
     return Response(compact, media_type="application/vc+jwt", headers={"Cache-Control": "no-cache"})
 
 
