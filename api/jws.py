@@ -52,27 +52,32 @@ class IssuerKey:
                 text = base64.b64decode(text, validate=True).decode("ascii")
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 text = ""
-        if "-----BEGIN PRIVATE KEY-----" in text:
+        return cls.from_pem(text, KEY_ENV)
+
+    @classmethod
+    def from_pem(cls, text: str, name: str) -> IssuerKey:
+        """An RSA private key from its PEM, PKCS#1 ('BEGIN RSA PRIVATE KEY') or PKCS#8 ('BEGIN
+        PRIVATE KEY'); a ValueError naming `name` (where it came from) otherwise."""
+        if (
+            "-----BEGIN RSA PRIVATE KEY-----" not in text
+            and "-----BEGIN PRIVATE KEY-----" not in text
+        ):
             raise ValueError(
-                f"{KEY_ENV} is a PKCS#8 key ('BEGIN PRIVATE KEY'): Sillon reads PKCS#1 "
-                "('BEGIN RSA PRIVATE KEY'); `python build.py issuer-key` makes one"
-            )
-        if "-----BEGIN RSA PRIVATE KEY-----" not in text:
-            raise ValueError(
-                f"{KEY_ENV} is neither an RSA private key in PEM nor one base64-encoded "
+                f"{name} is neither an RSA private key in PEM nor one base64-encoded "
                 "(`python build.py issuer-key` makes one)"
             )
         try:
-            private = rsa.PrivateKey.load_pkcs1(text.encode("ascii"), "PEM")
+            if "-----BEGIN RSA PRIVATE KEY-----" in text:
+                private = rsa.PrivateKey.load_pkcs1(text.encode("ascii"), "PEM")
+            else:
+                private = rsa.PrivateKey.load_pkcs1(_pkcs8_inner(text), "DER")
         except Exception as exc:  # pyasn1 and rsa raise several kinds for a damaged key
-            raise ValueError(f"{KEY_ENV} is not a readable RSA private key ({exc})") from None
-        if (
-            private.p * private.q != private.n
-            or pow(pow(2, private.e, private.n), private.d, private.n) != 2
-        ):
-            raise ValueError(f"{KEY_ENV} is not a readable RSA private key (its numbers disagree)")
+            raise ValueError(f"{name} is not a readable RSA private key ({exc})") from None
+        agree = pow(pow(2, private.e, private.n), private.d, private.n) == 2
+        if private.p * private.q != private.n or not agree:
+            raise ValueError(f"{name} is not a readable RSA private key (its numbers disagree)")
         if private.n.bit_length() < MIN_BITS:
-            raise ValueError(f"{KEY_ENV} has {private.n.bit_length()} bits: RS256 needs 2048+")
+            raise ValueError(f"{name} has {private.n.bit_length()} bits: RS256 needs 2048+")
         return cls(private)
 
     @classmethod
@@ -112,6 +117,20 @@ class IssuerKey:
         signing_input = f"{head}.{body}".encode("ascii")
         signature = rsa.sign(signing_input, self.private, "SHA-256")
         return f"{head}.{body}.{b64url(signature)}"
+
+
+RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
+
+
+def _pkcs8_inner(text: str) -> bytes:
+    """The PKCS#1 key inside a PKCS#8 PEM (PrivateKeyInfo: version, algorithm, key octets)."""
+    from pyasn1.codec.der import decoder
+
+    body = "".join(line for line in text.strip().splitlines() if not line.startswith("-----"))
+    info, _ = decoder.decode(base64.b64decode(body))
+    if str(info[1][0]) != RSA_ENCRYPTION:
+        raise ValueError(f"a {info[1][0]} key, not RSA")
+    return bytes(info[2])
 
 
 def payload_of(compact: str) -> dict[str, Any]:

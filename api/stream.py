@@ -13,7 +13,10 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
+
+from .jws import IssuerKey
 
 KEY_ID_ENV = "CLOUDFLARE_STREAM_SIGNING_KEY_ID"
 PEM_ENV = "CLOUDFLARE_STREAM_SIGNING_KEY_PEM"
@@ -43,7 +46,16 @@ class StreamKeys:
         ]
         if missing:
             raise ValueError(f"Stream playback needs {', '.join(missing)} as well")
-        return cls(key_id, decode_pem(raw), code)
+        pem = decode_pem(raw)
+        signer(pem)  # a key that does not read fails here, at start, not at a playback
+        return cls(key_id, pem, code)
+
+
+@cache
+def signer(pem: str) -> IssuerKey:
+    """The Stream key, read once: signed by api/jws.py's pure-Python RS256, so the Worker (which
+    cannot vendor `cryptography`) signs playback as serve does."""
+    return IssuerKey.from_pem(pem, PEM_ENV)
 
 
 def decode_pem(raw: str) -> str:
@@ -63,8 +75,6 @@ def playback(
     keys: StreamKeys, uid: str, now: datetime, lifetime: timedelta = LIFETIME
 ) -> dict[str, Any]:
     """The signed token and the URLs the player uses for one video."""
-    import jwt  # PyJWT with cryptography: RS256
-
     expires = now + min(lifetime, MAX_LIFETIME)
     claims: dict[str, Any] = {
         "sub": uid,
@@ -74,7 +84,7 @@ def playback(
     }
     if keys.access_rules:
         claims["accessRules"] = keys.access_rules
-    token = jwt.encode(claims, keys.pem, algorithm="RS256", headers={"kid": keys.key_id})
+    token = signer(keys.pem).sign(claims, {"kid": keys.key_id, "typ": "JWT"})
     base = f"https://customer-{keys.customer_code}.cloudflarestream.com/{token}"
     return {
         "token": token,

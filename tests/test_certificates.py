@@ -186,9 +186,23 @@ def test_issuer_key_setting_is_read_or_refused_clearly() -> None:
     assert Settings.from_env({"SILLON_ISSUER_KEY": pem}).issuer_key == key
     one_line = base64.b64encode(pem.encode()).decode()
     assert Settings.from_env({"SILLON_ISSUER_KEY": one_line}).issuer_key == key
+    from cryptography.hazmat.primitives import serialization
+
+    pkcs8 = serialization.load_pem_private_key(pem.encode(), None).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    assert Settings.from_env({"SILLON_ISSUER_KEY": pkcs8.decode()}).issuer_key == key
+    # The same reader for Stream's key: a key that does not read fails at start.
+    stream = {
+        "CLOUDFLARE_STREAM_SIGNING_KEY_ID": "k1",
+        "CLOUDFLARE_STREAM_SIGNING_KEY_PEM": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+        "CLOUDFLARE_STREAM_CUSTOMER_CODE": "abc",
+    }
+    with pytest.raises(ValueError, match="CLOUDFLARE_STREAM_SIGNING_KEY_PEM is not a readable"):
+        Settings.from_env(stream)
     for bad, says in [
         ("hello", "neither an RSA private key"),
-        ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "PKCS#8"),
+        ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "not a readable"),
         (pem.replace(pem.splitlines()[3], "A" * 64), "not a readable RSA private key"),
     ]:
         with pytest.raises(ValueError, match=says):

@@ -104,6 +104,26 @@ def test_layout_packages_import_only_what_they_may(package: str) -> None:
     assert wrong == []
 
 
+def test_layout_worker_signs_without_native_packages() -> None:
+    """The Worker runs pure-Python packages only: what it ships signs with `rsa` (api/jws.py).
+    PyJWT and `cryptography` are imported by Cloudflare Access mode (api/access.py, a serve
+    setting) and by key generation (api/jws.py `generate`, operators only), nowhere else."""
+    allowed = {"access": ("jwt",), "jws": ("cryptography",)}
+    for name in set(shipped()) - {"__init__"}:
+        tree = ast.parse((ROOT / "api" / f"{name}.py").read_text(encoding="utf-8"))
+        native = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            (node.module or "").split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 0
+        }
+        assert not (native & {"jwt", "cryptography"}) - set(allowed.get(name, ())), name
+
+
 def test_layout_worker_ships_only_what_its_entry_imports() -> None:
     ships = set(shipped())
     assert ENTRY in ships and {"app", "gate", "d1", "settings"} <= ships

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
+from support.certified import issuer_key
 
 import build
 from api.settings import CLI, SETTINGS, WORKER, Settings
 
 STREAM = {
     "CLOUDFLARE_STREAM_SIGNING_KEY_ID": "k1",
-    "CLOUDFLARE_STREAM_SIGNING_KEY_PEM": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+    # A real RSA key, base64-encoded as Stream's keys endpoint gives its PEM.
+    "CLOUDFLARE_STREAM_SIGNING_KEY_PEM": base64.b64encode(issuer_key().pem().encode()).decode(),
     "CLOUDFLARE_STREAM_CUSTOMER_CODE": "abc",
 }
 
