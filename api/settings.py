@@ -144,9 +144,10 @@ SETTINGS: tuple[Setting, ...] = (
         "SILLON_ISSUER_KEY",
         "secret",
         "unset: `/api/certificate` answers 503",
-        "the RSA key that signs certificates (Open Badges 3.0, RS256): a PKCS#1 PEM, as is or "
-        "base64-encoded on one line; `python build.py issuer-key` makes one. Its public half is "
-        "published at `/.well-known/jwks.json`: keep it for as long as certificates must verify",
+        "the RSA key that signs certificates (Open Badges 3.0, RS256): a PEM (PKCS#1 or "
+        "PKCS#8), as is or base64-encoded on one line; `python build.py issuer-key` makes one. "
+        "Its public half is published at `/.well-known/jwks.json`: keep it for as long as "
+        "certificates must verify",
         (SERVE, WORKER),
     ),
     Setting(
