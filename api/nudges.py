@@ -32,6 +32,7 @@ from .operations_nudges import NUDGE, NUDGE_MAX
 log = logging.getLogger("sillon.nudges")
 
 NUDGE_EVERY = timedelta(days=1)  # one reminder per learner in this window, however asked
+SENDING_FOR = timedelta(minutes=10)  # a claim still 'sending' after this was abandoned
 MAIL_TEXT = {
     "fr": (
         "On vous attend : {course}",
@@ -71,9 +72,8 @@ async def remind_one(
     if not stalled(learner, now):
         return found | {"status": "skipped", "reason": "not_stalled"}
     nudge_id = str(uuid.uuid4())
-    claim = sql.claim_nudge(
-        nudge_id, learner_id, learner["open_step"], iso(now), iso(now - NUDGE_EVERY), by
-    )
+    since, stale = iso(now - NUDGE_EVERY), iso(now - SENDING_FOR)
+    claim = sql.claim_nudge(nudge_id, learner_id, learner["open_step"], iso(now), since, stale, by)
     if (await api.db.batch([claim]))[0].changes == 0:
         return found | {"status": "skipped", "reason": "reminded_today"}
     try:

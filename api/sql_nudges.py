@@ -11,15 +11,17 @@ from .storage import Statement as S
 
 
 def claim_nudge(
-    nudge_id: str, learner_id: str, step_id: str | None, now: str, since: str, by: str
+    nudge_id: str, learner_id: str, step_id: str | None, now: str, since: str, stale: str, by: str
 ) -> S:
-    """Claim today's reminder: inserted only when no reminder of the learner was sent (or is
-    being sent) since `since`. One statement, so simultaneous claims make one row."""
+    """Claim today's reminder: inserted only when no reminder of the learner was sent since
+    `since`, nor is being sent (a claim newer than `stale`: one left 'sending' by a process that
+    died does not block the day). One statement, so simultaneous claims make one row."""
     return S(
         "INSERT INTO nudges (id, learner_id, step_id, sent_at, sent_by, status) "
         "SELECT ?, ?, ?, ?, ?, 'sending' WHERE NOT EXISTS (SELECT 1 FROM nudges "
-        "WHERE learner_id = ? AND sent_at > ? AND status IN ('sending', 'sent'))",
-        (nudge_id, learner_id, step_id, now, by, learner_id, since),
+        "WHERE learner_id = ? AND sent_at > ? "
+        "AND (status = 'sent' OR (status = 'sending' AND sent_at > ?)))",
+        (nudge_id, learner_id, step_id, now, by, learner_id, since, stale),
     )
 
 

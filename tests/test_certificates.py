@@ -208,3 +208,23 @@ def test_issuer_key_setting_is_read_or_refused_clearly() -> None:
         with pytest.raises(ValueError, match=says):
             Settings.from_env({"SILLON_ISSUER_KEY": bad})
     assert ADMIN  # the admin token the cohort uses
+
+
+def test_verify_page_speaks_the_courses_language(tmp_path: Path) -> None:
+    """The verify page is built in the course's language (the English example here), with
+    every word its script shows."""
+    import shutil
+
+    from support.course import ENGLISH
+
+    from builder.config import BuildConfig
+    from builder.pipeline import build
+
+    shutil.copytree(ENGLISH, tmp_path / "content")
+    config = BuildConfig.make(content=tmp_path / "content", out=tmp_path / "site", disk_cache=False)
+    build(config)
+    page = (tmp_path / "site/verify/index.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and "<h1>Verify a certificate</h1>" in page
+    for word in ("valid", "revoked", "tampered", "unknown", "missing", "video", "quiz", "lesson"):
+        assert f'data-verify-{word}="' in page, word
+    assert 'data-verify-valid="Valid certificate"' in page

@@ -5,6 +5,7 @@ does not count; the CLI does the same."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,23 @@ def test_nudges_cli_reminds_a_teams_stalled_learners(
     monkeypatch.delenv("SILLON_SMTP_URL")
     assert cli.main(["learners", "nudge", "--team", "t1", "--db", str(app.db)]) == 2
     assert "SILLON_SMTP_URL" in capsys.readouterr().err
+
+
+def test_nudges_a_send_abandoned_midway_does_not_block_the_day(
+    mailing: tuple[Cohort, Inbox, int],
+) -> None:
+    """A claim left 'sending' (the process died while mailing) blocks others for 10 minutes,
+    not for the day."""
+    app, inbox, _ = mailing
+    ids = stalled_class(app)
+    with sqlite3.connect(app.db) as db:
+        now = app.clock().strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        db.execute(
+            "INSERT INTO nudges (id, learner_id, step_id, sent_at, sent_by, status) "
+            "VALUES ('dead', ?, 'intro', ?, 'admin', 'sending')",
+            (ids["Ada"], now),
+        )
+    assert remind(app, ids["Ada"]) == {ids["Ada"]: ("skipped", "reminded_today")}
+    app.clock.advance(minutes=11)
+    assert remind(app, ids["Ada"]) == {ids["Ada"]: ("sent", None)}
+    assert len(inbox.messages) == 1
