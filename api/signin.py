@@ -2,13 +2,14 @@
 
 Every way in is a link `/join/#<token>` whose token opens exactly one session: the invite (no
 expiry; replaced when the teacher re-issues it), a device link made from a signed-in device
-(10 minutes, with its QR code), an emailed link (15 minutes, when SMTP is configured). A link
-is a row of `signin_links` found by the SHA-256 of its token; the batch that opens the session
-marks it used only if it was not (sql.redeem_link), so two requests racing with one link open
-one session, on SQLite as on D1. A session ends 30 days after its last use (api/context.py
-slides it, writing at most once an hour) or when signed out. Every attempt to open a session
-spends api/limits.py's buckets for it (per address, per failed attempt, per token), whose
-figures say why guessing a token is hopeless.
+(10 minutes, with its QR code), an emailed link (15 minutes, when SMTP is configured), a
+teacher's reminder (7 days: api/nudges.py). A link is a row of `signin_links` found by the
+SHA-256 of its token; the batch that opens the session marks it used only if it was not
+(sql.redeem_link), so two requests racing with one link open one session, on SQLite as on D1.
+A session ends 30 days after its last use (api/context.py slides it, writing at most once an
+hour) or when signed out. Every attempt to open a session spends api/limits.py's buckets for it
+(per address, per failed attempt, per token), whose figures say why guessing a token is
+hopeless.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ log = logging.getLogger("sillon.signin")
 LIFETIMES = {  # invite: none
     "device": timedelta(minutes=10),
     "email": timedelta(minutes=15),
-    "nudge": timedelta(days=7),  # a teacher's reminder (api/nudges.py): read when it is read
+    "nudge": timedelta(days=7),  # a teacher's reminder email (api/nudges.py), read days later
 }
 NO_STORE = {"Cache-Control": "no-store"}  # answers holding a credential
 WAYS_BACK = (
