@@ -41,6 +41,7 @@ from .issuer import (
     key_of,
     signed,
 )
+from .jws import payload_of
 from .learner import Learner
 from .pdf import available
 
@@ -297,8 +298,6 @@ async def issue(api: Context, learner: Learner, course: Course, base: str) -> di
 
 def answer(row: dict[str, Any], base: str, course: Course, issuer: str) -> dict[str, Any]:
     """What the learner gets: the signed credential, its decoded document and where to go."""
-    from .jws import payload_of
-
     document = {
         k: v
         for k, v in payload_of(row["credential"]).items()

@@ -23,6 +23,7 @@ from support.small_course import small_cohort
 from api.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures/openbadges"
+DAMAGED = (FIXTURES.parent / "keys/damaged.pem").read_text(encoding="ascii")  # not a key
 SCHEMAS = [
     "ob_v3p0_achievementcredential_schema.json",  # as published at purl.imsglobal.org
     "achievementcredential_formal.json",  # 1EdTech's repository, the formal variant
@@ -195,14 +196,14 @@ def test_issuer_key_setting_is_read_or_refused_clearly() -> None:
     # The same reader for Stream's key: a key that does not read fails at start.
     stream = {
         "CLOUDFLARE_STREAM_SIGNING_KEY_ID": "k1",
-        "CLOUDFLARE_STREAM_SIGNING_KEY_PEM": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+        "CLOUDFLARE_STREAM_SIGNING_KEY_PEM": DAMAGED,
         "CLOUDFLARE_STREAM_CUSTOMER_CODE": "abc",
     }
     with pytest.raises(ValueError, match="CLOUDFLARE_STREAM_SIGNING_KEY_PEM is not a readable"):
         Settings.from_env(stream)
     for bad, says in [
         ("hello", "neither an RSA private key"),
-        ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "not a readable"),
+        (DAMAGED, "not a readable"),
         (pem.replace(pem.splitlines()[3], "A" * 64), "not a readable RSA private key"),
     ]:
         with pytest.raises(ValueError, match=says):

@@ -21,12 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
-from support.course import ROOT
 from support.launch import ADMIN, SECRET, TALLY_SECRET, Site
 from support.standin import LrsStandIn
 from support.tally import tally_webhook
 from support.worker import WorkerRuntime
-from support.worker_course import LESSONS, built_course, signed_in
+from support.worker_course import LESSONS, built_course, published_worker, signed_in
 
 from api.tally import hidden_token, sign_webhook
 from builder.config import BuildConfig
@@ -52,26 +51,17 @@ def lrs() -> Iterator[LrsStandIn]:
 def worker(
     course: tuple[Path, BuildConfig], lrs: LrsStandIn, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerRuntime]:
-    secrets = {
-        "SILLON_ADMIN_TOKEN": ADMIN,
-        "SILLON_SECRET": SECRET,
-        "TALLY_SIGNING_SECRET": TALLY_SECRET,
-        "SILLON_LRS_URL": lrs.url,
-        "SILLON_LRS_USERNAME": "sillon",
-        "SILLON_LRS_PASSWORD": "lrs-password",
-    }
     workdir = tmp_path_factory.mktemp("worker")
-    runtime = WorkerRuntime(course[1].out, workdir, secrets, python_path=ROOT / "tests")
-    # The deploy's last step (README): publish the course. (serve publishes each build itself.)
-    published = httpx.post(
-        runtime.url + "/api/admin/publish",
-        content=(course[1].private / "manifest.json").read_bytes(),
-        headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
-    )
-    assert published.status_code == 201, published.text
-    yield runtime
-    runtime.stop()
-    assert "Traceback" not in runtime.errors(), runtime.errors()
+    with published_worker(
+        course[1],
+        workdir,
+        {
+            "SILLON_LRS_URL": lrs.url,
+            "SILLON_LRS_USERNAME": "sillon",
+            "SILLON_LRS_PASSWORD": "lrs-password",
+        },
+    ) as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="module")

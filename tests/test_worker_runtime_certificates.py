@@ -20,10 +20,9 @@ import httpx
 import pytest
 from support.certificates import verified
 from support.certified import issuer_key, take
-from support.course import ROOT
-from support.launch import ADMIN, SECRET, TALLY_SECRET
+from support.launch import ADMIN
 from support.worker import WorkerRuntime
-from support.worker_course import built_course, signed_in
+from support.worker_course import built_course, published_worker, signed_in
 
 from builder.config import BuildConfig
 
@@ -39,24 +38,16 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildConfig]
 def worker(
     course: tuple[Path, BuildConfig], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerRuntime]:
-    secrets = {
-        "SILLON_ADMIN_TOKEN": ADMIN,
-        "SILLON_SECRET": SECRET,
-        "TALLY_SIGNING_SECRET": TALLY_SECRET,
-        # base64 of the PEM on one line, as `wrangler secret put` may be given it
-        "SILLON_ISSUER_KEY": base64.b64encode(issuer_key().pem().encode()).decode(),
-    }
     workdir = tmp_path_factory.mktemp("certificates-worker")
-    runtime = WorkerRuntime(course[1].out, workdir, secrets, python_path=ROOT / "tests")
-    published = httpx.post(
-        runtime.url + "/api/admin/publish",
-        content=(course[1].private / "manifest.json").read_bytes(),
-        headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
-    )
-    assert published.status_code == 201, published.text
-    yield runtime
-    runtime.stop()
-    assert "Traceback" not in runtime.errors(), runtime.errors()
+    with published_worker(
+        course[1],
+        workdir,
+        {
+            # base64 of the PEM on one line, as `wrangler secret put` may be given it
+            "SILLON_ISSUER_KEY": base64.b64encode(issuer_key().pem().encode()).decode(),
+        },
+    ) as runtime:
+        yield runtime
 
 
 def published_keys(worker: WorkerRuntime) -> dict[str, Any]:

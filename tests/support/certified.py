@@ -9,6 +9,7 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +87,16 @@ def take(client: httpx.Client, step: dict[str, Any]) -> None:
 
 def right_answers(client: httpx.Client, step: dict[str, Any]) -> list[Any]:
     """A built-in quiz's right answers in the positions shown (a drawing quiz: its draw)."""
+    return answers_shown(step, lambda: client.get(f"/api/quiz-attempt?stepId={step['id']}").json())
+
+
+def answers_shown(step: dict[str, Any], attempt: Callable[[], dict[str, Any]]) -> list[Any]:
+    """The right answers of a manifest's quiz step in the positions the learner is shown: the
+    authored order, or for a drawing quiz the draw `attempt()` answers (GET /api/quiz-attempt)."""
     questions = step["questions"]
     shown = [(n, list(range(q["choices"]))) for n, q in enumerate(questions)]
     if step.get("draw"):
-        attempt = client.get(f"/api/quiz-attempt?stepId={step['id']}").json()
-        shown = [(q["question"], q["choices"]) for q in attempt["questions"]]
+        shown = [(q["question"], q["choices"]) for q in attempt()["questions"]]
     answers: list[Any] = []
     for number, order in shown:
         right = [at for at, choice in enumerate(order) if choice in questions[number]["answer"]]

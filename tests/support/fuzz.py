@@ -17,6 +17,7 @@ import httpx
 from hypothesis import strategies as st
 
 from api.tally import hidden_token
+from support.certified import answers_shown
 from support.course import ROOT
 from support.launch import ADMIN, SECRET, Site, free_port
 
@@ -137,16 +138,8 @@ class Live(Site):
 
     def right_answers(self, step: dict[str, Any], cookie: str) -> list[Any]:
         """The right answers of a quiz, in the positions shown (a drawing quiz: its draw)."""
-        questions = step["questions"]
-        shown = [(n, list(range(q["choices"]))) for n, q in enumerate(questions)]
-        if step.get("draw"):
-            attempt = self.call("GET", f"/api/quiz-attempt?stepId={step['id']}", cookie).json()
-            shown = [(q["question"], q["choices"]) for q in attempt["questions"]]
-        answers: list[Any] = []
-        for number, order in shown:
-            right = [at for at, choice in enumerate(order) if choice in questions[number]["answer"]]
-            answers.append(right if questions[number]["multiple"] else right[0])
-        return answers
+        url = f"/api/quiz-attempt?stepId={step['id']}"
+        return answers_shown(step, lambda: self.call("GET", url, cookie).json())
 
     def place(self, cookie: str) -> str:
         """The learner's open step, as GET /api/learner tells it (and places a new learner)."""

@@ -5,14 +5,16 @@ opening module by module), and a learner signed in on a running Worker or `serve
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from builder.config import BuildConfig
 from builder.pipeline import build
-from support.course import write
-from support.launch import ADMIN, Site
+from support.course import ROOT, write
+from support.launch import ADMIN, SECRET, TALLY_SECRET, Site
 from support.worker import WorkerRuntime
 
 LESSONS = [f"L2-{n}" for n in range(1, 7)]
@@ -86,6 +88,31 @@ def built_course(root: Path) -> tuple[Path, BuildConfig]:
     config = BuildConfig.make(content=content, out=root / "site", disk_cache=False)
     build(config)
     return content, config
+
+
+@contextmanager
+def published_worker(
+    config: BuildConfig, workdir: Path, secrets: dict[str, str]
+) -> Iterator[WorkerRuntime]:
+    """A Worker on the built course with the admin token, SILLON_SECRET, the Tally secret and
+    `secrets`, its course published as the deploy's last step does (README); on leaving, no
+    traceback in its log."""
+    every = {
+        "SILLON_ADMIN_TOKEN": ADMIN,
+        "SILLON_SECRET": SECRET,
+        "TALLY_SIGNING_SECRET": TALLY_SECRET,
+        **secrets,
+    }
+    runtime = WorkerRuntime(config.out, workdir, every, python_path=ROOT / "tests")
+    published = httpx.post(
+        runtime.url + "/api/admin/publish",
+        content=(config.private / "manifest.json").read_bytes(),
+        headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+    )
+    assert published.status_code == 201, published.text
+    yield runtime
+    runtime.stop()
+    assert "Traceback" not in runtime.errors(), runtime.errors()
 
 
 def signed_in(runtime: WorkerRuntime | Site, name: str) -> httpx.Client:
