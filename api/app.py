@@ -58,6 +58,7 @@ from .routing import IndexedRouter
 from .settings import Settings
 from .storage import Conflict, Database
 from .turns import Turns
+from .watching import Caller
 
 LEADERBOARD_SIZE = 100
 
@@ -209,10 +210,15 @@ class Api(Context):
     async def _decided(
         self, request: Request, kind: str, body: dict[str, Any], eid: str
     ) -> Response:
-        learner, course = await self.placed(request)
+        if kind == "video":  # a plain report, in one call when this process knows enough
+            caller = await self.caller(request)
+            quick = caller and await self.learning.watching.report(self.learning, caller, eid, body)
+            if quick:
+                return JSONResponse(quick)
+        learner, course, caller = await self.placed_caller(request)
         for _ in range(CONFLICT_RETRIES):
             try:
-                return JSONResponse(await self._decide(learner, course, eid, kind, body))
+                return JSONResponse(await self._decide(learner, course, eid, kind, body, caller))
             except (ApiError, Conflict) as refused:
                 # A replay gets its first answer, even once its step has closed. Looked up only
                 # when the event is refused: the batch's guard refuses an event already recorded.
@@ -221,16 +227,20 @@ class Api(Context):
                     return JSONResponse({**first, "replayed": True})
                 if isinstance(refused, ApiError):
                     raise
-            learner, course = await self.placed(request)  # someone wrote meanwhile: read again
+            learner, course, caller = await self.placed_caller(request)  # someone wrote: again
         raise ApiError(503, "busy", "Too many simultaneous reports; the event will be retried.")
 
     async def _decide(
-        self, learner: Learner, course: Course, eid: str, kind: str, body: dict[str, Any]
+        self,
+        learner: Learner,
+        course: Course,
+        eid: str,
+        kind: str,
+        body: dict[str, Any],
+        caller: Caller,
     ) -> dict[str, Any]:
         if kind == "video":
-            answer = await self.learning.video_event(
-                learner, course, eid, body.get("stepId"), body.get("intervals"), body
-            )
+            answer = await self.learning.video_event(learner, course, eid, body, caller)
         elif kind == "lesson":
             answer = await self.learning.lesson_done(learner, course, eid, body.get("stepId"))
         elif kind == "next":

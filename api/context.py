@@ -23,6 +23,7 @@ from .learning import Learning
 from .lrs import Forwarder
 from .settings import Settings
 from .storage import Busy, Database, Fault, Statement
+from .watching import Caller
 
 if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
     from .access import AccessVerifier
@@ -75,6 +76,10 @@ class Context:
 
     async def learner(self, request: Request) -> Learner:
         """The signed-in learner: from Cloudflare Access when on, else the session cookie only."""
+        return (await self.identified(request))[0]
+
+    async def identified(self, request: Request) -> tuple[Learner, Caller]:
+        """The signed-in learner, and who asked as proven (with when their use was written)."""
         if self.settings.access is not None:
             return await self.access_learner(request, self.settings.access)
         token = auth.session_token(request)
@@ -90,30 +95,49 @@ class Context:
                 "another device of yours or by email).",
             )
         seen = row.pop("seen")
-        if seen is None or seen <= iso(now - auth.SEEN_EVERY):
-            await self.keep_session(session, now)
+        if (seen is None or seen <= iso(now - auth.SEEN_EVERY)) and await self.keep_session(
+            session, now
+        ):
+            seen = iso(now)
         learner = as_learner(row)
         assert learner is not None
-        return learner
+        return learner, Caller("session", session, seen)
 
-    async def keep_session(self, session: str, now: datetime) -> None:
+    async def caller(self, request: Request) -> Caller | None:
+        """Who asks, as proven without the database (a session still to be checked in it), or
+        None when the request does not say (api/watching.py's one-call report)."""
+        if self.settings.access is not None:
+            assertion = request.headers.get(ACCESS_HEADER)
+            if not assertion:
+                return None
+            email = await run_in_threadpool(self.settings.access.email, assertion)
+            return Caller("email", email)
+        token = auth.session_token(request)
+        return Caller("session", auth.token_hash(token)) if token else None
+
+    async def keep_session(self, session: str, now: datetime) -> bool:
         """A session in use lives on: its end slides to 30 days from now. Written at most once
         an hour per session (not on every request), before the request's own work, so even a
         refused request counts as a use."""
         expires = iso(now + timedelta(days=auth.SESSION_DAYS))
         seen_before = iso(now - auth.SEEN_EVERY)
-        await self.note_use(sql.touch_session(session, iso(now), expires, seen_before))
+        return await self.note_use(sql.touch_session(session, iso(now), expires, seen_before))
 
-    async def note_use(self, statement: Statement) -> None:
+    async def note_use(self, statement: Statement) -> bool:
         """Write down a use (a session's sliding end, a learner's last activity): bookkeeping,
         so a request never waits on it. While another process holds the write lock (at most
-        USE_WAIT) or storage refuses writes, it is skipped, and the next request writes it."""
+        USE_WAIT) or storage refuses writes, it is skipped, and the next request writes it.
+        Say whether it was written."""
         try:
             await self.db.batch([statement], wait=USE_WAIT)
         except (Busy, Fault) as exc:
             log.info("a use not written down now (the next request will): %s", exc)
+            return False
+        return True
 
-    async def access_learner(self, request: Request, verifier: AccessVerifier) -> Learner:
+    async def access_learner(
+        self, request: Request, verifier: AccessVerifier
+    ) -> tuple[Learner, Caller]:
         assertion = request.headers.get(ACCESS_HEADER)
         if not assertion:
             raise ApiError(401, "unauthorized", "Sign in through Cloudflare Access first.")
@@ -122,18 +146,26 @@ class Context:
         if row is None:
             raise ApiError(403, "not_enrolled", f"{email} is not enrolled in this course.")
         now = self.clock()
-        seen_before = iso(now - auth.SEEN_EVERY)
-        if row["active_at"] is None or row["active_at"] <= seen_before:  # no session to keep
-            await self.note_use(sql.learner_seen(row["id"], iso(now), seen_before))
+        seen_before, seen = iso(now - auth.SEEN_EVERY), row["active_at"]
+        if seen is None or seen <= seen_before:  # no session to keep
+            if await self.note_use(sql.learner_seen(row["id"], iso(now), seen_before)):
+                seen = iso(now)
         learner = await self.learning.learner(sql.learner_by_id(row["id"]))
         assert learner is not None
-        return learner
+        return learner, Caller("email", email, seen)
 
     async def placed(
         self, request: Request, course: Course | None = None
     ) -> tuple[Learner, Course]:
         """The signed-in learner, placed on the current course version (`course`, when the
         caller has just read it), and that course."""
-        learner = await self.learner(request)
+        learner, course, _ = await self.placed_caller(request, course)
+        return learner, course
+
+    async def placed_caller(
+        self, request: Request, course: Course | None = None
+    ) -> tuple[Learner, Course, Caller]:
+        """`placed`, and who asked as proven (`identified`)."""
+        learner, caller = await self.identified(request)
         course = course or await self.learning.course()
-        return await self.learning.place(learner, course), course
+        return await self.learning.place(learner, course), course, caller

@@ -23,6 +23,7 @@ from .errors import ApiError
 from .learner import Award, Learner, as_learner, counter
 from .storage import Database, Statement
 from .versions import CurrentCourse
+from .watching import Caller, View, Watch, Watching
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Learning:
         self.recorded: Callable[[], None] = lambda: None  # told when statements were written
         self.loaded: Callable[[Course], None] = lambda course: None  # told of each new version
         self.current = CurrentCourse(db, clock, lambda course: self.loaded(course))
+        self.watching = Watching()  # what each caller's last video report left (api/watching)
 
     def trail(self, learner: Learner, course: Course) -> xapi.Statements:
         """Where an action writes itself down as xAPI statements (see api/xapi.py)."""
@@ -199,54 +201,57 @@ class Learning:
             if before < threshold <= before + step:
                 outcome.badges.append(badge)
 
-    def learning_day(self, learner: Learner, now: datetime, outcome: Outcome) -> None:
-        """Count today (in the learner's time zone) for the streak, once a day."""
+    def learning_day(
+        self, learner: Learner, now: datetime, outcome: Outcome
+    ) -> tuple[str, int] | None:
+        """Count today (in the learner's time zone) for the streak, once a day; return the
+        learner's new streak day and streak (None when today counted already)."""
         day = rules.local_day(now, learner["tz"])
         streak = rules.next_streak(day, learner["streak_day"], int(learner["streak"]))
         if streak is None:
-            return
+            return None
         lid, t = learner["id"], iso(now)
         outcome.statements.append(
             sql.learning_day(lid, day.isoformat(), streak, learner["streak_day"])
         )
         outcome.add_xp(lid, rules.XP_STREAK_DAY, f"day:{day.isoformat()}", t)
         self._badges({**learner, "streak": streak - 1}, "streak", 1, outcome, t)
+        return day.isoformat(), streak
 
     # -- actions -------------------------------------------------------------------------------
 
-    async def video_event(
+    def watch(
         self,
         learner: Learner,
         course: Course,
-        event_id: str,
-        step_id: object,
-        intervals: object,
-        report: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """A player report: watched intervals, and optionally the media action behind it."""
-        step = self.open_step(learner, course, step_id)
+        before: View | None,
+        body: Mapping[str, Any],
+        now: datetime,
+    ) -> Watch:
+        """Decide a player's report (`stepId`, `intervals`, and a play, pause or seek for xAPI)
+        over the view saved `before` it (api/watching.py); raise ApiError if the rules refuse."""
+        step = self.open_step(learner, course, body.get("stepId"))
         if step.kind != "video" or step.duration is None:
             raise ApiError(422, "not_a_video", f"Step '{step.id}' has no video.")
-        reported = rules.check_intervals(intervals, step.duration)
-        action = xapi.video_action(report or {}, step.duration)
-        now = self.clock()
-        row = (await self.db.execute(sql.video_view(learner["id"], step.id))).first()
-        previous: list[rules.Interval] = (
-            [(float(a), float(b)) for a, b in json.loads(row["intervals"])] if row else []
-        )
+        reported = rules.check_intervals(body.get("intervals"), step.duration)
+        action = xapi.video_action(body, step.duration)
+        previous = before.intervals if before else []
         merged = rules.merge([*previous, *reported])
         watched = rules.covered(merged)
-        first_play = parse_iso(row["first_play_at"]) if row else now
+        first_play = parse_iso(before.first_play_at) if before else now
         rules.check_plausible(watched, first_play, now, course.max_rate)
         trail = self.trail(learner, course)
         outcome = Outcome(trail=trail)
-        outcome.statements += _save_view(learner, step, row, merged, watched, iso(now))
         required = course.completion * step.duration
         wait = rules.completes_in(watched, required, first_play, now, course.max_rate)
         done = bool(learner["open_done"])  # watched again while the step stays open
         complete = wait == 0 or done
+        left: Learner = {**learner, "open_done": int(complete)}
+        counted = None
         if watched > rules.covered(rules.merge(previous)):
-            self.learning_day(learner, now, outcome)
+            counted = self.learning_day(learner, now, outcome)
+        if counted:
+            left["streak_day"], left["streak"] = counted
         trail.video(step, action, merged, watched, complete and not done, course.completion)
         after = course.after(step.id)
         if complete and not done:
@@ -263,7 +268,36 @@ class Learning:
             "xp": outcome.xp,
             "badges": outcome.badges,
         }
-        return await self.commit(learner, event_id, "video", outcome, answer, step.id)
+        first_play_at = before.first_play_at if before else iso(now)
+        view = View(merged, watched, first_play_at, before.revision + 1 if before else 0)
+        return Watch(step, before, view, outcome, answer, left)
+
+    async def video_event(
+        self,
+        learner: Learner,
+        course: Course,
+        event_id: str,
+        body: Mapping[str, Any],
+        caller: Caller | None = None,
+    ) -> dict[str, Any]:
+        """A player report, read and decided (`watch`), written in one batch: a plain one with
+        its guards only, any other as a recorded event (`commit`). The caller's `Known` is
+        remembered for their next report (api/watching.py)."""
+        step = self.open_step(learner, course, body.get("stepId"))
+        now = self.clock()
+        before = View.of((await self.db.execute(sql.video_view(learner["id"], step.id))).first())
+        watch = self.watch(learner, course, before, body, now)
+        outcome, save = watch.outcome, watch.save(learner["id"])
+        if watch.plain:
+            guard = sql.still_open(learner["id"], step.id, bool(learner["open_done"]), event_id)
+            await self.db.batch([guard, *save])
+            answer = watch.answer
+        else:
+            outcome.statements[:0] = save
+            answer = await self.commit(learner, event_id, "video", outcome, watch.answer, step.id)
+        if caller is not None and answer is watch.answer:  # not a replay's first answer
+            self.watching.remember(caller, course, watch)
+        return answer
 
     async def lesson_done(
         self, learner: Learner, course: Course, event_id: str, step_id: object
@@ -426,24 +460,6 @@ class Learning:
             first_perfect = result.perfect and past.tried == 0
             self.finish(learner, course, step, now, outcome, perfect=first_perfect)
         return outcome
-
-
-def _save_view(
-    learner: Learner,
-    step: StepInfo,
-    row: dict[str, Any] | None,
-    merged: list[rules.Interval],
-    watched: float,
-    now: str,
-) -> list[Statement]:
-    """Save the merged intervals, only over the revision that was read (else: Conflict)."""
-    revision = row["revision"] if row else None
-    return [
-        sql.video_view_unchanged(learner["id"], step.id, revision),
-        sql.save_video_view(
-            learner["id"], step.id, json.dumps(merged), watched, now, revision or 0
-        ),
-    ]
 
 
 def _not_passed(learner: Learner, step: StepInfo) -> None:

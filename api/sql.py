@@ -1,8 +1,9 @@
 """Every SQL statement the API runs, each a small named function. `?` placeholders only.
 
 The sign-in statements (links, the sessions' list and lifetime) are written in
-api/sql_signin.py, the xAPI trail's in api/sql_xapi.py, the notebook's in api/sql_notes.py, all
-re-exported here, so callers and tests know one interface: `sql.<name>`.
+api/sql_signin.py, the xAPI trail's in api/sql_xapi.py, the notebook's in api/sql_notes.py, a
+video's watched intervals in api/sql_video.py, all re-exported here, so callers and tests know
+one interface: `sql.<name>`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from .sql_export import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_notes import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_nudges import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_signin import *  # noqa: F403 - re-exported: one interface, sql.<name>
+from .sql_video import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_xapi import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .storage import Statement as S
 
@@ -184,15 +186,7 @@ def record_event(learner_id: str, event_id: str, kind: str, response: str, now: 
     )
 
 
-# -- video -------------------------------------------------------------------------------------
-
-
-def video_view(learner_id: str, step_id: str) -> S:
-    return S(
-        "SELECT intervals, watched, first_play_at, revision FROM video_views "
-        "WHERE learner_id = ? AND step_id = ?",
-        (learner_id, step_id),
-    )
+# -- guards ------------------------------------------------------------------------------------
 
 
 def still_open(learner_id: str, step_id: str, done: bool, event_id: str) -> S:
@@ -231,39 +225,6 @@ def known_awards(learner_id: str, causes: list[str], badges: list[str]) -> S:
         )
         params += [learner_id, *badges]
     return S(" UNION ALL ".join(parts), tuple(params))
-
-
-def video_view_unchanged(learner_id: str, step_id: str, revision: int | None) -> S:
-    """Abort the whole batch (CHECK fails) if the row changed since it was read.
-
-    D1 has no transactions across round trips, so a concurrent report could otherwise
-    overwrite another's merged intervals; this makes the loser's batch fail and retry.
-    """
-    if revision is None:
-        return S(
-            "INSERT INTO guards (ok) SELECT 0 WHERE EXISTS "
-            "(SELECT 1 FROM video_views WHERE learner_id = ? AND step_id = ?)",
-            (learner_id, step_id),
-        )
-    return S(
-        "INSERT INTO guards (ok) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM video_views "
-        "WHERE learner_id = ? AND step_id = ? AND revision = ?)",
-        (learner_id, step_id, revision),
-    )
-
-
-def save_video_view(
-    learner_id: str, step_id: str, intervals: str, watched: float, now: str, revision: int
-) -> S:
-    """Insert or update the merged intervals, only over the revision that was read."""
-    return S(
-        "INSERT INTO video_views (learner_id, step_id, intervals, watched, first_play_at, "
-        "updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, 0) "
-        "ON CONFLICT (learner_id, step_id) DO UPDATE SET intervals = excluded.intervals, "
-        "watched = excluded.watched, updated_at = excluded.updated_at, "
-        "revision = video_views.revision + 1 WHERE video_views.revision = ?",
-        (learner_id, step_id, intervals, watched, now, now, revision),
-    )
 
 
 # -- quizzes -----------------------------------------------------------------------------------

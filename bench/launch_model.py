@@ -40,7 +40,6 @@ from api.app import Api, application, publish_manifest  # noqa: E402
 from api.clock import iso  # noqa: E402
 from api.d1 import D1HttpDatabase  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from api.storage import Result, Statement  # noqa: E402
 from builder.config import BuildConfig  # noqa: E402
 from builder.pipeline import build  # noqa: E402
 
@@ -51,28 +50,6 @@ PRICE_WRITTEN, PRICE_READ = 1.00, 0.001  # $ per million rows beyond the paid pl
 DATABASE_BYTES = 10 * 10**9
 
 
-class Metered(Recording):
-    """Recording, also counting D1 calls (an execute or a batch: one round trip each)."""
-
-    def __init__(self, db: Any) -> None:
-        super().__init__(db)
-        self.calls: list[int] = []
-
-    def begin(self, request: str) -> None:
-        super().begin(request)
-        self.calls.append(0)
-
-    async def execute(self, statement: Statement) -> Result:
-        if self.calls:
-            self.calls[-1] += 1
-        return await super().execute(statement)
-
-    async def batch(self, statements: list[Statement], wait: float | None = None) -> list[Result]:
-        if self.calls:
-            self.calls[-1] += 1
-        return await super().batch(statements, wait)
-
-
 def course_manifest(work: Path) -> str:
     content = make_course(work / "course", duration=VIDEO_SECONDS)
     config = BuildConfig.make(content=content, out=work / "site", disk_cache=False)
@@ -80,7 +57,7 @@ def course_manifest(work: Path) -> str:
     return (config.private / "manifest.json").read_text(encoding="utf-8")
 
 
-async def session(db: Metered, manifest: str, reports: int, period: int, d1: LocalD1) -> Any:
+async def session(db: Recording, manifest: str, reports: int, period: int, d1: LocalD1) -> Any:
     """One learner: enrolled, signed in, placed, then `reports` mid-video reports."""
     clock = Clock()
     settings = Settings(db_path=":d1:", admin_token=ADMIN, secret="s" * 32, tally_secret="t")
@@ -99,6 +76,9 @@ async def session(db: Metered, manifest: str, reports: int, period: int, d1: Loc
         await call("POST", "/api/session", json={"inviteToken": invite["inviteToken"]})
         await call("GET", "/api/learner")
         await call("GET", "/api/playback?stepId=intro")
+        play = {"eventId": "play-000", "stepId": "intro", "intervals": [], "action": "played"}
+        await call("POST", "/api/video-event", json={**play, "time": 0})
+        clock.advance(seconds=period)
         size_before = database_bytes(d1)
         for n in range(reports):
             start = n * period
@@ -125,7 +105,7 @@ def measure(reports: int, period: int) -> dict[str, Any]:
         manifest = course_manifest(work)
         (work / "d1").mkdir()
         d1 = LocalD1(work / "d1", free_port())
-        db = Metered(D1HttpDatabase(d1.url))
+        db = Recording(D1HttpDatabase(d1.url))
 
         async def metered() -> Any:
             try:
@@ -138,8 +118,8 @@ def measure(reports: int, period: int) -> dict[str, Any]:
         finally:
             d1.stop()
     rows = [
-        (request, calls, *meter)
-        for (request, meter), calls in zip(db.meters, db.calls, strict=True)
+        (request, calls, statements, read, written)
+        for request, (statements, read, written, calls) in db.meters
     ]
     return {"rows": rows, "bytes": after - before}
 
@@ -187,7 +167,9 @@ def model(
     print(f"  bytes per learner-hour           {per_hour * size:,.0f}")
     print(f"  free plan, learner-hours a day   {free_hours:,.0f}")
     print(f"  paid plan, $ per 1,000 l-hours   {dollars:,.2f}  (beyond the plan's included rows)")
-    print(f"  learner-hours per 10 GB          {DATABASE_BYTES / (per_hour * size):,.0f}")
+    growth = per_hour * size
+    hours = f"{DATABASE_BYTES / growth:,.0f}" if growth > 0 else "no growth measured"
+    print(f"  learner-hours per 10 GB          {hours}")
 
 
 if __name__ == "__main__":

@@ -67,12 +67,17 @@ class Recording:
         self.name = db.name
         self.log: list[tuple[str, tuple[Any, ...], list[dict[str, Any]], int]] = []
         self.request = "setup"
-        # per request: [statements, rows read, rows written] as the backend's meta reports them
+        # per request: [statements, rows read, rows written] as the backend's meta reports them,
+        # and the database calls (an execute or a batch: one round trip each on D1)
         self.meters: list[tuple[str, list[int]]] = []
 
     def begin(self, request: str) -> None:
         self.request = request
-        self.meters.append((request, [0, 0, 0]))
+        self.meters.append((request, [0, 0, 0, 0]))
+
+    def _call(self) -> None:
+        if self.meters:
+            self.meters[-1][1][3] += 1
 
     def _count(self, result: Result) -> None:
         if self.meters:
@@ -85,6 +90,7 @@ class Recording:
         result = await self.db.execute(statement)
         self.log.append((statement.sql, statement.params, result.rows, result.changes))
         self._count(result)
+        self._call()
         return result
 
     async def check_writes(self, probe: Statement) -> str | None:
@@ -95,6 +101,7 @@ class Recording:
         for statement, result in zip(statements, results, strict=True):
             self.log.append((statement.sql, statement.params, result.rows, result.changes))
             self._count(result)
+        self._call()
         return results
 
 

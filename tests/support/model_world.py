@@ -198,8 +198,13 @@ class World:
                     raise Refused(409, "event_id_reused")
                 return Expect(200, body={**first, "replayed": True})
             step = self.acting_step(who, body.get("stepId"))
+            recorded = True
             if kind == "video":
+                before = (who.day, len(who.completed))
                 fields = self.video(who, step, body.get("intervals"))
+                # README, "Video reports": one that only merges intervals (no learning day, no
+                # completion) is plain, not recorded: sent again, it is decided again.
+                recorded = (who.day, len(who.completed)) != before
             elif kind == "lesson":
                 if step.kind != "lesson":
                     raise Refused(422, "not_a_text_lesson")
@@ -214,7 +219,8 @@ class World:
         except Refused as refused:
             return refused.expect
         fields.update(self.earned(who))
-        return Expect(200, fields={"stepId": step.id, **fields}, learner=who.uid, event=(eid, kind))
+        event = (eid, kind) if recorded else None
+        return Expect(200, fields={"stepId": step.id, **fields}, learner=who.uid, event=event)
 
     def move_on(self, who: Learner, step: Step) -> dict[str, Any]:
         """README, "One open step": a done step closes when the learner moves on."""

@@ -1,0 +1,179 @@
+"""Video reports: what a report of watched intervals decides, and a mid-video report in one
+database call.
+
+The player reports the media intervals watched (api/rules.py checks and merges them, and alone
+decides when the step completes). A report is *plain* when it only merges intervals: no play,
+pause or seek to write down for xAPI, nothing completed, no learning day counted. Merging the
+same intervals twice changes nothing, so a plain report writes no event record (`events`): a
+plain report sent again is decided again, and answers the same. Every other report is recorded
+once and a replay gets its first answer (api/learning.py `commit`).
+
+A plain report is the one a watching learner sends all the time (a heartbeat while the video
+plays). When this process decided the learner's previous report on the step, it still knows
+what that decision left: the learner, the course version, the saved intervals and their row
+revision (`Known`, one per caller, the last SIZE callers). The next report is decided from
+that, without reading, and if plain it is written by one UPDATE that checks every premise in
+the database (sql.save_known_view): the caller's session (or Cloudflare Access's learner), the
+open step on a course version still current, the step's done state, the row's revision, the
+event id not recorded. One database call, one statement, one row written. If a premise fails
+(another process or Worker isolate served the learner meanwhile, a publish, a sign-out, a
+reset, a move on, a replay) the UPDATE changes nothing and the report is decided again from
+the database like any other: the answer is the same either way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import rules, sql
+from .auth import SEEN_EVERY
+from .clock import iso
+from .course import Course, StepInfo
+from .errors import ApiError
+from .learner import Learner
+from .storage import Statement
+
+if TYPE_CHECKING:  # learning imports this module
+    from .learning import Learning, Outcome
+
+SIZE = 20_000  # callers remembered per process; each a few hundred bytes
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sends a request, as proven: ("session", the cookie's token hash) or ("email", the
+    address Cloudflare Access vouched for); `seen`, when known: when their use was last written
+    down (api/context.py writes it at most once an hour)."""
+
+    kind: str
+    key: str
+    seen: str | None = None
+
+
+@dataclass(frozen=True)
+class View:
+    """A learner's watched intervals of one video step, as saved, with the row's revision."""
+
+    intervals: list[rules.Interval]
+    watched: float
+    first_play_at: str
+    revision: int
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any] | None) -> View | None:
+        if row is None:
+            return None
+        spans = [(float(a), float(b)) for a, b in json.loads(row["intervals"])]
+        return cls(spans, float(row["watched"]), row["first_play_at"], int(row["revision"]))
+
+
+@dataclass
+class Watch:
+    """What one video report decides: the view after it, what else it writes, the answer, and
+    the learner as it leaves them (the open step's done state, the streak's day)."""
+
+    step: StepInfo
+    before: View | None
+    after: View
+    outcome: Outcome
+    answer: dict[str, Any]
+    learner: Learner
+
+    @property
+    def plain(self) -> bool:
+        """Only intervals merged: nothing else to write, nothing to record for a replay."""
+        made = self.outcome.trail.made if self.outcome.trail else []
+        return not self.outcome.statements and not made
+
+    def save(self, learner_id: str) -> list[Statement]:
+        """Save the merged intervals, only over the revision that was read (else: Conflict)."""
+        revision = self.before.revision if self.before else None
+        return [
+            sql.video_view_unchanged(learner_id, self.step.id, revision),
+            sql.save_video_view(
+                learner_id,
+                self.step.id,
+                json.dumps(self.after.intervals),
+                self.after.watched,
+                self.after.first_play_at,
+                revision or 0,
+            ),
+        ]
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a caller's last video report left, as this process decided it (`seen`: Caller's)."""
+
+    learner: Learner
+    version: str
+    view: View
+    seen: str | None
+
+
+class Watching:
+    """The callers' `Known`, least recently reporting forgotten first."""
+
+    def __init__(self, size: int = SIZE) -> None:
+        self.size = size
+        self.known: OrderedDict[tuple[str, str], Known] = OrderedDict()
+
+    def remember(self, caller: Caller, course: Course, watch: Watch) -> None:
+        key = (caller.kind, caller.key)
+        self.known[key] = Known(watch.learner, course.version, watch.after, caller.seen)
+        self.known.move_to_end(key)
+        while len(self.known) > self.size:
+            self.known.popitem(last=False)
+
+    def forget(self, caller: Caller) -> None:
+        self.known.pop((caller.kind, caller.key), None)
+
+    async def report(
+        self, learning: Learning, caller: Caller, event_id: str, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Decide and write a plain report in one call from what this process knows; None when
+        it cannot (nothing known, not plain, refused, a premise failed): decide it again."""
+        known = self.known.get((caller.kind, caller.key))
+        course = learning.current.course
+        now = learning.clock()
+        if known is None or course is None or course.version != known.version:
+            return None
+        if not _fresh_use(known.seen, now):
+            return None  # the read path writes the use down (api/context.py)
+        try:
+            watch = learning.watch(known.learner, course, known.view, body, now)
+        except ApiError:
+            self.forget(caller)  # the database's state answers why (or that it is fine)
+            return None
+        if not watch.plain:
+            return None
+        lid = known.learner["id"]
+        statement = sql.save_known_view(
+            learner_id=lid,
+            step_id=watch.step.id,
+            intervals=json.dumps(watch.after.intervals),
+            watched=watch.after.watched,
+            now=iso(now),
+            revision=known.view.revision,
+            version=known.version,
+            done=bool(known.learner["open_done"]),
+            event_id=event_id,
+            caller=(caller.kind, caller.key),
+        )
+        if (await learning.db.batch([statement]))[0].changes != 1:
+            self.forget(caller)
+            return None
+        self.known[(caller.kind, caller.key)] = replace(
+            known, learner=watch.learner, view=watch.after
+        )
+        self.known.move_to_end((caller.kind, caller.key))
+        return watch.answer
+
+
+def _fresh_use(seen: str | None, now: datetime) -> bool:
+    return seen is not None and seen > iso(now - SEEN_EVERY)
