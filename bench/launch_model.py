@@ -1,28 +1,38 @@
-"""A launch on Cloudflare, from measured costs (issue 18, part 1: the meter and the model).
+"""A launch on Cloudflare, from measured costs (issue 18: the meter, the model, the check).
 
-The meter: on wrangler's local D1 (the engine D1 runs, behind D1's REST `query` contract),
-the API runs in-process and every request is metered as D1 reports it: D1 calls, statements,
-rows read, rows written; the database file's growth gives the bytes a watching learner adds.
-A learner watches a one-hour video, reporting every 4 s as the player does.
+The meter: on wrangler's local D1 (the engine D1 runs, behind D1's REST `query` contract) the
+API runs in-process and every request is metered as D1 reports it: D1 calls, statements, rows
+read, rows written. One learner goes through a unit of the course as the player drives it: the
+step pages, the video (played, a heartbeat every `--period` s, `--pauses` pauses and resumes,
+`--seeks` seeks, the report that completes it), Next, the quiz (failed, then passed), the text
+lesson, the leaderboard. Each request type gets its mean cost.
 
-The model: a cohort (learners, the share watching at once, the report period) becomes D1
-load and money with D1's published figures (a database runs one query at a time, ~1 ms each;
-the free plan allows 100,000 rows written and 5 million read a day; the paid plan bills $1 per
+The model: a cohort (learners, the share watching at once, video minutes, report period,
+pauses, seeks, quiz attempts) becomes counts of each request per learner-hour, hence D1 load
+and money with D1's published figures (a database runs one query at a time, ~1 ms each; the
+free plan allows 100,000 rows written and 5 million read a day; the paid plan bills $1 per
 million rows written and $0.001 per million read beyond what it includes; 10 GB a database).
-Figures are per watching learner: other requests (pages, quizzes) are rare beside one report
-every 4 s, and are listed so they can be added.
+
+The check: `--check` learners go through the same unit at once on one local D1, through two
+API objects (two Worker isolates, each with its own memory), a `--stray` share of requests
+landing on the other isolate. Their measured totals are set beside what the model predicts for
+them. The database's growth per table (SQLite's dbstat) gives the bytes a learner-hour adds,
+with and without what the retention policy prunes (events, xAPI statements: api/retention.py).
 
     bash tests/setup.sh            # wrangler from npm
-    python bench/launch_model.py [--reports 100] [--learners 10000] [--watching 1.0]
+    python bench/launch_model.py [--period 15] [--video-minutes 10] [--check 8] [--stray 0.1]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sqlite3
 import sys
 import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,133 +53,330 @@ from api.settings import Settings  # noqa: E402
 from builder.config import BuildConfig  # noqa: E402
 from builder.pipeline import build  # noqa: E402
 
-VIDEO_SECONDS = 3600  # a one-hour video: every report in the run is a mid-video one
 D1_MS_PER_STATEMENT = 1.0  # D1's documentation: ~1,000 queries a second at 1 ms each
 FREE_WRITTEN, FREE_READ = 100_000, 5_000_000  # rows a day, free plan
 PRICE_WRITTEN, PRICE_READ = 1.00, 0.001  # $ per million rows beyond the paid plan's included
 DATABASE_BYTES = 10 * 10**9
+PRUNED = {"events", "xapi_statements"}  # what the retention policy removes (api/retention.py)
+QUIZ_FAIL, QUIZ_PASS = [0, [0]], [1, [0, 2]]  # support.course's quiz-1
+KINDS = (  # the request types of a unit, in the order a learner makes them
+    "page: GET /api/learner",
+    "page: GET /api/playback",
+    "video: played",
+    "video: heartbeat",
+    "video: paused",
+    "video: seeked",
+    "video: completing",
+    "POST /api/next",
+    "POST /api/quiz-submission",
+    "POST /api/lesson-done",
+    "GET /api/leaderboard",
+)
 
 
-def course_manifest(work: Path) -> str:
-    content = make_course(work / "course", duration=VIDEO_SECONDS)
+@dataclass(frozen=True)
+class Cohort:
+    """What the model turns into load: how learners behave, per video of the course."""
+
+    period: int  # s between heartbeats while a video plays
+    video_seconds: int
+    pauses: int  # per video, each followed by a play
+    seeks: int  # per video
+    attempts: int  # quiz submissions per quiz (one quiz per video)
+
+    def per_unit(self) -> dict[str, float]:
+        """How many of each request a unit (a video, its quiz, a text lesson) makes."""
+        beats = max(0, self.video_seconds // self.period - 1 - self.pauses - self.seeks)
+        return {
+            "page: GET /api/learner": 3,  # one per step opened
+            "page: GET /api/playback": 1,
+            "video: played": 1 + self.pauses,
+            "video: heartbeat": beats,
+            "video: paused": self.pauses,
+            "video: seeked": self.seeks,
+            "video: completing": 1,
+            "POST /api/next": 3,
+            "POST /api/quiz-submission": self.attempts,
+            "POST /api/lesson-done": 1,
+            "GET /api/leaderboard": 1,
+        }
+
+    def units_per_hour(self) -> float:
+        return 3600 / self.video_seconds  # the video is the learner's time; the rest is short
+
+
+class Learner:
+    """One learner's client on the API objects (isolates) of a run, every request metered."""
+
+    def __init__(self, name: str, isolates: list[Isolate], home: int, stray: float) -> None:
+        self.name, self.isolates, self.home, self.stray = name, isolates, home, stray
+        self.random = random.Random(name)
+        self.clients = [isolate.client(name) for isolate in isolates]  # one browser's cookies
+        self.sent: list[str] = []
+
+    async def call(self, kind: str, method: str, url: str, **options: Any) -> httpx.Response:
+        other = self.random.random() < self.stray and len(self.isolates) > 1
+        at = (self.home + other) % len(self.isolates)
+        self.isolates[at].db.begin(kind)
+        response = await self.clients[at].request(method, url, **options)
+        for client in self.clients:
+            client.cookies.update(response.cookies)
+        assert response.status_code < 400, (kind, response.status_code, response.text)
+        return response
+
+    async def video(self, kind: str, clock: Clock, start: float, end: float, **action: Any) -> None:
+        self.sent.append(kind)
+        body = {"eventId": f"{self.name}-{len(self.sent):05d}", "stepId": "intro"}
+        await self.call(
+            kind, "POST", "/api/video-event", json={**body, "intervals": [[start, end]], **action}
+        )
+
+
+class Isolate:
+    """One API object (a Worker isolate's memory) on the shared D1, metered."""
+
+    def __init__(self, d1: LocalD1, clock: Clock) -> None:
+        self.db = Recording(D1HttpDatabase(d1.url))
+        settings = Settings(db_path=":d1:", admin_token=ADMIN, secret="s" * 32, rate_limits=False)
+        self.api = Api(settings, self.db, clock)  # type: ignore[arg-type]
+        self.transport = httpx.ASGITransport(app=application(self.api))
+
+    def client(self, name: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=self.transport, base_url=f"http://{name}.bench")
+
+
+async def unit(learner: Learner, cohort: Cohort, clock: Clock) -> None:
+    """A learner through a unit as the player drives it (the clock moves with the video)."""
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    body = {"name": learner.name, "email": f"{learner.name}@example.org", "teamId": "t1"}
+    made = await learner.call("setup", "POST", "/api/admin/learners", json=body, headers=admin)
+    await learner.call(
+        "setup", "POST", "/api/session", json={"inviteToken": made.json()["inviteToken"]}
+    )
+    await learner.call("page: GET /api/learner", "GET", "/api/learner")
+    await learner.call("page: GET /api/playback", "GET", "/api/playback?stepId=intro")
+    period, length = cohort.period, cohort.video_seconds
+    # pauses from the 3rd heartbeat on, seeks from the 6th: apart from the first (the day's)
+    stops = set(range(3, 3 + cohort.pauses)) | {-n for n in range(6, 6 + cohort.seeks)}
+    await learner.video("video: played", clock, 0, 0, action="played", time=0)
+    at, beat = 0.0, 0
+    while at + period < length * 0.95 - 1:  # the next report crosses the required share
+        clock.advance(seconds=period)
+        beat += 1
+        end = at + period
+        if beat in stops:  # a pause, then a play
+            await learner.video("video: paused", clock, at, end, action="paused", time=end)
+            await learner.video("video: played", clock, end, end, action="played", time=end)
+        elif -beat in stops:  # a seek back by a few seconds
+            await learner.video(
+                "video: seeked", clock, at, end, action="seeked", timeFrom=end, timeTo=end - 5
+            )
+        else:
+            await learner.video("video: heartbeat", clock, at, end)
+        at = end
+    clock.advance(seconds=period)
+    await learner.video("video: completing", clock, at, length)
+    await learner.call(
+        "POST /api/next",
+        "POST",
+        "/api/next",
+        json={"eventId": f"{learner.name}-next-1", "stepId": "intro"},
+    )
+    await learner.call("page: GET /api/learner", "GET", "/api/learner")
+    for attempt in range(cohort.attempts):
+        answers = QUIZ_PASS if attempt == cohort.attempts - 1 else QUIZ_FAIL
+        quiz = {"eventId": f"{learner.name}-quiz-{attempt}", "stepId": "quiz-1", "answers": answers}
+        await learner.call("POST /api/quiz-submission", "POST", "/api/quiz-submission", json=quiz)
+    await learner.call(
+        "POST /api/next",
+        "POST",
+        "/api/next",
+        json={"eventId": f"{learner.name}-next-2", "stepId": "quiz-1"},
+    )
+    await learner.call("page: GET /api/learner", "GET", "/api/learner")
+    lesson = {"eventId": f"{learner.name}-lesson", "stepId": "texte"}
+    await learner.call("POST /api/lesson-done", "POST", "/api/lesson-done", json=lesson)
+    await learner.call(
+        "POST /api/next",
+        "POST",
+        "/api/next",
+        json={"eventId": f"{learner.name}-next-3", "stepId": "texte"},
+    )
+    await learner.call("GET /api/leaderboard", "GET", "/api/leaderboard?period=7d")
+
+
+def totals(isolates: list[Isolate]) -> dict[str, list[float]]:
+    """Per request type: [count, calls, statements, rows read, rows written]."""
+    found: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for isolate in isolates:
+        for kind, (statements, read, written, calls) in isolate.db.meters:
+            row = found[kind]
+            for i, value in enumerate((1, calls, statements, read, written)):
+                row[i] += value
+    return dict(found)
+
+
+def table_bytes(d1: LocalD1) -> dict[str, int]:
+    """Bytes each table (its indexes included) uses in the database file (SQLite's dbstat)."""
+    with sqlite3.connect(f"file:{d1.sqlite_file()}?mode=ro", uri=True) as db:
+        tables = dict(
+            db.execute("SELECT name, tbl_name FROM sqlite_schema WHERE type IN ('table', 'index')")
+        )
+        sizes: dict[str, int] = defaultdict(int)
+        used = "SELECT name, SUM(pgsize - unused) FROM dbstat GROUP BY name"  # bytes in use
+        for name, size in db.execute(used):
+            sizes[tables.get(name, name)] += size
+    return dict(sizes)
+
+
+def run(
+    manifest: str, cohort: Cohort, learners: int, stray: float
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """`learners` through a unit at once on one local D1 and two isolates: per-type totals and
+    the bytes each table grew by."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "d1").mkdir()
+        d1 = LocalD1(Path(tmp) / "d1", free_port())
+        try:
+            clock = Clock()
+
+            async def main() -> tuple[dict[str, list[float]], dict[str, int]]:
+                isolates = [Isolate(d1, clock), Isolate(d1, clock)]
+                await publish_manifest(isolates[0].db, manifest, iso(clock()))  # type: ignore[arg-type]
+                before = table_bytes(d1)
+                people = [
+                    Learner(f"learner{n:03d}", isolates, n % 2, stray) for n in range(learners)
+                ]
+                await asyncio.gather(*(unit(person, cohort, clock) for person in people))
+                after = table_bytes(d1)
+                for person in people:
+                    for client in person.clients:
+                        await client.aclose()
+                for isolate in isolates:
+                    await isolate.db.db.close()  # type: ignore[attr-defined]
+                grown = {t: after.get(t, 0) - before.get(t, 0) for t in after}
+                return totals(isolates), grown
+
+            return asyncio.run(main())
+        finally:
+            d1.stop()
+
+
+def course_manifest(work: Path, seconds: int) -> str:
+    content = make_course(work / "course", duration=seconds)
     config = BuildConfig.make(content=content, out=work / "site", disk_cache=False)
     build(config)
     return (config.private / "manifest.json").read_text(encoding="utf-8")
 
 
-async def session(db: Recording, manifest: str, reports: int, period: int, d1: LocalD1) -> Any:
-    """One learner: enrolled, signed in, placed, then `reports` mid-video reports."""
-    clock = Clock()
-    settings = Settings(db_path=":d1:", admin_token=ADMIN, secret="s" * 32, tally_secret="t")
-    api = Api(settings, db, clock)  # type: ignore[arg-type]
-    await publish_manifest(db, manifest, iso(clock()))  # type: ignore[arg-type]
-    transport = httpx.ASGITransport(app=application(api))
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-
-        async def call(method: str, url: str, **options: Any) -> httpx.Response:
-            db.begin(f"{method} {url}")
-            return await client.request(method, url, **options)
-
-        body = {"name": "Ada", "email": "ada@example.org", "teamId": "t1"}
-        admin = {"Authorization": f"Bearer {ADMIN}"}
-        invite = (await call("POST", "/api/admin/learners", json=body, headers=admin)).json()
-        await call("POST", "/api/session", json={"inviteToken": invite["inviteToken"]})
-        await call("GET", "/api/learner")
-        await call("GET", "/api/playback?stepId=intro")
-        play = {"eventId": "play-000", "stepId": "intro", "intervals": [], "action": "played"}
-        await call("POST", "/api/video-event", json={**play, "time": 0})
-        clock.advance(seconds=period)
-        size_before = database_bytes(d1)
-        for n in range(reports):
-            start = n * period
-            event = {"eventId": f"report-{n:06d}", "stepId": "intro"}
-            event["intervals"] = [[start, start + period]]
-            answer = await call("POST", "/api/video-event", json=event)
-            assert answer.status_code == 200, answer.text
-            clock.advance(seconds=period)
-        return size_before, database_bytes(d1)
-
-
-def database_bytes(d1: LocalD1) -> int:
-    """The database's logical size (pages in use, the WAL's included), read beside wrangler."""
-    with sqlite3.connect(f"file:{d1.sqlite_file()}?mode=ro", uri=True) as db:
-        pages = db.execute("PRAGMA page_count").fetchone()[0]
-        free = db.execute("PRAGMA freelist_count").fetchone()[0]
-        size = db.execute("PRAGMA page_size").fetchone()[0]
-    return int((pages - free) * size)
-
-
-def measure(reports: int, period: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        manifest = course_manifest(work)
-        (work / "d1").mkdir()
-        d1 = LocalD1(work / "d1", free_port())
-        db = Recording(D1HttpDatabase(d1.url))
-
-        async def metered() -> Any:
-            try:
-                return await session(db, manifest, reports, period, d1)
-            finally:
-                await db.db.close()
-
-        try:
-            before, after = asyncio.run(metered())
-        finally:
-            d1.stop()
-    rows = [
-        (request, calls, statements, read, written)
-        for request, (statements, read, written, calls) in db.meters
-    ]
-    return {"rows": rows, "bytes": after - before}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reports", type=int, default=100, help="mid-video reports measured")
-    parser.add_argument("--period", type=int, default=4, help="seconds between reports")
+    parser.add_argument("--period", type=int, default=15, help="s between heartbeats")
+    parser.add_argument("--video-minutes", type=float, default=10, help="length of each video")
+    parser.add_argument("--pauses", type=int, default=1, help="pauses per video")
+    parser.add_argument("--seeks", type=int, default=1, help="seeks per video")
+    parser.add_argument("--attempts", type=int, default=2, help="quiz submissions per quiz")
     parser.add_argument("--learners", type=int, default=10_000, help="learners in the launch")
     parser.add_argument("--watching", type=float, default=1.0, help="share watching at once")
-    args = parser.parse_args()
-    found = measure(args.reports, args.period)
-    reports = [r for r in found["rows"] if r[0].startswith("POST /api/video-event")]
-    print("Measured on wrangler's local D1 (calls, statements, rows read, rows written):\n")
-    for request, calls, statements, read, written in found["rows"][: -len(reports)]:
-        print(f"  {request:<40} {calls:>3} {statements:>4} {read:>5} {written:>5}")
-    n = len(reports)
-    calls, statements, read, written = (sum(r[i] for r in reports) / n for i in range(1, 5))
-    per_report_bytes = found["bytes"] / n
-    print(
-        f"  mid-video report (mean of {n})        {calls:>5.2f} {statements:>4.2f} "
-        f"{read:>5.2f} {written:>5.2f}   ~{per_report_bytes:,.0f} bytes of database each"
+    parser.add_argument("--check", type=int, default=8, help="learners in the measured run")
+    parser.add_argument(
+        "--stray", type=float, default=0.1, help="share of requests on the other isolate"
     )
-    model(args, statements, read, written, per_report_bytes)
+    args = parser.parse_args()
+    cohort = Cohort(
+        args.period, int(args.video_minutes * 60), args.pauses, args.seeks, args.attempts
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = course_manifest(Path(tmp), cohort.video_seconds)
+    one, _ = run(manifest, cohort, 1, 0.0)
+    means = {kind: [v / one[kind][0] for v in one[kind][1:]] for kind in KINDS}
+    print("Measured on wrangler's local D1, one learner, per request (mean):\n")
+    print(
+        f"  {'request':<28} {'count':>5} {'calls':>6} {'statements':>10} {'read':>7} {'written':>8}"
+    )
+    for kind in KINDS:
+        calls, statements, read, written = means[kind]
+        count = int(one[kind][0])
+        print(
+            f"  {kind:<28} {count:>5} {calls:>6.2f} {statements:>10.2f} {read:>7.2f} "
+            f"{written:>8.2f}"
+        )
+    check(manifest, cohort, means, args)
     return 0
 
 
-def model(
-    args: argparse.Namespace, statements: float, read: float, written: float, size: float
+def check(
+    manifest: str, cohort: Cohort, means: dict[str, list[float]], args: argparse.Namespace
 ) -> None:
-    """The launch, from the per-report figures."""
-    per_hour = 3600 / args.period
+    """The measured run beside the model's prediction, then the launch."""
+    measured, grown = run(manifest, cohort, args.check, args.stray)
+    per_unit = cohort.per_unit()
+    predicted = [args.check * sum(per_unit[k] * means[k][i] for k in KINDS) for i in range(4)]
+    actual = [sum(measured[k][i + 1] for k in KINDS if k in measured) for i in range(4)]
+    print(
+        f"\nCheck: {args.check} learners at once, two isolates, {args.stray:.0%} of requests "
+        "on the other one\n"
+    )
+    print(f"  {'':<14} {'calls':>9} {'statements':>11} {'rows read':>10} {'rows written':>13}")
+    print(
+        f"  {'model':<14} "
+        + " ".join(f"{v:>{w},.0f}" for v, w in zip(predicted, (9, 11, 10, 13), strict=True))
+    )
+    print(
+        f"  {'measured':<14} "
+        + " ".join(f"{v:>{w},.0f}" for v, w in zip(actual, (9, 11, 10, 13), strict=True))
+    )
+    ratio = [a / p if p else 0 for a, p in zip(actual, predicted, strict=True)]
+    print(
+        f"  {'measured/model':<14} "
+        + " ".join(f"{v:>{w}.3f}" for v, w in zip(ratio, (9, 11, 10, 13), strict=True))
+    )
+    hours = args.check / cohort.units_per_hour()
+    kept = sum(v for t, v in grown.items() if t not in PRUNED)
+    everything = sum(grown.values())
+    launch(
+        args,
+        cohort,
+        [a / args.check * cohort.units_per_hour() for a in actual],
+        everything / hours,
+        kept / hours,
+    )
+
+
+def launch(
+    args: argparse.Namespace, cohort: Cohort, hourly: list[float], size: float, kept: float
+) -> None:
+    """The launch, from the measured per learner-hour figures."""
+    calls, statements, read, written = hourly
     watching = args.learners * args.watching
-    busy = statements / args.period * D1_MS_PER_STATEMENT / 1000  # share of D1's time each
-    hour_written, hour_read = per_hour * written, per_hour * read
-    dollars = 1000 * (hour_written * PRICE_WRITTEN + hour_read * PRICE_READ) / 1e6
-    free_hours = min(FREE_WRITTEN / hour_written, FREE_READ / hour_read)
-    print(f"\nModel: a report every {args.period} s, {watching:,.0f} learners watching at once\n")
-    print(f"  D1 queries a second              {watching * statements / args.period:,.0f}")
-    at = f"(at {D1_MS_PER_STATEMENT} ms a statement)"
-    print(f"  learners one database holds      {1 / busy:,.0f}  {at}")
-    print(f"  databases this launch needs      {watching * busy:,.1f}")
-    print(f"  rows written per learner-hour    {hour_written:,.0f}")
-    print(f"  rows read per learner-hour       {hour_read:,.0f}")
-    print(f"  bytes per learner-hour           {per_hour * size:,.0f}")
+    holds = 3_600_000 / (statements * D1_MS_PER_STATEMENT)
+    dollars = 1000 * (written * PRICE_WRITTEN + read * PRICE_READ) / 1e6
+    free_hours = min(FREE_WRITTEN / written, FREE_READ / read)
+    print(
+        f"\nModel: {cohort.video_seconds / 60:g}-minute videos, a heartbeat every "
+        f"{cohort.period} s, {cohort.pauses} pause and {cohort.seeks} seek a video, "
+        f"{cohort.attempts} quiz submissions; {watching:,.0f} learners at once\n"
+    )
+    print(
+        f"  per learner-hour: {calls:,.0f} D1 calls, {statements:,.0f} statements, "
+        f"{read:,.0f} rows read, {written:,.0f} rows written"
+    )
+    print(f"  D1 queries a second              {watching * statements / 3600:,.0f}")
+    print(
+        f"  learners one database holds      {holds:,.0f}  "
+        f"(at {D1_MS_PER_STATEMENT} ms a statement)"
+    )
+    print(f"  databases this launch needs      {watching / holds:,.1f}")
     print(f"  free plan, learner-hours a day   {free_hours:,.0f}")
     print(f"  paid plan, $ per 1,000 l-hours   {dollars:,.2f}  (beyond the plan's included rows)")
-    growth = per_hour * size
-    hours = f"{DATABASE_BYTES / growth:,.0f}" if growth > 0 else "no growth measured"
-    print(f"  learner-hours per 10 GB          {hours}")
+    print(
+        f"  bytes per learner-hour           {size:,.0f} "
+        f"({kept:,.0f} kept after the retention policy prunes)"
+    )
+    print(
+        f"  learner-hours per 10 GB          {DATABASE_BYTES / kept:,.0f} (kept), "
+        f"{DATABASE_BYTES / size:,.0f} (nothing pruned)"
+    )
 
 
 if __name__ == "__main__":
