@@ -28,6 +28,7 @@ COMMANDS = (
     "stream-key",
     "issuer-key",
     "certificates",
+    "prune",
     "upload",
 )
 
@@ -39,8 +40,8 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = main.add_subparsers(
         dest="command",
-        metavar="{build,check,serve,publish,learners,certificates,upload,worker,stream-key,"
-        "issuer-key,fields}",
+        metavar="{build,check,serve,publish,learners,certificates,prune,upload,worker,"
+        "stream-key,issuer-key,fields}",
     )
     build = sub.add_parser("build", help="render content/ into site/ (the default command)")
     _common(build)
@@ -62,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
         "fields", help="print the content reference tables (Markdown) from the declarations"
     )
     _admin_commands(sub)
+    prune = sub.add_parser("prune", help="delete now what the retention policy lets go")
+    _database_file(prune)
     keys = sub.add_parser(
         "stream-key", help="create a Cloudflare Stream signing key (signed playback)"
     )
@@ -128,6 +131,12 @@ def _admin_commands(sub: Any) -> None:
         _address(action, "serve's address, for the links when no base URL is set")
 
 
+def _database_file(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--db", default=None, help="SQLite file (default: $SILLON_DB or .sillon/sillon.sqlite3)"
+    )
+
+
 def _certificate_commands(sub: Any) -> None:
     """`issuer-key` (the signing key) and `certificates list|revoke` (ops/certificates.py)."""
     issuer = sub.add_parser(
@@ -162,9 +171,7 @@ def _address(command: argparse.ArgumentParser, what: str) -> None:
 
 
 def _database(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--db", default=None, help="SQLite file (default: $SILLON_DB or .sillon/sillon.sqlite3)"
-    )
+    _database_file(command)
     command.add_argument(
         "--base-url",
         default=None,
@@ -213,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _issuer_key(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "prune":
+            return _prune(args)
         return _build(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -344,6 +353,21 @@ def _worker(args: argparse.Namespace) -> int:
 
     config = stage(Path(args.out), Path(args.site))
     print(f"Staged the Worker: npx wrangler deploy -c {config}", file=sys.stderr)
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    import os
+
+    from api.settings import Settings
+    from ops import retention
+
+    try:  # serve's settings: the policy serve applies (with or without an LRS)
+        settings = Settings.from_env(os.environ, db_path=args.db)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    total = retention.prune(settings, lambda line: print(line, file=sys.stderr))
+    print(f"Removed {total}")
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .jws import IssuerKey
 from .lrs import LrsConfig
 from .mail import SmtpConfig
+from .retention import EVENTS_ENV, FORWARDED_ENV, XAPI_ENV, Retention
 from .stream import StreamKeys
 
 if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
@@ -56,7 +57,7 @@ class Setting:
     """One environment variable: how it reads, what it defaults to, what it does, who reads it."""
 
     name: str
-    kind: str  # text | secret | url | list | switch | seconds | count: how the value is read
+    kind: str  # text | secret | url | list | switch | seconds | count | days: how it is read
     default: str  # the default, as the README says it
     help: str
     runtimes: tuple[str, ...] = (SERVE, WORKER, CLI)
@@ -139,6 +140,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SILLON_LRS_USERNAME", "text", "unset", "the LRS's basic-auth user", (SERVE, WORKER)),
     Setting(
         "SILLON_LRS_PASSWORD", "secret", "unset", "the LRS's basic-auth password", (SERVE, WORKER)
+    ),
+    Setting(
+        EVENTS_ENV,
+        "days",
+        f"`{Retention.events_days}`",
+        "days an event's answer is kept for its replays (see [Data retention](#data-retention))",
+        (SERVE, WORKER),
+    ),
+    Setting(
+        XAPI_ENV,
+        "days",
+        f"`{Retention.xapi_days}`",
+        "without an LRS: days an xAPI statement is kept after it was stored, or `forever`",
+        (SERVE, WORKER),
+    ),
+    Setting(
+        FORWARDED_ENV,
+        "days",
+        f"`{Retention.forwarded_days}`",
+        "with an LRS: days an xAPI statement is kept after the LRS took it, or `forever` (one "
+        "not forwarded yet is always kept)",
+        (SERVE, WORKER),
     ),
     Setting(
         "SILLON_ISSUER_KEY",
@@ -258,6 +281,7 @@ class Settings:
     secret_set: bool = False  # SILLON_SECRET was set (else `secret` is this process's own)
     issuer_key: IssuerKey | None = None  # signs certificates (api/certificates.py)
     issuer_name: str | None = None
+    retention: Retention = field(default_factory=Retention)  # what is pruned when
 
     def tally_warnings(self) -> list[str]:
         """What Tally quizzes lack here; said only for a course that has one."""
@@ -303,6 +327,7 @@ class Settings:
             if env.get("SILLON_ISSUER_KEY")
             else None,
             issuer_name=env.get("SILLON_ISSUER_NAME") or None,
+            retention=Retention.from_env(env),
         )
         settings.cors_origins = [o for o in settings.cors_origins if o]
         if env.get("SILLON_SECRET"):

@@ -12,6 +12,7 @@ from .sql_certificates import *  # noqa: F403 - re-exported: one interface, sql.
 from .sql_export import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_notes import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_nudges import *  # noqa: F403 - re-exported: one interface, sql.<name>
+from .sql_retention import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_signin import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_video import *  # noqa: F403 - re-exported: one interface, sql.<name>
 from .sql_xapi import *  # noqa: F403 - re-exported: one interface, sql.<name>

@@ -90,23 +90,40 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
         return await self.env.ASSETS.fetch(request)
 
     async def scheduled(self, controller: Any, env: Any = None, ctx: Any = None) -> None:
-        """Cron trigger (wrangler.toml `[triggers]`): send waiting xAPI statements to the LRS.
+        """Cron trigger (wrangler.toml `[triggers]`, every minute): send waiting xAPI statements
+        to the LRS, and prune a round of what the retention policy lets go (api/retention.py).
 
-        An unreachable LRS is simply tried again at the next trigger (one a minute).
+        Each runs whatever befalls the other: a failure is printed, and raised once both ran
+        (the run counts as failed). An unreachable LRS is tried again at the next trigger.
         """
-        forwarder = made(self.env).api.forwarder
-        if forwarder is None:
-            return
-        import httpx
+        from api import retention
 
-        async with httpx.AsyncClient(transport=fetch_transport(), timeout=10.0) as client:
-            forwarder.client = client
+        api, failed = made(self.env).api, []
+        if (forwarder := api.forwarder) is not None:
+            import httpx
+
             try:
-                await forwarder.flush()
+                async with httpx.AsyncClient(transport=fetch_transport(), timeout=10.0) as client:
+                    forwarder.client = client
+                    await forwarder.flush()
             except Unavailable as exc:
                 print(f"LRS unavailable ({exc}); statements wait for the next trigger")
+            except Exception as exc:
+                print(f"forwarding xAPI statements failed: {exc!r}")
+                failed.append(exc)
             finally:
                 forwarder.client = None
+        settings = api.settings
+        try:
+            lrs = settings.lrs is not None
+            pruned = await retention.prune(api.db, settings.retention, api.clock(), lrs)
+            if pruned:
+                print(f"pruned {pruned}")
+        except Exception as exc:
+            print(f"pruning failed: {exc!r}")
+            failed.append(exc)
+        if failed:
+            raise failed[0]
 
     async def refused(self, request: Any, verdict: Any) -> Any:
         """A browser opening a locked handout page gets the handout's locked view, with the

@@ -38,6 +38,7 @@ from api.clock import Clock, iso, utc_now
 from api.errors import ApiError
 from api.jws import IssuerKey
 from api.keyfile import development_key
+from api.retention import Pruner
 from api.settings import Settings, local_url
 from api.sqlite import SQLiteDatabase
 from api.storage import DatabaseError
@@ -162,21 +163,25 @@ class LiveReload:
 def lifespan(
     builds: Builds, api: Api, stop: asyncio.Event, watch: bool, site: str | None
 ) -> Lifespan[Starlette]:
-    """Start watching, forwarding xAPI statements and the first build, then say where to go
-    (`site`: a serve of this machine alone); stop them at shutdown."""
+    """Start watching, forwarding xAPI statements, pruning (api/retention.py: now, then every
+    hour) and the first build, then say where to go (`site`: a serve of this machine alone);
+    stop them at shutdown."""
 
     @contextlib.asynccontextmanager
     async def running(app: Starlette) -> AsyncIterator[None]:
         # Watch before the first build, so an edit made while it runs is not missed.
         task = asyncio.create_task(builds.watch(stop)) if watch else None
         forwarding = asyncio.create_task(api.forwarder.run(stop)) if api.forwarder else None
+        settings = api.settings
+        pruner = Pruner(api.db, settings.retention, settings.lrs is not None, api.clock)
+        pruning = asyncio.create_task(pruner.run(stop))
         await asyncio.sleep(0.05)
         await builds.rebuild()
         if site is not None:
             await welcome(api, site)
         yield
         stop.set()
-        waiting = {t for t in (task, forwarding) if t}
+        waiting = {t for t in (task, forwarding, pruning) if t}
         if waiting:
             await asyncio.wait(waiting, timeout=2)
 

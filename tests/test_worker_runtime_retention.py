@@ -1,0 +1,138 @@
+"""The Worker's cron prunes D1 (api/retention.py), for real: the runtime's Pyodide, the SDK it
+vendors, Miniflare's D1 (tests/support/worker.py), an LRS stand-in. Rows are aged inside the
+Worker, on its own D1 binding (tests/runtime/d1_rows.py), as time would age them: everything
+up to a point. Its own Worker, with retention settings of its own, since one test makes the
+cron run fail on purpose (the other runtime tests require a log without a traceback)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from support.launch import ADMIN, SECRET, TALLY_SECRET
+from support.standin import LrsStandIn
+from support.worker import TESTS, WorkerRuntime
+from support.worker_course import built_course, signed_in
+
+from api.clock import iso
+
+pytestmark = pytest.mark.worker
+KEEP = {"SILLON_KEEP_EVENTS_DAYS": "20", "SILLON_KEEP_FORWARDED_DAYS": "10"}
+MINE = "learner_id = (SELECT learner_id FROM events WHERE event_id = 'eve-fresh-1')"
+EVENTS = f"SELECT event_id FROM events WHERE {MINE} ORDER BY rowid"
+WAITING = f"SELECT forwarded_at IS NULL FROM xapi_statements WHERE {MINE} ORDER BY seq"
+ROWS = "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM xapi_statements)"
+
+
+@pytest.fixture(scope="module")
+def lrs() -> Iterator[LrsStandIn]:
+    stand_in = LrsStandIn()
+    yield stand_in
+    stand_in.httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def worker(lrs: LrsStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerRuntime]:
+    root = tmp_path_factory.mktemp("retention")
+    _, config = built_course(root)
+    secrets = {
+        "SILLON_ADMIN_TOKEN": ADMIN,
+        "SILLON_SECRET": SECRET,
+        "TALLY_SIGNING_SECRET": TALLY_SECRET,
+        "SILLON_LRS_URL": lrs.url,
+        **KEEP,
+    }
+    runtime = WorkerRuntime(config.out, root / "worker", secrets, python_path=TESTS)
+    published = httpx.post(
+        runtime.url + "/api/admin/publish",
+        content=(config.private / "manifest.json").read_bytes(),
+        headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+    )
+    assert published.status_code == 201, published.text
+    yield runtime
+    runtime.stop()
+    tracebacks = runtime.errors().count("Traceback")
+    assert tracebacks <= 1, runtime.errors()  # the failure test's, and no other
+
+
+def on_d1(worker: WorkerRuntime, *statements: list[Any]) -> list[dict[str, Any]]:
+    """[sql, params] statements run in one batch on the Worker's own D1 binding."""
+    answer: list[dict[str, Any]] = worker.run_python("runtime.d1_rows", json.dumps(statements))
+    return answer
+
+
+def ago(days: float) -> str:
+    return iso(datetime.now(UTC) - timedelta(days=days))
+
+
+@pytest.fixture(scope="module")
+def learner(worker: WorkerRuntime, lrs: LrsStandIn) -> dict[str, Any]:
+    """Eve's two events, forwarded, then a third the LRS (down) has not taken: the first
+    event's answer aged 21 days, the statements forwarded 11 days ago (their settings: 20 and
+    10 days), the waiting statement stored 400 days ago. What D1 then holds."""
+    client = signed_in(worker, "Eve")
+
+    def video(eid: str, action: str) -> None:
+        body = {"eventId": eid, "stepId": "L1-video", "intervals": [], "action": action}
+        assert client.post("/api/video-event", json={**body, "time": 0}).status_code == 200
+
+    video("eve-aged-1", "played")
+    video("eve-fresh-1", "paused")
+    worker.scheduled()  # the LRS takes both statements
+    lrs.unavailable = 10**6  # then it is down: the next one waits
+    video("eve-waiting-1", "paused")
+    aged = on_d1(
+        worker,
+        [
+            "UPDATE events SET created_at = ? WHERE rowid <= "
+            "(SELECT rowid FROM events WHERE event_id = 'eve-aged-1')",
+            [ago(21)],
+        ],
+        ["UPDATE xapi_statements SET forwarded_at = ? WHERE forwarded_at IS NOT NULL", [ago(11)]],
+        [
+            f"UPDATE xapi_statements SET stored = ? WHERE forwarded_at IS NULL AND {MINE}",
+            [ago(400)],
+        ],
+        [ROWS, []],
+    )
+    assert [a["changes"] for a in aged[:3]] == [1, 2, 1], aged
+    return {"rows": aged[3]["rows"][0][0]}
+
+
+@pytest.mark.live
+def test_worker_runtime_retention_cron_prunes_d1(
+    worker: WorkerRuntime, learner: dict[str, Any]
+) -> None:
+    """One cron run: the answer past SILLON_KEEP_EVENTS_DAYS and the statements forwarded over
+    SILLON_KEEP_FORWARDED_DAYS ago go; recent answers and the statement the LRS has not taken
+    stay, however old. D1 counts the rows the run wrote: the three it deleted."""
+    worker.stats()  # from here on: the cron run alone
+    worker.scheduled()
+    run = [t for t in worker.stats()["timings"] if t["method"] == "scheduled"]
+    print(f"\ncron run (the LRS refusing, a prune round): {run}")
+    kept = on_d1(worker, [EVENTS, []], [WAITING, []], [ROWS, []])
+    assert kept[0]["rows"] == [["eve-fresh-1"], ["eve-waiting-1"]]
+    assert kept[1]["rows"] == [[1]], "the one not forwarded stays"
+    assert learner["rows"] - kept[2]["rows"][0][0] == 3
+    assert run[0]["rowsWritten"] == 3, "the rows deleted; nothing else"
+
+
+@pytest.mark.live
+def test_worker_runtime_retention_failing_stops_no_forwarding(
+    worker: WorkerRuntime, lrs: LrsStandIn, learner: dict[str, Any]
+) -> None:
+    """Pruning failing (its table gone) stops no forwarding; the run fails all the same."""
+    on_d1(worker, ["ALTER TABLE events RENAME TO events_away", []])
+    try:
+        lrs.unavailable = 0
+        failed = httpx.post(f"{worker.url}/__harness/scheduled", timeout=60)
+    finally:
+        on_d1(worker, ["ALTER TABLE events_away RENAME TO events", []])
+    assert failed.status_code == 500
+    assert "D1 refused the query: Error: no such table: events" in worker.errors()
+    waiting = on_d1(worker, [WAITING, []])[0]["rows"]
+    assert waiting and all(row == [0] for row in waiting), "forwarded all the same"
