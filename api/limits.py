@@ -51,8 +51,8 @@ SESSION = Rule("session", capacity=60, per_minute=30)
 SESSION_FAILURES = Rule("session-failures", capacity=10, per_minute=6)
 # Tries of one token (by its hash), from any address, whatever their answer.
 LINK = Rule("link", capacity=5, per_minute=2)
-# Learner events, per session: the player reports every 4 s (15/min) and, after an outage,
-# replays its queue one event at a time.
+# Learner events, per session: the player reports every 15 s while a video plays (4/min), at
+# once on play, pause and seek, and, after an outage, replays its queue one event at a time.
 EVENTS = Rule("events", capacity=240, per_minute=120)
 # Any write, per address (a classroom behind one NAT shares it).
 WRITES = Rule("writes", capacity=1200, per_minute=600)

@@ -29,13 +29,18 @@ COUNTER_BADGES = {
     "streak": [("streak-7", "streak", 7), ("streak-30", "streak", 30)],
 }
 
-# A first report may already cover this much media (the player reports every few seconds).
-# The grace only admits a heartbeat: it never brings a completion forward (see completes_in).
+# A first report may already cover this much media (the player may play a little before its
+# first report reaches the server). The grace only admits a heartbeat: it never brings a
+# completion forward (see completes_in).
 GRACE_SECONDS = 10.0
-# How often the player reports while a video plays (s of wall clock; the playback answer tells
-# the player). A video completes no earlier than its required share at the speed cap since the
-# first report, less one report period: the first report comes one period after play starts.
-REPORT_PERIOD = 4.0
+# How often the player reports while a video plays steadily (s of wall clock; the playback
+# answer tells the player). It reports at once on play, pause, seek, end, page hide and when the
+# learner's coverage reaches the required share, so completion never waits for a heartbeat.
+REPORT_PERIOD = 15.0
+# A video completes no earlier than its required share at the speed cap since the first report,
+# less this (s): the tolerance once sized to the 4 s heartbeat, kept at 4 s on its own so that a
+# rarer heartbeat (REPORT_PERIOD) never lets a video complete sooner.
+COMPLETION_SLACK = 4.0
 # Media time may overshoot the manifest's duration by this much (container rounding).
 DURATION_SLACK = 1.0
 MAX_INTERVALS = 200
@@ -145,13 +150,13 @@ def completes_in(
     None while less than the required share is covered.
 
     The wall clock since the learner's first report must allow watching the required share at
-    the speed cap, less one report period (REPORT_PERIOD), whatever the video's length: a short
-    video claimed whole in one report waits like a long one.
+    the speed cap, less COMPLETION_SLACK, whatever the video's length: a short video claimed
+    whole in one report waits like a long one.
     """
     if watched + 1e-6 < required:
         return None
     elapsed = max(0.0, (now - first_play).total_seconds())
-    return max(0.0, required / max_rate - REPORT_PERIOD - elapsed)
+    return max(0.0, required / max_rate - COMPLETION_SLACK - elapsed)
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,8 @@
         tracker = window.SillonVideo.track(media, {
           maxRate: info.maxRate,
           duration: info.duration,
+          completion: info.completion,
+          watched: info.intervals,
           resumeAt: info.resumeAt,
           reportEvery: info.reportEvery,
           report: function (intervals, action) {

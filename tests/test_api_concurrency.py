@@ -27,7 +27,7 @@ def live(tmp_path: Path) -> Iterator[Site]:
 
 def started(client: httpx.Client) -> None:
     """The player's first report as playback starts; the 9 s video may complete 0.275 s later
-    (95% at 2x, less the 4 s report period)."""
+    (95% at 2x, less the 4 s slack)."""
     body = {"eventId": str(uuid.uuid4()), "stepId": "som01-bienvenue", "intervals": []}
     assert client.post("/api/video-event", json=body).status_code == 200
     time.sleep(0.3)

@@ -94,7 +94,7 @@ def test_api_short_video_completes_only_after_its_time_at_the_speed_cap(
     tmp_path: Path, duration: int
 ) -> None:
     """Attack: claim a short video whole in the first report (the 10 s grace admits it). It is
-    recorded but completes only once the required share at 2x, less one 4 s report period, has
+    recorded but completes only once the required share at 2x, less the 4 s slack, has
     passed on the wall clock since that first report: never before, for every duration."""
     content = make_course(tmp_path / "course", duration=duration, unlock="module")
     with cohort(content, tmp_path) as app:

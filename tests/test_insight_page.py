@@ -45,7 +45,7 @@ def seed(site: Site) -> None:
             if name == "Ada":  # the first video (9 s): started, then reported whole 0.3 s on
                 body = {"eventId": event(), "stepId": "som01-bienvenue", "intervals": []}
                 assert learner.post("/api/video-event", json=body).status_code == 200
-                time.sleep(0.3)  # 95% of 9 s at 2x, less the 4 s report period: 0.275 s
+                time.sleep(0.3)  # 95% of 9 s at 2x, less the 4 s slack: 0.275 s
                 body = {"eventId": event(), "stepId": "som01-bienvenue", "intervals": [[0, 9]]}
                 assert learner.post("/api/video-event", json=body).json()["complete"] is True
     site.enroll("Cy", team="red")

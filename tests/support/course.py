@@ -1,8 +1,11 @@
-"""Courses for the tests: the repository's example, and a small valid course written into a
-folder (two modules: a video lesson and a quiz, a text lesson and a Tally quiz; a handout)."""
+"""Courses for the tests: the repository's example (also with a real clip of a chosen length as
+its first video), and a small valid course written into a folder (two modules: a video lesson
+and a quiz, a text lesson and a Tally quiz; a handout)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,25 @@ def edit(content: Path, rel: str, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {rel}"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def example_with_clip(root: Path, seconds: int, completion: float = 0.95) -> Path:
+    """A copy of the example course under root whose first video (som01-bienvenue) is a real
+    clip of `seconds` (ffmpeg: black, 10 frames a second, a few KB), completing at
+    `completion`."""
+    if shutil.which("ffmpeg") is None:
+        raise AssertionError("ffmpeg is missing: run `bash tests/setup.sh` (Debian's ffmpeg)")
+    content = root / "content"
+    shutil.copytree(EXAMPLE, content)
+    clip = content / "modules/01-premiers-pas/media/bienvenue.webm"
+    lavfi = f"color=c=black:s=64x36:r=10:d={seconds}"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", lavfi, "-c:v", "libvpx", str(clip)],
+        check=True,
+    )
+    edit(content, "modules/01-premiers-pas/01-bienvenue.md", "duration: 9", f"duration: {seconds}")
+    edit(content, "course.yaml", "completion: 0.95", f"completion: {completion}")
+    return content
 
 
 def make_course(root: Path, language: str = "fr", duration: int = 8, unlock: str = "end") -> Path:

@@ -26,7 +26,7 @@ SEEN_EVERY = timedelta(hours=1)  # the server writes a session's last use at mos
 
 # What the README promises, written down once for the model.
 COMPLETION, MAX_RATE, GRACE, SLACK = 0.95, 2.0, 10.0, 1.0
-REPORT_PERIOD = 4.0  # a video completes no sooner than required/MAX_RATE less this
+COMPLETION_SLACK = 4.0  # a video completes no sooner than required/MAX_RATE less this
 XP_VIDEO, XP_QUIZ, XP_PERFECT, XP_MODULE, XP_DAY = 10, 50, 25, 100, 5
 # README, "Quizzes": the gate's defaults (failures before the cooldown, the waits in seconds).
 ATTEMPTS, COOLDOWN = 3, (60.0, 300.0, 1800.0, 7200.0)

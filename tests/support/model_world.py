@@ -18,6 +18,7 @@ import httpx
 from support.model import (
     ADDRESS,
     COMPLETION,
+    COMPLETION_SLACK,
     COUNTER_BADGES,
     EVENT_ID,
     EVENTS_LIMIT,
@@ -25,7 +26,6 @@ from support.model import (
     GRACE,
     LINK_LIMIT,
     MAX_RATE,
-    REPORT_PERIOD,
     SEEN_EVERY,
     SESSION,
     SESSION_LIMIT,
@@ -180,15 +180,7 @@ class World:
             self.take(WRITES_LIMIT, address)
             if cookie is not None:
                 self.take(EVENTS_LIMIT, cookie)
-            if body is ValueError:
-                raise Refused(400, "invalid_json")
-            if not isinstance(body, dict):
-                raise Refused(422, "invalid")
-            if any(k in body for k in ("userId", "user_id", "learnerId", "teamId")):
-                raise Refused(400, "identity_in_body")
-            eid = body.get("eventId")
-            if not isinstance(eid, str) or not EVENT_ID.match(eid):
-                raise Refused(422, "invalid")
+            body, eid = event_body(body)
             if who is None or who.session_until is None or self.now >= who.session_until:
                 raise Refused(401, "unauthorized")
             self.use_session(who)
@@ -198,13 +190,9 @@ class World:
                     raise Refused(409, "event_id_reused")
                 return Expect(200, body={**first, "replayed": True})
             step = self.acting_step(who, body.get("stepId"))
-            recorded = True
-            if kind == "video":
-                before = (who.day, len(who.completed))
+            before = (who.day, len(who.completed))  # a video report changing neither is plain:
+            if kind == "video":  # not recorded, decided again if sent again (README)
                 fields = self.video(who, step, body.get("intervals"))
-                # README, "Video reports": one that only merges intervals (no learning day, no
-                # completion) is plain, not recorded: sent again, it is decided again.
-                recorded = (who.day, len(who.completed)) != before
             elif kind == "lesson":
                 if step.kind != "lesson":
                     raise Refused(422, "not_a_text_lesson")
@@ -219,7 +207,8 @@ class World:
         except Refused as refused:
             return refused.expect
         fields.update(self.earned(who))
-        event = (eid, kind) if recorded else None
+        plain = kind == "video" and (who.day, len(who.completed)) == before
+        event = None if plain else (eid, kind)
         return Expect(200, fields={"stepId": step.id, **fields}, learner=who.uid, event=event)
 
     def move_on(self, who: Learner, step: Step) -> dict[str, Any]:
@@ -267,7 +256,7 @@ class World:
         required = COMPLETION * step.duration
         wait = None
         if watched + 1e-6 >= required:  # covered: complete once the pace allows it
-            wait = max(0.0, required / MAX_RATE - REPORT_PERIOD - elapsed)
+            wait = max(0.0, required / MAX_RATE - COMPLETION_SLACK - elapsed)
         done = step.id in who.completed  # watched again while the done step stays open
         complete = wait == 0 or done
         if complete and not done:
@@ -415,3 +404,17 @@ def record(world: World, expected: Expect, response: httpx.Response) -> None:
     if expected.event is not None and expected.learner is not None:
         eid, kind = expected.event
         world.learners[expected.learner].events[eid] = (kind, response.json())
+
+
+def event_body(body: object) -> tuple[dict[str, Any], str]:
+    """An event's body and its eventId, as every event endpoint reads them first."""
+    if body is ValueError:
+        raise Refused(400, "invalid_json")
+    if not isinstance(body, dict):
+        raise Refused(422, "invalid")
+    if any(k in body for k in ("userId", "user_id", "learnerId", "teamId")):
+        raise Refused(400, "identity_in_body")
+    eid = body.get("eventId")
+    if not isinstance(eid, str) or not EVENT_ID.match(eid):
+        raise Refused(422, "invalid")
+    return body, eid
