@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,8 @@ from . import quiz, rules, sql, xapi
 from .clock import Clock, iso, parse_iso, utc_now
 from .course import Course, StepInfo
 from .errors import ApiError
-from .learner import Award, Learner, as_learner, counter
+from .learner import Learner, as_learner, counter
+from .outcome import Outcome
 from .storage import Database, Statement
 from .versions import CurrentCourse
 from .watching import Caller, View, Watch, Watching
@@ -33,20 +34,6 @@ class TallyResponse:
     step_id: str
     form_id: str | None
     fraction: float
-
-
-@dataclass
-class Outcome:
-    """What an action changes: the batch to write and the answer to give."""
-
-    statements: list[Statement] = field(default_factory=list)
-    xp: list[Award] = field(default_factory=list)
-    badges: list[str] = field(default_factory=list)
-    trail: xapi.Statements | None = None  # the event as xAPI statements, written with it
-
-    def add_xp(self, learner_id: str, amount: int, cause: str, now: str) -> None:
-        self.statements.append(sql.award_xp(learner_id, amount, cause, now))
-        self.xp.append({"cause": cause, "amount": amount})
 
 
 class Learning:
@@ -247,13 +234,10 @@ class Learning:
         done = bool(learner["open_done"])  # watched again while the step stays open
         complete = wait == 0 or done
         left: Learner = {**learner, "open_done": int(complete)}
-        counted = None
-        if watched > rules.covered(rules.merge(previous)):
-            counted = self.learning_day(learner, now, outcome)
-        if counted:
+        grew = watched > rules.covered(rules.merge(previous))
+        if grew and (counted := self.learning_day(learner, now, outcome)):
             left["streak_day"], left["streak"] = counted
         trail.video(step, action, merged, watched, complete and not done, course.completion)
-        after = course.after(step.id)
         if complete and not done:
             self.finish(learner, course, step, now, outcome)
         answer = {
@@ -264,7 +248,7 @@ class Learning:
             "complete": complete,
             # enough is covered but too soon to complete: report again after this many seconds
             "completesIn": round(wait, 3) if wait and not complete else None,
-            "nextStep": _public(course, after) if complete else None,
+            "nextStep": _public(course, course.after(step.id)) if complete else None,
             "xp": outcome.xp,
             "badges": outcome.badges,
         }

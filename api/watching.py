@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import rules, sql
 from .auth import SEEN_EVERY
@@ -36,10 +36,11 @@ from .clock import iso
 from .course import Course, StepInfo
 from .errors import ApiError
 from .learner import Learner
-from .storage import Statement
+from .outcome import Outcome
+from .storage import Database, Statement
 
-if TYPE_CHECKING:  # learning imports this module
-    from .learning import Learning, Outcome
+if TYPE_CHECKING:
+    from .versions import CurrentCourse
 
 SIZE = 20_000  # callers remembered per process; each a few hundred bytes
 
@@ -106,6 +107,24 @@ class Watch:
         ]
 
 
+class Decider(Protocol):
+    """What decides a report (api/learning.py's Learning): its database, clock and course."""
+
+    db: Database
+    current: CurrentCourse
+
+    def clock(self) -> datetime: ...
+
+    def watch(
+        self,
+        learner: Learner,
+        course: Course,
+        before: View | None,
+        body: Mapping[str, Any],
+        now: datetime,
+    ) -> Watch: ...
+
+
 @dataclass(frozen=True)
 class Known:
     """What a caller's last video report left, as this process decided it (`seen`: Caller's)."""
@@ -134,7 +153,7 @@ class Watching:
         self.known.pop((caller.kind, caller.key), None)
 
     async def report(
-        self, learning: Learning, caller: Caller, event_id: str, body: Mapping[str, Any]
+        self, learning: Decider, caller: Caller, event_id: str, body: Mapping[str, Any]
     ) -> dict[str, Any] | None:
         """Decide and write a plain report in one call from what this process knows; None when
         it cannot (nothing known, not plain, refused, a premise failed): decide it again."""

@@ -155,27 +155,7 @@ async def unit(learner: Learner, cohort: Cohort, clock: Clock) -> None:
     )
     await learner.call("page: GET /api/learner", "GET", "/api/learner")
     await learner.call("page: GET /api/playback", "GET", "/api/playback?stepId=intro")
-    period, length = cohort.period, cohort.video_seconds
-    # pauses from the 3rd heartbeat on, seeks from the 6th: apart from the first (the day's)
-    stops = set(range(3, 3 + cohort.pauses)) | {-n for n in range(6, 6 + cohort.seeks)}
-    await learner.video("video: played", clock, 0, 0, action="played", time=0)
-    at, beat = 0.0, 0
-    while at + period < length * 0.95 - 1:  # the next report crosses the required share
-        clock.advance(seconds=period)
-        beat += 1
-        end = at + period
-        if beat in stops:  # a pause, then a play
-            await learner.video("video: paused", clock, at, end, action="paused", time=end)
-            await learner.video("video: played", clock, end, end, action="played", time=end)
-        elif -beat in stops:  # a seek back by a few seconds
-            await learner.video(
-                "video: seeked", clock, at, end, action="seeked", timeFrom=end, timeTo=end - 5
-            )
-        else:
-            await learner.video("video: heartbeat", clock, at, end)
-        at = end
-    clock.advance(seconds=period)
-    await learner.video("video: completing", clock, at, length)
+    await watch(learner, cohort, clock)
     await learner.call(
         "POST /api/next",
         "POST",
@@ -203,6 +183,31 @@ async def unit(learner: Learner, cohort: Cohort, clock: Clock) -> None:
         json={"eventId": f"{learner.name}-next-3", "stepId": "texte"},
     )
     await learner.call("GET /api/leaderboard", "GET", "/api/leaderboard?period=7d")
+
+
+async def watch(learner: Learner, cohort: Cohort, clock: Clock) -> None:
+    """The video as the player reports it: played, heartbeats, a pause, a seek, completed."""
+    period, length = cohort.period, cohort.video_seconds
+    # pauses from the 3rd heartbeat on, seeks from the 6th: apart from the first (the day's)
+    stops = set(range(3, 3 + cohort.pauses)) | {-n for n in range(6, 6 + cohort.seeks)}
+    await learner.video("video: played", clock, 0, 0, action="played", time=0)
+    at, beat = 0.0, 0
+    while at + period < length * 0.95 - 1:  # the next report crosses the required share
+        clock.advance(seconds=period)
+        beat += 1
+        end = at + period
+        if beat in stops:  # a pause, then a play
+            await learner.video("video: paused", clock, at, end, action="paused", time=end)
+            await learner.video("video: played", clock, end, end, action="played", time=end)
+        elif -beat in stops:  # a seek back by a few seconds
+            await learner.video(
+                "video: seeked", clock, at, end, action="seeked", timeFrom=end, timeTo=end - 5
+            )
+        else:
+            await learner.video("video: heartbeat", clock, at, end)
+        at = end
+    clock.advance(seconds=period)
+    await learner.video("video: completing", clock, at, length)
 
 
 def totals(isolates: list[Isolate]) -> dict[str, list[float]]:
