@@ -42,7 +42,7 @@ from .storage import Database, Statement
 if TYPE_CHECKING:
     from .versions import CurrentCourse
 
-SIZE = 20_000  # callers remembered per process; each a few hundred bytes
+SIZE = 5_000  # callers remembered per process (a Worker isolate has 128 MB): ~1 KB each
 
 
 @dataclass(frozen=True)

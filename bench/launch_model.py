@@ -124,6 +124,10 @@ class Learner:
         assert response.status_code < 400, (kind, response.status_code, response.text)
         return response
 
+    async def move_on(self, step: str) -> None:
+        body = {"eventId": f"{self.name}-next-{step}", "stepId": step}
+        await self.call("POST /api/next", "POST", "/api/next", json=body)
+
     async def video(self, kind: str, clock: Clock, start: float, end: float, **action: Any) -> None:
         self.sent.append(kind)
         body = {"eventId": f"{self.name}-{len(self.sent):05d}", "stepId": "intro"}
@@ -156,32 +160,17 @@ async def unit(learner: Learner, cohort: Cohort, clock: Clock) -> None:
     await learner.call("page: GET /api/learner", "GET", "/api/learner")
     await learner.call("page: GET /api/playback", "GET", "/api/playback?stepId=intro")
     await watch(learner, cohort, clock)
-    await learner.call(
-        "POST /api/next",
-        "POST",
-        "/api/next",
-        json={"eventId": f"{learner.name}-next-1", "stepId": "intro"},
-    )
+    await learner.move_on("intro")
     await learner.call("page: GET /api/learner", "GET", "/api/learner")
     for attempt in range(cohort.attempts):
         answers = QUIZ_PASS if attempt == cohort.attempts - 1 else QUIZ_FAIL
         quiz = {"eventId": f"{learner.name}-quiz-{attempt}", "stepId": "quiz-1", "answers": answers}
         await learner.call("POST /api/quiz-submission", "POST", "/api/quiz-submission", json=quiz)
-    await learner.call(
-        "POST /api/next",
-        "POST",
-        "/api/next",
-        json={"eventId": f"{learner.name}-next-2", "stepId": "quiz-1"},
-    )
+    await learner.move_on("quiz-1")
     await learner.call("page: GET /api/learner", "GET", "/api/learner")
     lesson = {"eventId": f"{learner.name}-lesson", "stepId": "texte"}
     await learner.call("POST /api/lesson-done", "POST", "/api/lesson-done", json=lesson)
-    await learner.call(
-        "POST /api/next",
-        "POST",
-        "/api/next",
-        json={"eventId": f"{learner.name}-next-3", "stepId": "texte"},
-    )
+    await learner.move_on("texte")
     await learner.call("GET /api/leaderboard", "GET", "/api/leaderboard?period=7d")
 
 
