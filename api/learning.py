@@ -265,8 +265,8 @@ class Learning:
         caller: Caller | None = None,
     ) -> dict[str, Any]:
         """A player report, read and decided (`watch`), written in one batch: a plain one with
-        its guards only, any other as a recorded event (`commit`). The caller's `Known` is
-        remembered for their next report (api/watching.py)."""
+        its guards and xAPI trail, unrecorded, any other as a recorded event (`commit`). The
+        caller's `Known` is remembered for their next report (api/watching.py)."""
         step = self.open_step(learner, course, body.get("stepId"))
         now = self.clock()
         before = View.of((await self.db.execute(sql.video_view(learner["id"], step.id))).first())
@@ -274,7 +274,10 @@ class Learning:
         outcome, save = watch.outcome, watch.save(learner["id"])
         if watch.plain:
             guard = sql.still_open(learner["id"], step.id, bool(learner["open_done"]), event_id)
-            await self.db.batch([guard, *save])
+            trail = watch.trail(learner["id"], event_id, iso(now))
+            await self.db.batch([guard, *save, *trail])
+            if trail:
+                self.recorded()
             answer = watch.answer
         else:
             outcome.statements[:0] = save

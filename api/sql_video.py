@@ -95,3 +95,9 @@ def save_known_view(
             *(learner_id, step_id, int(done), learner_id, event_id),
         ),
     )
+
+
+def known_view_saved() -> S:
+    """Abort the whole batch unless the statement before it changed a row: what follows a
+    one-call save (its xAPI trail) is written only if the save's premises held."""
+    return S("INSERT INTO guards (ok) SELECT 0 WHERE changes() = 0")

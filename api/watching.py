@@ -2,23 +2,25 @@
 database call.
 
 The player reports the media intervals watched (api/rules.py checks and merges them, and alone
-decides when the step completes). A report is *plain* when it only merges intervals: no play,
-pause or seek to write down for xAPI, nothing completed, no learning day counted. Merging the
-same intervals twice changes nothing, so a plain report writes no event record (`events`): a
-plain report sent again is decided again, and answers the same. Every other report is recorded
-once and a replay gets its first answer (api/learning.py `commit`).
+decides when the step completes). A report is *plain* when it completes nothing, awards
+nothing and counts no learning day: it merges intervals and, for a play, pause or seek, writes
+that down as an xAPI statement whose id derives from the event id. Both are the same if done
+twice, so a plain report writes no event record (`events`): sent again, it is decided again
+and answers the same. Every other report is recorded once and a replay gets its first answer
+(api/learning.py `commit`).
 
-A plain report is the one a watching learner sends all the time (a heartbeat while the video
-plays). When this process decided the learner's previous report on the step, it still knows
-what that decision left: the learner, the course version, the saved intervals and their row
-revision (`Known`, one per caller, the last SIZE callers). The next report is decided from
-that, without reading, and if plain it is written by one UPDATE that checks every premise in
-the database (sql.save_known_view): the caller's session (or Cloudflare Access's learner), the
-open step on a course version still current, the step's done state, the row's revision, the
-event id not recorded. One database call, one statement, one row written. If a premise fails
-(another process or Worker isolate served the learner meanwhile, a publish, a sign-out, a
-reset, a move on, a replay) the UPDATE changes nothing and the report is decided again from
-the database like any other: the answer is the same either way.
+Plain reports are what a watching learner sends all the time (heartbeats while the video
+plays, and its plays, pauses and seeks). When this process decided the learner's previous
+report on the step, it still knows what that decision left: the learner, the course version,
+the saved intervals and their row revision (`Known`, one per caller, the last SIZE callers).
+The next report is decided from that, without reading, and if plain it is written by one
+UPDATE that checks every premise in the database (sql.save_known_view): the caller's session
+(or Cloudflare Access's learner), the open step on a course version still current, the step's
+done state, the row's revision, the event id not recorded. One database call: for a heartbeat
+one statement and one row written; for a play, pause or seek, the xAPI statement in the same
+batch behind a guard. If a premise fails (another process or Worker isolate served the learner
+meanwhile, a publish, a sign-out, a reset, a move on, a replay) the UPDATE changes nothing and
+the report is decided again from the database like any other: the answer is the same.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from .course import Course, StepInfo
 from .errors import ApiError
 from .learner import Learner
 from .outcome import Outcome
-from .storage import Database, Statement
+from .storage import Conflict, Database, Statement
 
 if TYPE_CHECKING:
     from .versions import CurrentCourse
@@ -87,9 +89,14 @@ class Watch:
 
     @property
     def plain(self) -> bool:
-        """Only intervals merged: nothing else to write, nothing to record for a replay."""
-        made = self.outcome.trail.made if self.outcome.trail else []
-        return not self.outcome.statements and not made
+        """Nothing completed, awarded or counted: the merged intervals and, for a play, pause
+        or seek, its xAPI statement (whose id derives from the event id) are all it writes,
+        both the same if written twice: nothing to record for a replay."""
+        return not self.outcome.statements
+
+    def trail(self, learner_id: str, event_id: str, now: str) -> list[Statement]:
+        """The xAPI statements of a play, pause or seek (none for a heartbeat)."""
+        return self.outcome.trail.records(event_id, now) if self.outcome.trail else []
 
     def save(self, learner_id: str) -> list[Statement]:
         """Save the merged intervals, only over the revision that was read (else: Conflict)."""
@@ -114,6 +121,8 @@ class Decider(Protocol):
     current: CurrentCourse
 
     def clock(self) -> datetime: ...
+
+    def recorded(self) -> None: ...
 
     def watch(
         self,
@@ -156,7 +165,11 @@ class Watching:
         self, learning: Decider, caller: Caller, event_id: str, body: Mapping[str, Any]
     ) -> dict[str, Any] | None:
         """Decide and write a plain report in one call from what this process knows; None when
-        it cannot (nothing known, not plain, refused, a premise failed): decide it again."""
+        it cannot (nothing known, not plain, refused, a premise failed): decide it again.
+
+        The call is the save (sql.save_known_view) alone for a heartbeat; for a play, pause or
+        seek, the save, a guard that aborts the batch unless the save changed its row, and the
+        xAPI statement."""
         known = self.known.get((caller.kind, caller.key))
         course = learning.current.course
         now = learning.clock()
@@ -171,27 +184,39 @@ class Watching:
             return None
         if not watch.plain:
             return None
-        lid = known.learner["id"]
-        statement = sql.save_known_view(
-            learner_id=lid,
-            step_id=watch.step.id,
-            intervals=json.dumps(watch.after.intervals),
-            watched=watch.after.watched,
-            now=iso(now),
-            revision=known.view.revision,
-            version=known.version,
-            done=bool(known.learner["open_done"]),
-            event_id=event_id,
-            caller=(caller.kind, caller.key),
-        )
-        if (await learning.db.batch([statement]))[0].changes != 1:
+        trail = watch.trail(known.learner["id"], event_id, iso(now))
+        guarded = [sql.known_view_saved(), *trail] if trail else []
+        try:
+            save = _save(known, watch, caller, event_id, iso(now))
+            saved = (await learning.db.batch([save, *guarded]))[0].changes == 1
+        except Conflict:
+            saved = False
+        if not saved:
             self.forget(caller)
             return None
+        if trail:
+            learning.recorded()
         self.known[(caller.kind, caller.key)] = replace(
             known, learner=watch.learner, view=watch.after
         )
         self.known.move_to_end((caller.kind, caller.key))
         return watch.answer
+
+
+def _save(known: Known, watch: Watch, caller: Caller, event_id: str, now: str) -> Statement:
+    """The one statement that saves a report decided from `known`, if its premises hold."""
+    return sql.save_known_view(
+        learner_id=known.learner["id"],
+        step_id=watch.step.id,
+        intervals=json.dumps(watch.after.intervals),
+        watched=watch.after.watched,
+        now=now,
+        revision=known.view.revision,
+        version=known.version,
+        done=bool(known.learner["open_done"]),
+        event_id=event_id,
+        caller=(caller.kind, caller.key),
+    )
 
 
 def _fresh_use(seen: str | None, now: datetime) -> bool:

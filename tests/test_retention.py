@@ -84,7 +84,8 @@ def statement_verbs(app: Cohort) -> list[str]:
 def test_retention_prunes_answers_after_60_days_and_statements_after_365(app: Cohort) -> None:
     _, browser = app.learner("Ada")
     old, recent = event(), event()
-    assert report(browser, [], old, action="played", time=0).status_code == 200
+    # Both reports count a learning day, so both are recorded (a plain one is not).
+    assert report(browser, [[0, 5]], old, action="played", time=0).status_code == 200
     days_later(app, browser, 30)
     first = report(browser, [[0, 10]], recent, action="paused", time=10).json()
     days_later(app, browser, 31)
@@ -160,7 +161,8 @@ def test_retention_keeps_unforwarded_statements_while_an_lrs_is_configured(
         assert prune_pass(app, lrs=True) == Pruned(statements=1)
         assert statement_verbs(app) == ["paused"]
         days_later(app, browser, 400)
-        assert prune_pass(app, lrs=True) == Pruned(events=2), "never one not forwarded"
+        # one event answer (the pause counted the day; the play was plain, never recorded)
+        assert prune_pass(app, lrs=True) == Pruned(events=1), "never one not forwarded"
         assert statement_verbs(app) == ["paused"]
         assert rows(app, "SELECT forwarded_at FROM xapi_statements") == [(None,)]
 
@@ -387,13 +389,15 @@ def test_retention_prune_command_refuses(
 def test_retention_serve_prunes_at_start(tmp_path: Path) -> None:
     """The real serve: an event answer and a statement aged past the policy while it was
     stopped are gone once it is back (its first pass); the recent ones stay."""
-    content = make_course(tmp_path / "course", duration=120)
+    content = make_course(tmp_path / "course", duration=8)
     site = Site(tmp_path, content)
     try:
         client = site.learner()
-        for eid, action in (("aged-event", "played"), ("fresh-event", "paused")):
-            body = {"eventId": eid, "stepId": "intro", "intervals": [], "action": action}
-            assert client.post("/api/video-event", json={**body, "time": 0}).status_code == 200
+        # Recorded, not plain: the first media counts the day, the second report completes.
+        played = {"action": "played", "time": 0}
+        for eid, spans, more in (("aged-event", [[0, 1]], played), ("fresh-event", [[1, 8]], {})):
+            body = {"eventId": eid, "stepId": "intro", "intervals": spans, **more}
+            assert client.post("/api/video-event", json=body).status_code == 200
         site.stop()
         long_ago = iso(datetime.now(UTC) - timedelta(days=400))
         with sqlite3.connect(site.db) as db:

@@ -114,12 +114,27 @@ def test_watching_plain_reports_take_one_call_and_another_isolate_is_never_lost(
         assert again.json()["watched"] == 100 and a.calls() == (1, 1, 1)
         replay = await a.report("r4", [[92, 100]])  # plain: decided again, same answer
         assert replay.json() == again.json() and a.calls() == (1, 1, 1)
+        # A pause: the save, a guard on it and the xAPI statement, in the same one call.
+        pause = {"action": "paused", "time": 104}
+        paused = await a.report("r5", [[100, 104]], **pause)
+        assert paused.status_code == 200 and a.calls() == (1, 3, 2), paused.text
+        assert (await a.report("r5", [[100, 104]], **pause)).json() == paused.json()
+        assert a.calls() == (1, 3, 1), "sent again: the statement's derived id adds none"
+        clock.advance(seconds=15)
+        await b.report("r6", [[104, 110]], action="played", time=104)
+        clock.advance(seconds=15)
+        # a's premise fails: the guard aborts its one call, statement and all; then it reads
+        seeked = await a.report("r7", [[110, 112]], action="seeked", timeFrom=112, timeTo=100)
+        assert seeked.status_code == 200 and a.calls()[0] > 1, seeked.text
 
     db_path = run(tmp_path, scenario)
-    assert saved(db_path) == [[0, 100]]
+    assert saved(db_path) == [[0, 112]]
     with sqlite3.connect(db_path) as db:
         events = [row[0] for row in db.execute("SELECT event_id FROM events ORDER BY rowid")]
+        verbs = [row[0] for row in db.execute("SELECT statement FROM xapi_statements")]
     assert events == ["event-r0"], "only the report that did more than merge is recorded"
+    said = [json.loads(text)["verb"]["display"]["en-US"] for text in verbs]
+    assert said == ["played", "paused", "played", "seeked"], said
 
 
 def test_watching_every_premise_checked_in_the_one_call(tmp_path: Path) -> None:
@@ -151,9 +166,12 @@ def test_watching_every_premise_checked_in_the_one_call(tmp_path: Path) -> None:
         assert a.calls() == (1, 1, 1)
         # Signed out (on another isolate): refused, nothing written.
         assert (await b.client.delete("/api/session")).status_code in (200, 204)
-        signed_out = await steady("p6", [[48, 52]])
-        assert signed_out.status_code == 401, signed_out.text
-        assert a.calls()[2] == 0
+        # A pause: its xAPI statement rides behind the save's guard, so nothing is written.
+        clock.advance(seconds=15)
+        paused = await a.report("p6", [[48, 52]], action="paused", time=52)
+        assert paused.status_code == 401 and a.calls()[2] == 0, paused.text
+        signed_out = await steady("p7", [[48, 52]])
+        assert signed_out.status_code == 401 and a.calls()[2] == 0, signed_out.text
 
     db_path = run(tmp_path, scenario)
     assert saved(db_path) == [[40, 48]]
