@@ -30,6 +30,7 @@ COMMANDS = (
     "certificates",
     "prune",
     "upload",
+    "cohorts",
 )
 
 
@@ -41,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     sub = main.add_subparsers(
         dest="command",
         metavar="{build,check,serve,publish,learners,certificates,prune,upload,worker,"
-        "stream-key,issuer-key,fields}",
+        "stream-key,issuer-key,cohorts,fields}",
     )
     build = sub.add_parser("build", help="render content/ into site/ (the default command)")
     _common(build)
@@ -65,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
     _admin_commands(sub)
     prune = sub.add_parser("prune", help="delete now what the retention policy lets go")
     _database_file(prune)
+    several = sub.add_parser("cohorts", help="list the cohorts' databases (SILLON_COHORTS)")
+    several.add_argument(
+        "--cloudflare", action="store_true", help="print how to create and migrate their D1s"
+    )
     keys = sub.add_parser(
         "stream-key", help="create a Cloudflare Stream signing key (signed playback)"
     )
@@ -173,6 +178,9 @@ def _address(command: argparse.ArgumentParser, what: str) -> None:
 def _database(command: argparse.ArgumentParser) -> None:
     _database_file(command)
     command.add_argument(
+        "--cohort", default=None, help="the cohort's database (of SILLON_COHORTS; publish: all)"
+    )
+    command.add_argument(
         "--base-url",
         default=None,
         help="site address for invite links (default: $SILLON_BASE_URL, else http://HOST:PORT)",
@@ -222,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "prune":
             return _prune(args)
+        if args.command == "cohorts":
+            return _cohorts(args)
         return _build(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -276,17 +286,23 @@ def _admin(args: argparse.Namespace) -> int:
 
     from api.csvfile import csv_text
     from api.settings import CLI, Settings
+    from ops import cohorts
     from ops import learners as admin
 
-    settings = Settings.from_env(os.environ, CLI, db_path=args.db, base_url=args.base_url)
+    try:
+        settings = Settings.from_env(os.environ, CLI, db_path=args.db, base_url=args.base_url)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     if hasattr(args, "port"):  # links to serve: the address it listens at, unless a base URL
         settings.base_url = settings.site_url(args.host, args.port)
-    db = settings.db_path
+    targets = cohorts.chosen(settings, args.cohort, every=args.command == "publish")
+    settings, db = targets[0], targets[0].db_path
     if args.command == "publish":
         _build(args)
         config = _config(args)
-        version = admin.publish(settings, config.private / "manifest.json")
-        print(f"Published course version {version[:12]} to {db}", file=sys.stderr)
+        for one in targets:  # every cohort's database gets the course
+            version = admin.publish(one, config.private / "manifest.json")
+            print(f"Published course version {version[:12]} to {one.db_path}", file=sys.stderr)
     elif args.command == "certificates":
         return _certificates(args, settings)
     elif args.action == "add":
@@ -366,8 +382,29 @@ def _prune(args: argparse.Namespace) -> int:
         settings = Settings.from_env(os.environ, db_path=args.db)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    total = retention.prune(settings, lambda line: print(line, file=sys.stderr))
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    found = [retention.prune(one, say) for one in settings.per_cohort()]
+    total = found[0]
+    for more in found[1:]:  # every cohort's database (SILLON_COHORTS)
+        total = total + more
     print(f"Removed {total}")
+    return 0
+
+
+def _cohorts(args: argparse.Namespace) -> int:
+    import os
+
+    from api.settings import Settings
+    from ops import cohorts
+
+    try:
+        settings = Settings.from_env(os.environ)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    print(cohorts.cloudflare_steps(settings) if args.cloudflare else cohorts.listing(settings))
     return 0
 
 

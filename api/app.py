@@ -119,7 +119,7 @@ class Api(Context):
                 f"{email} is already enrolled (as {found['id']}); a lost invite is re-issued "
                 f"with POST /api/admin/invite or `python build.py learners invite {email}`.",
             )
-        learner_id, token = auth.new_learner_id(), auth.new_token()
+        learner_id, token = auth.new_learner_id(), auth.cohort_token(self.settings.cohort)
         now = iso(self.clock())
         await self.db.batch(
             [
@@ -332,7 +332,11 @@ class Api(Context):
         # No form during the cooldown (429 quiz_cooldown): the player shows the wait instead.
         quiz.check_pace(step, await quiz.history(self.db, learner["id"], step.id), self.clock())
         token = tally.hidden_token(
-            self.settings.secret, learner["id"], step.id, self.clock().timestamp()
+            self.settings.secret,
+            learner["id"],
+            step.id,
+            self.clock().timestamp(),
+            self.settings.cohort,
         )
         url = f"https://tally.so/r/{step.tally}?{tally.HIDDEN_FIELD}={token}"
         return JSONResponse({"stepId": step.id, "formId": step.tally, "formUrl": url})
@@ -345,7 +349,7 @@ class Api(Context):
         )
         submission = tally.read_submission(parse_object(raw))
         learner_id, step_id = tally.read_hidden_token(
-            self.settings.secret, submission.token, self.clock().timestamp()
+            self.settings.secret, submission.token, self.clock().timestamp(), self.settings.cohort
         )
         for _ in range(CONFLICT_RETRIES):
             try:
@@ -466,7 +470,7 @@ def application(
             allow_origins=api.settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Content-Type", "Authorization"],
+            allow_headers=["Content-Type", "Authorization", "X-Sillon-Cohort"],
         )
     return app
 

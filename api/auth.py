@@ -30,6 +30,20 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def cohort_token(cohort: str | None) -> str:
+    """A new token, which names its cohort first (`<cohort>.<random>`) on a deployment of
+    several (api/cohorts.py routes a request by it, reading no database); hashed whole, so a
+    token whose name is changed is no token of the other cohort."""
+    token = new_token()
+    return f"{cohort}.{token}" if cohort else token
+
+
+def cohort_of(token: str) -> str | None:
+    """The cohort a token names (random tokens have no dot), or None."""
+    name, dot, _ = token.partition(".")
+    return name if dot else None
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

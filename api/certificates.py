@@ -34,12 +34,12 @@ from .course import Course, StepInfo
 from .errors import ApiError
 from .issuer import (
     CONTEXTS,
-    STATUS_LIST,
     STATUS_LIST_SIZE,
     base_of,
     issuer_of,
     key_of,
     signed,
+    status_list_url,
 )
 from .jws import payload_of
 from .learner import Learner
@@ -255,11 +255,11 @@ async def credential(
         },
         "evidence": proofs,
         "credentialStatus": {
-            "id": f"{base}{STATUS_LIST}#{index}",
+            "id": f"{status_list_url(api, base)}#{index}",
             "type": "BitstringStatusListEntry",
             "statusPurpose": "revocation",
             "statusListIndex": str(index),
-            "statusListCredential": base + STATUS_LIST,
+            "statusListCredential": status_list_url(api, base),
         },
         "credentialSchema": [SCHEMA],
     }

@@ -48,6 +48,7 @@ class Context:
         self.learning.loaded = self.course_loaded
         self.tally_checked = False
         self.status_lists: dict[tuple[object, ...], str] = {}  # api/issuer.py: the signed list
+        self.peers: list[Context] = [self]  # every cohort's (api/cohorts.py): email sign-in
 
     def course_loaded(self, course: Course) -> None:
         """Say once what the course's Tally quizzes lack here (nothing for a course without)."""

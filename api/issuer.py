@@ -94,6 +94,13 @@ def encoded_list(indexes: list[int]) -> str:
     return "u" + b64url(bytes(zipped))
 
 
+def status_list_url(api: Context, base: str) -> str:
+    """This cohort's revocation list: of several cohorts, `?cohort=` says whose (each keeps its
+    own list, in its own database; api/cohorts.py routes by it)."""
+    cohort = api.settings.cohort
+    return base + STATUS_LIST + (f"?cohort={cohort}" if cohort else "")
+
+
 def status_credential(
     api: Context, key: IssuerKey, base: str, issuer: str, indexes: list[int], now: str
 ) -> str:
@@ -102,7 +109,7 @@ def status_credential(
     cache_key = (key.thumbprint, base, issuer, tuple(indexes))
     cache = api.status_lists
     if cache_key not in cache:
-        url = base + STATUS_LIST
+        url = status_list_url(api, base)
         document = {
             "@context": ["https://www.w3.org/ns/credentials/v2"],
             "id": url,

@@ -77,7 +77,7 @@ async def remind_one(
     if (await api.db.batch([claim]))[0].changes == 0:
         return found | {"status": "skipped", "reason": "reminded_today"}
     try:
-        token, expires = await signin.issue(api.db, learner_id, "nudge", now)
+        token, expires = await signin.issue(api, learner_id, "nudge", now)
         step = course.step(learner["open_step"])
         subject, text = MAIL_TEXT.get(course.language, MAIL_TEXT["en"])
         body = text.format(

@@ -9,9 +9,11 @@ checks they agree). Secrets come from the environment, never from git.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .jws import IssuerKey
@@ -28,6 +30,7 @@ DEFAULT_DB = ".sillon/sillon.sqlite3"
 DEFAULT_TZ = "Europe/Paris"
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000  # where `build.py serve` listens by default
 SERVE, WORKER, CLI = "serve", "worker", "cli"
+COHORT_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")  # a short slug: it starts every token
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,16 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLite database file of the local API (created with `schema.sql`); "
         "the Worker uses its D1 binding `DB` instead",
         (SERVE, CLI),
+    ),
+    Setting(
+        "SILLON_COHORTS",
+        "list",
+        "unset: one database (`SILLON_DB`; the Worker's `DB`)",
+        "cohorts on databases of their own (see [Several databases](#several-databases)): "
+        "`name=database,...` in order, the first the home cohort; a database is a SQLite file "
+        "(serve, learners, publish) or a D1 binding (Worker); a name alone takes "
+        "`<name>.sqlite3` beside `SILLON_DB`, and the binding `DB_<NAME>`. Names are slugs "
+        "(`a-z`, `0-9`, `-`; 20 at most)",
     ),
     Setting(
         "SILLON_ADMIN_TOKEN",
@@ -282,6 +295,25 @@ class Settings:
     issuer_key: IssuerKey | None = None  # signs certificates (api/certificates.py)
     issuer_name: str | None = None
     retention: Retention = field(default_factory=Retention)  # what is pruned when
+    cohorts: tuple[tuple[str, str | None], ...] = ()  # SILLON_COHORTS: (name, database or None)
+    cohort: str | None = None  # this API's cohort (its tokens name it), of several; else None
+
+    def per_cohort(self) -> list[Settings]:
+        """One API's settings per cohort, each with its database (`db_path`: a file, or
+        `d1:<binding>` on the Worker) and its name; `[self]` with one database."""
+        if not self.cohorts:
+            return [self]
+        d1 = self.db_path.startswith("d1:")
+        return [
+            replace(
+                self,
+                cohort=name,
+                db_path=(f"d1:{target}" if d1 else target)
+                if target
+                else (cohort_binding(name) if d1 else cohort_file(self.db_path, name)),
+            )
+            for name, target in self.cohorts
+        ]
 
     def tally_warnings(self) -> list[str]:
         """What Tally quizzes lack here; said only for a course that has one."""
@@ -328,18 +360,60 @@ class Settings:
             else None,
             issuer_name=env.get("SILLON_ISSUER_NAME") or None,
             retention=Retention.from_env(env),
+            cohorts=parse_cohorts(env.get("SILLON_COHORTS", "")),
         )
         settings.cors_origins = [o for o in settings.cors_origins if o]
         if env.get("SILLON_SECRET"):
             settings.secret, settings.secret_set = env["SILLON_SECRET"], True
         if runtime == SERVE:
             settings.access = _access(env)
+        if settings.access is not None and settings.cohorts:
+            raise ValueError(
+                "SILLON_COHORTS and Cloudflare Access (SILLON_ACCESS_*) do not go together: "
+                "an Access request names no cohort"
+            )
         return replace(settings, **{k: v for k, v in fixed.items() if v is not None})
 
 
 def local_url(host: str, port: int) -> str:
     """The address of a serve listening on host:port, as a browser writes it."""
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def parse_cohorts(value: str) -> tuple[tuple[str, str | None], ...]:
+    """SILLON_COHORTS, `name=database,...` or names alone, in order (ValueError when bad)."""
+    found: list[tuple[str, str | None]] = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        name, equals, target = (part.strip() for part in item.partition("="))
+        if not COHORT_NAME.fullmatch(name):
+            raise ValueError(
+                f"SILLON_COHORTS: {name!r} is not a cohort name (a-z, 0-9 and -, starting "
+                "with a letter, 20 characters at most)"
+            )
+        if equals and not target:
+            raise ValueError(f"SILLON_COHORTS: cohort {name!r} names no database after '='")
+        found.append((name, target or None))
+    names = [name for name, _ in found]
+    targets = [t for _, t in found if t]
+    for seen, what in ((names, "cohort"), (targets, "database")):
+        twice = sorted({x for x in seen if seen.count(x) > 1})
+        if twice:
+            raise ValueError(f"SILLON_COHORTS: {what} {twice[0]!r} is named twice")
+    if value.strip() and not found:
+        raise ValueError(f"SILLON_COHORTS: no cohort in {value!r}")
+    return tuple(found)
+
+
+def cohort_file(db_path: str, name: str) -> str:
+    """A cohort's SQLite file when SILLON_COHORTS names no database: beside SILLON_DB."""
+    return str(Path(db_path).parent / f"{name}.sqlite3")
+
+
+def cohort_binding(name: str) -> str:
+    """A cohort's D1 binding when SILLON_COHORTS names none: DB_<NAME>."""
+    return "d1:DB_" + name.upper().replace("-", "_")
 
 
 def _switch(name: str, value: str) -> bool:

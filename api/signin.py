@@ -19,6 +19,7 @@ import logging
 import re
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -72,11 +73,11 @@ def link_url(api: Context, request: Request, token: str) -> str:
     return f"{base}/join/#{token}"
 
 
-async def issue(db: Database, learner_id: str, kind: str, now: datetime) -> tuple[str, str]:
+async def issue(api: Context, learner_id: str, kind: str, now: datetime) -> tuple[str, str]:
     """A new device or email link for the learner: its token and when it expires (the
     learner's links that ended over a day ago are forgotten in the same batch)."""
-    token, expires = auth.new_token(), iso(now + LIFETIMES[kind])
-    await db.batch(
+    token, expires = auth.cohort_token(api.settings.cohort), iso(now + LIFETIMES[kind])
+    await api.db.batch(
         [
             sql.prune_links(learner_id, iso(now - timedelta(days=1))),
             sql.new_link(auth.token_hash(token), learner_id, kind, iso(now), expires),
@@ -147,7 +148,7 @@ async def open_session(api: Context, request: Request) -> Response:
     now = api.clock()
     refuse(link, now)
     assert link is not None
-    session = auth.new_token()
+    session = auth.cohort_token(api.settings.cohort)
     device = device_name(request.headers.get("user-agent", ""))
     if not await redeem(api.db, link_hash, auth.token_hash(session), device, now):
         raise ApiError(410, "link_used", USED)  # another request used it meanwhile
@@ -198,7 +199,7 @@ async def device_link(api: Context, request: Request) -> Response:
 
     learner = await api.learner(request)
     api.limit(request, limits.DEVICE_LINKS, "learner:" + learner["id"])
-    token, expires = await issue(api.db, learner["id"], "device", api.clock())
+    token, expires = await issue(api, learner["id"], "device", api.clock())
     url = link_url(api, request, token)
     svg = io.BytesIO()  # a standalone SVG (with its namespace): the page shows it as an image
     segno.make(url, error="m").save(svg, kind="svg", xmldecl=False, scale=4, border=2)
@@ -229,7 +230,7 @@ async def reinvite(api: Context, learner_id: str, revoke_sessions: bool) -> tupl
     new token, and how many sessions ended."""
     if (await api.db.execute(sql.learner_by_id(learner_id))).first() is None:
         raise ApiError(404, "unknown_learner", f"No learner '{learner_id}'.")
-    token, now = auth.new_token(), iso(api.clock())
+    token, now = auth.cohort_token(api.settings.cohort), iso(api.clock())
     results = await api.db.batch(
         [
             *([sql.end_sessions(learner_id)] if revoke_sessions else []),
@@ -252,17 +253,28 @@ async def email_link(api: Context, request: Request) -> Response:
     return JSONResponse({"message": SENT}, 202, background=job)
 
 
+async def enrolled(api: Context, address: str) -> tuple[Context, dict[str, Any]] | None:
+    """The cohort (its API) where an address is enrolled, and its row: each cohort's database
+    is asked in turn (a rare request, answered before any of this runs)."""
+    for peer in api.peers:
+        row = (await peer.db.execute(sql.learner_by_email(address))).first()
+        if row is not None:
+            return peer, row
+    return None
+
+
 async def send_link(api: Context, smtp: mail.SmtpConfig, address: str, join: str) -> None:
     """Make and mail the link, after the answer has gone (a failure is logged, not answered:
     an answer would tell who is enrolled)."""
     try:
-        row = (await api.db.execute(sql.learner_by_email(address))).first()
-        if row is None:
+        found = await enrolled(api, address)
+        if found is None:
             return
+        api, row = found
         learner = await api.learning.learner(sql.learner_by_id(row["id"]))
         assert learner is not None
         course = await api.learning.course()
-        token, _ = await issue(api.db, learner["id"], "email", api.clock())
+        token, _ = await issue(api, learner["id"], "email", api.clock())
         subject, text = MAIL_TEXT.get(course.language, MAIL_TEXT["en"])
         body = text.format(name=learner["name"], course=course.title, url=join + token)
         await mail.deliver(smtp, mail.message(smtp, address, subject, body))

@@ -35,24 +35,39 @@ def verify_webhook(secret: str | None, raw: bytes, signature: str | None) -> Non
         raise ApiError(401, "bad_signature", "The Tally-Signature header does not match the body.")
 
 
-def hidden_token(secret: str, learner_id: str, step_id: str, now: float | None = None) -> str:
-    """Sign (learner, step, expiry) for the form's hidden field."""
+def hidden_token(
+    secret: str,
+    learner_id: str,
+    step_id: str,
+    now: float | None = None,
+    cohort: str | None = None,
+) -> str:
+    """Sign (learner, step, expiry) for the form's hidden field; of several cohorts, the
+    learner's comes first, signed too (api/cohorts.py routes the webhook by it)."""
     expires = int((now or time.time()) + TOKEN_DAYS * 86400)
-    payload = f"{learner_id}.{step_id}.{expires}"
+    payload = f"{cohort + '.' if cohort else ''}{learner_id}.{step_id}.{expires}"
     mac = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()[:32]
     return f"{payload}.{mac}"
 
 
-def read_hidden_token(secret: str, token: str, now: float | None = None) -> tuple[str, str]:
+def read_hidden_token(
+    secret: str, token: str, now: float | None = None, cohort: str | None = None
+) -> tuple[str, str]:
+    """The learner and step a hidden field signed for this cohort names (401 when not ours)."""
+    if cohort:  # [cohort.]learner.step.expires.mac, the cohort signed with the rest
+        if not token.startswith(cohort + "."):
+            raise ApiError(
+                401, "bad_hidden_field", f"The '{HIDDEN_FIELD}' hidden field is not signed by us."
+            )
+        token = token.removeprefix(cohort + ".")
     # learner.step.expires.mac: a learner id has no dot, a step id may (SOM01.05).
     learner_id, _, rest = token.partition(".")
     parts = [learner_id, *rest.rsplit(".", 2)]
     if len(parts) != 4 or not all(parts) or not parts[2].isdigit():
         raise ApiError(422, "bad_hidden_field", f"The '{HIDDEN_FIELD}' hidden field is malformed.")
     learner_id, step_id, expires, mac = parts
-    expected = hmac.new(
-        secret.encode(), f"{learner_id}.{step_id}.{expires}".encode(), hashlib.sha256
-    ).hexdigest()[:32]
+    signed = f"{cohort + '.' if cohort else ''}{learner_id}.{step_id}.{expires}"
+    expected = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).hexdigest()[:32]
     if not hmac.compare_digest(expected.encode(), mac.encode()):
         raise ApiError(
             401, "bad_hidden_field", f"The '{HIDDEN_FIELD}' hidden field is not signed by us."

@@ -19,6 +19,7 @@ from workers import Response, WorkerEntrypoint
 
 from api import gate
 from api.app import Api, application
+from api.cohorts import Cohorts
 from api.d1 import D1BindingDatabase
 from api.issuer import ISSUER_PATH, JWKS_PATH
 from api.lrs import Unavailable
@@ -35,8 +36,9 @@ class Isolate:
 
     key: tuple[str | None, ...] | None = None
     builds = 0  # how many times this isolate built its app (tests read it)
-    api: Api
-    app: Starlette
+    api: Api  # the home cohort's (the only one without SILLON_COHORTS)
+    apis: list[Api]  # every cohort's, each on its D1 binding
+    app: Starlette | Cohorts
 
 
 def environment(env: Any) -> dict[str, str | None]:
@@ -56,11 +58,26 @@ def made(env: Any) -> type[Isolate]:
         settings = Settings.from_env(
             values, WORKER, db_path="d1:DB", client_ip_header="cf-connecting-ip"
         )
-        Isolate.api = Api(settings, D1BindingDatabase(env.DB))
-        Isolate.app = application(Isolate.api)
+        Isolate.apis = [
+            Api(one, D1BindingDatabase(binding(env, one))) for one in settings.per_cohort()
+        ]
+        Isolate.api = Isolate.apis[0]
+        apps = [application(api) for api in Isolate.apis]
+        Isolate.app = (
+            Cohorts(list(zip(Isolate.apis, apps, strict=True))) if settings.cohorts else apps[0]
+        )
         Isolate.key = key
         Isolate.builds += 1
     return Isolate
+
+
+def binding(env: Any, settings: Settings) -> Any:
+    """The D1 binding of a cohort's settings (`d1:<binding>`), which wrangler.toml must declare."""
+    name = settings.db_path.removeprefix("d1:")
+    found = getattr(env, name, None)
+    if found is None:
+        raise ValueError(f"no D1 binding {name} for cohort {settings.cohort} ([[d1_databases]])")
+    return found
 
 
 def _text(value: Any) -> str | None:
@@ -93,35 +110,13 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
         """Cron trigger (wrangler.toml `[triggers]`, every minute): send waiting xAPI statements
         to the LRS, and prune a round of what the retention policy lets go (api/retention.py).
 
-        Each runs whatever befalls the other: a failure is printed, and raised once both ran
-        (the run counts as failed). An unreachable LRS is tried again at the next trigger.
+        Each runs whatever befalls the other, for every cohort's database: a failure is
+        printed, and raised once all ran (the run counts as failed). An unreachable LRS is
+        tried again at the next trigger.
         """
-        from api import retention
-
-        api, failed = made(self.env).api, []
-        if (forwarder := api.forwarder) is not None:
-            import httpx
-
-            try:
-                async with httpx.AsyncClient(transport=fetch_transport(), timeout=10.0) as client:
-                    forwarder.client = client
-                    await forwarder.flush()
-            except Unavailable as exc:
-                print(f"LRS unavailable ({exc}); statements wait for the next trigger")
-            except Exception as exc:
-                print(f"forwarding xAPI statements failed: {exc!r}")
-                failed.append(exc)
-            finally:
-                forwarder.client = None
-        settings = api.settings
-        try:
-            lrs = settings.lrs is not None
-            pruned = await retention.prune(api.db, settings.retention, api.clock(), lrs)
-            if pruned:
-                print(f"pruned {pruned}")
-        except Exception as exc:
-            print(f"pruning failed: {exc!r}")
-            failed.append(exc)
+        failed: list[Exception] = []
+        for api in made(self.env).apis:
+            await tend(api, failed)
         if failed:
             raise failed[0]
 
@@ -139,6 +134,35 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
             "vary": "Cookie",
         }
         return Response(await locked.bytes(), status=verdict.status, headers=headers)
+
+
+async def tend(api: Api, failed: list[Exception]) -> None:
+    """One database's cron work: forward its statements, prune a round; failures to `failed`."""
+    from api import retention
+
+    if (forwarder := api.forwarder) is not None:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(transport=fetch_transport(), timeout=10.0) as client:
+                forwarder.client = client
+                await forwarder.flush()
+        except Unavailable as exc:
+            print(f"LRS unavailable ({exc}); statements wait for the next trigger")
+        except Exception as exc:
+            print(f"forwarding xAPI statements failed: {exc!r}")
+            failed.append(exc)
+        finally:
+            forwarder.client = None
+    settings = api.settings
+    try:
+        lrs = settings.lrs is not None
+        pruned = await retention.prune(api.db, settings.retention, api.clock(), lrs)
+        if pruned:
+            print(f"pruned {pruned}")
+    except Exception as exc:
+        print(f"pruning failed: {exc!r}")
+        failed.append(exc)
 
 
 def fetch_transport() -> Any:

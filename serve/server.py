@@ -35,7 +35,8 @@ from starlette.types import Lifespan, Scope
 from api import sql
 from api.app import Api, application, publish_manifest
 from api.clock import Clock, iso, utc_now
-from api.errors import ApiError
+from api.cohorts import Cohorts
+from api.errors import HANDLERS, ApiError
 from api.jws import IssuerKey
 from api.keyfile import development_key
 from api.retention import Pruner
@@ -69,7 +70,7 @@ class Builds:
         self.problems: list[str] = []  # of the last failed build; empty after a good one
         self.changed = asyncio.Event()
         self.lock = asyncio.Lock()
-        self.api: Api | None = None
+        self.apis: list[Api] = []  # one per cohort database: each gets every good build
 
     def run(self) -> bool:
         """Build (incrementally after the first time); log the outcome; True if it succeeded."""
@@ -96,10 +97,10 @@ class Builds:
     async def rebuild(self) -> None:
         async with self.lock:
             ok = await asyncio.to_thread(self.run)
-            if ok and self.api is not None:
+            for api in self.apis if ok else []:
                 try:
-                    await self.publish(self.api)
-                    await self.api.learning.course()  # loading it says what Tally steps lack
+                    await self.publish(api)
+                    await api.learning.course()  # loading it says what Tally steps lack
                 except (DatabaseError, ApiError) as exc:  # serve stays up; health says why
                     log.error("not published (the API keeps its current version): %s", exc)
         self.changed.set()
@@ -161,29 +162,29 @@ class LiveReload:
 
 
 def lifespan(
-    builds: Builds, api: Api, stop: asyncio.Event, watch: bool, site: str | None
+    builds: Builds, apis: list[Api], stop: asyncio.Event, watch: bool, site: str | None
 ) -> Lifespan[Starlette]:
-    """Start watching, forwarding xAPI statements, pruning (api/retention.py: now, then every
-    hour) and the first build, then say where to go (`site`: a serve of this machine alone);
-    stop them at shutdown."""
+    """Start watching, forwarding xAPI statements and pruning (api/retention.py: now, then every
+    hour) for every cohort's database, and the first build, then say where to go (`site`: a
+    serve of this machine alone); stop them at shutdown."""
 
     @contextlib.asynccontextmanager
     async def running(app: Starlette) -> AsyncIterator[None]:
         # Watch before the first build, so an edit made while it runs is not missed.
-        task = asyncio.create_task(builds.watch(stop)) if watch else None
-        forwarding = asyncio.create_task(api.forwarder.run(stop)) if api.forwarder else None
-        settings = api.settings
-        pruner = Pruner(api.db, settings.retention, settings.lrs is not None, api.clock)
-        pruning = asyncio.create_task(pruner.run(stop))
+        tasks = [asyncio.create_task(builds.watch(stop))] if watch else []
+        for api in apis:
+            if api.forwarder:
+                tasks.append(asyncio.create_task(api.forwarder.run(stop)))
+            settings = api.settings
+            pruner = Pruner(api.db, settings.retention, settings.lrs is not None, api.clock)
+            tasks.append(asyncio.create_task(pruner.run(stop)))
         await asyncio.sleep(0.05)
         await builds.rebuild()
         if site is not None:
-            await welcome(api, site)
+            await welcome(apis[0], site)
         yield
         stop.set()
-        waiting = {t for t in (task, forwarding, pruning) if t}
-        if waiting:
-            await asyncio.wait(waiting, timeout=2)
+        await asyncio.wait(tasks, timeout=2)
 
     return running
 
@@ -210,24 +211,25 @@ def create_app(
     site: str | None = None,
 ) -> Starlette:
     """Return the serve process: the API, the author's preview and live reload, and site/ as
-    static files. `preview`: a serve of this machine alone; `site`: its address, to print."""
-    api = Api(settings, SQLiteDatabase(settings.db_path), clock)
+    static files, over one database or one per cohort (SILLON_COHORTS: api/cohorts.py).
+    `preview`: a serve of this machine alone; `site`: its address, to print."""
     builds = Builds(config)
-    builds.api = api
+    builds.apis = [Api(s, SQLiteDatabase(s.db_path), clock) for s in settings.per_cohort()]
     stop = asyncio.Event()
     config.out.mkdir(parents=True, exist_ok=True)
-    author = Author(api, config.out, preview)
-    tally = TallySimulator(api, author)
-    app = application(
-        api,
-        routes=[
-            *LiveReload(builds, stop).routes(),
+    running = lifespan(builds, builds.apis, stop, watch, site if preview else None)
+    reload, simulators, apps = LiveReload(builds, stop), list[TallySimulator](), list[Starlette]()
+    for api in builds.apis:
+        author = Author(api, config.out, preview)
+        simulators.append(TallySimulator(api, author))
+        routes = [
+            *reload.routes(),
             *author.routes(),
-            *tally.routes(),
+            *simulators[-1].routes(),
             Mount("/", SiteFiles(api, directory=config.out, html=True, check_dir=False)),
-        ],
-        lifespan=lifespan(builds, api, stop, watch, site if preview else None),
-    )
+        ]
+        apps.append(application(api, routes, None if settings.cohorts else running))
+    app = apps[0] if not settings.cohorts else cohorts_app(builds.apis, apps, running)
 
     def scripts(scope: Scope) -> list[str]:
         """Live reload for the author's pages; the Tally simulation on the player's page."""
@@ -240,8 +242,17 @@ def create_app(
     app.add_middleware(
         Compress, minimum_size=1000, compresslevel=6, exclude_content_types=NOT_GZIPPED
     )
-    tally.app = app
+    for tally in simulators:
+        tally.app = app
     app.state.stop = stop
+    return app
+
+
+def cohorts_app(apis: list[Api], apps: list[Starlette], running: Lifespan[Starlette]) -> Starlette:
+    """One app in front of the cohorts' apps: its lifespan runs every cohort's tasks, and every
+    request goes to its cohort's app (api/cohorts.py)."""
+    app = Starlette(lifespan=running, exception_handlers=dict(HANDLERS))
+    app.router.default = Cohorts(list(zip(apis, apps, strict=True)))
     return app
 
 
@@ -327,7 +338,8 @@ def serve(config: BuildConfig, host: str, port: int) -> int:
     if local and settings.issuer_key is None:  # certificates in a demo too
         settings = replace(settings, issuer_key=_development_key(settings))
     app = create_app(config, settings, preview=local, site=settings.site_url(host, port))
-    log.info("serving %s at %s/ (database %s)", config.out, local_url(host, port), settings.db_path)
+    databases = ", ".join(s.db_path for s in settings.per_cohort())
+    log.info("serving %s at %s/ (database %s)", config.out, local_url(host, port), databases)
     started = time.perf_counter()
     limits = settings.connections  # idle and slow connections closed, a cap (serve/connections)
     server = _Server(

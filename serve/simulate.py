@@ -75,8 +75,9 @@ class TallySimulator:
         score = percent(body.get("score"))
         if not step.tally:
             raise ApiError(422, "not_a_tally_quiz", f"Step '{step.id}' is not a Tally quiz.")
+        settings = self.api.settings
         token = tally.hidden_token(
-            self.api.settings.secret, learner["id"], step.id, self.api.clock().timestamp()
+            settings.secret, learner["id"], step.id, self.api.clock().timestamp(), settings.cohort
         )
         raw = webhook(token, step.tally, score)
         headers = {
