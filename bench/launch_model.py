@@ -5,7 +5,9 @@ API runs in-process and every request is metered as D1 reports it: D1 calls, sta
 read, rows written. One learner goes through a unit of the course as the player drives it: the
 step pages, the video (played, a heartbeat every `--period` s, `--pauses` pauses and resumes,
 `--seeks` seeks, the report that completes it), Next, the quiz (failed, then passed), the text
-lesson, the leaderboard. Each request type gets its mean cost.
+lesson, the leaderboard. Each request type gets its mean cost. The day's first media (which
+counts the learning day) is a request type of its own: the model counts it once a day
+(`--daily-hours` learner-hours a day), the check once a unit.
 
 The model: a cohort (learners, the share watching at once, video minutes, report period,
 pauses, seeks, quiz attempts) becomes counts of each request per learner-hour, hence D1 load
@@ -63,6 +65,7 @@ KINDS = (  # the request types of a unit, in the order a learner makes them
     "page: GET /api/learner",
     "page: GET /api/playback",
     "video: played",
+    "video: the day's first media",
     "video: heartbeat",
     "video: paused",
     "video: seeked",
@@ -83,6 +86,7 @@ class Cohort:
     pauses: int  # per video, each followed by a play
     seeks: int  # per video
     attempts: int  # quiz submissions per quiz (one quiz per video)
+    daily_hours: float  # learner-hours a learner studies a day (the day's first media: once)
 
     def per_unit(self) -> dict[str, float]:
         """How many of each request a unit (a video, its quiz, a text lesson) makes."""
@@ -91,7 +95,8 @@ class Cohort:
             "page: GET /api/learner": 3,  # one per step opened
             "page: GET /api/playback": 1,
             "video: played": 1 + self.pauses,
-            "video: heartbeat": beats,
+            "video: the day's first media": 1,  # each unit of a run is a learner's first
+            "video: heartbeat": beats - 1,
             "video: paused": self.pauses,
             "video: seeked": self.seeks,
             "video: completing": 1,
@@ -103,6 +108,14 @@ class Cohort:
 
     def units_per_hour(self) -> float:
         return 3600 / self.video_seconds  # the video is the learner's time; the rest is short
+
+    def per_hour(self) -> dict[str, float]:
+        """How many of each request a learner-hour makes (the day's first media once a day)."""
+        hourly = {kind: n * self.units_per_hour() for kind, n in self.per_unit().items()}
+        day = hourly["video: the day's first media"] - 1 / self.daily_hours
+        hourly["video: the day's first media"] = 1 / self.daily_hours
+        hourly["video: heartbeat"] += day  # the others of a day are plain heartbeats
+        return hourly
 
 
 class Learner:
@@ -193,7 +206,9 @@ async def watch(learner: Learner, cohort: Cohort, clock: Clock) -> None:
                 "video: seeked", clock, at, end, action="seeked", timeFrom=end, timeTo=end - 5
             )
         else:
-            await learner.video("video: heartbeat", clock, at, end)
+            first = beat == 1  # counts the day (streak, XP): recorded, several statements
+            kind = "video: the day's first media" if first else "video: heartbeat"
+            await learner.video(kind, clock, at, end)
         at = end
     clock.advance(seconds=period)
     await learner.video("video: completing", clock, at, length)
@@ -270,6 +285,7 @@ def main() -> int:
     parser.add_argument("--pauses", type=int, default=1, help="pauses per video")
     parser.add_argument("--seeks", type=int, default=1, help="seeks per video")
     parser.add_argument("--attempts", type=int, default=2, help="quiz submissions per quiz")
+    parser.add_argument("--daily-hours", type=float, default=1.0, help="learner-hours a day")
     parser.add_argument("--learners", type=int, default=10_000, help="learners in the launch")
     parser.add_argument("--watching", type=float, default=1.0, help="share watching at once")
     parser.add_argument("--check", type=int, default=8, help="learners in the measured run")
@@ -277,9 +293,8 @@ def main() -> int:
         "--stray", type=float, default=0.1, help="share of requests on the other isolate"
     )
     args = parser.parse_args()
-    cohort = Cohort(
-        args.period, int(args.video_minutes * 60), args.pauses, args.seeks, args.attempts
-    )
+    minutes = int(args.video_minutes * 60)
+    cohort = Cohort(args.period, minutes, args.pauses, args.seeks, args.attempts, args.daily_hours)
     with tempfile.TemporaryDirectory() as tmp:
         manifest = course_manifest(Path(tmp), cohort.video_seconds)
     one, _ = run(manifest, cohort, 1, 0.0)
@@ -328,19 +343,15 @@ def check(
     hours = args.check / cohort.units_per_hour()
     kept = sum(v for t, v in grown.items() if t not in PRUNED)
     everything = sum(grown.values())
-    launch(
-        args,
-        cohort,
-        [a / args.check * cohort.units_per_hour() for a in actual],
-        everything / hours,
-        kept / hours,
-    )
+    hourly = cohort.per_hour()
+    modelled = [sum(hourly[k] * means[k][i] for k in KINDS) for i in range(4)]
+    launch(args, cohort, modelled, everything / hours, kept / hours)
 
 
 def launch(
     args: argparse.Namespace, cohort: Cohort, hourly: list[float], size: float, kept: float
 ) -> None:
-    """The launch, from the measured per learner-hour figures."""
+    """The launch, from the model's per learner-hour figures (the measured run's bytes)."""
     calls, statements, read, written = hourly
     watching = args.learners * args.watching
     holds = 3_600_000 / (statements * D1_MS_PER_STATEMENT)
