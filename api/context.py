@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from . import auth, limits, sql
+from . import auth, limits, sql, versions
 from .clock import Clock, iso, utc_now
 from .course import Course
 from .errors import ApiError
@@ -86,7 +86,7 @@ class Context:
         token = auth.session_token(request)
         if token is None:
             raise ApiError(401, "unauthorized", "Sign in with your invite link first.")
-        now, session = self.clock(), auth.token_hash(token)
+        now, session, publishes = self.clock(), auth.token_hash(token), versions.publishes()
         row = (await self.db.execute(sql.learner_by_session(session, iso(now)))).first()
         if row is None:
             raise ApiError(
@@ -96,6 +96,7 @@ class Context:
                 "another device of yours or by email).",
             )
         seen = row.pop("seen")
+        self.learning.current.told(row.pop("current_version"), now, publishes)
         if (seen is None or seen <= iso(now - auth.SEEN_EVERY)) and await self.keep_session(
             session, now
         ):

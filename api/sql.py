@@ -69,10 +69,14 @@ def learner_by_id(learner_id: str) -> S:
 
 
 def learner_by_session(token_hash: str, now: str) -> S:
-    """The learner of a live session, and when the session was last seen (`seen`)."""
+    """The learner of a live session, when the session was last seen (`seen`), and the current
+    course version (`current_version`: folded in, so the version kept per process is checked
+    without a statement of its own, api/versions.py)."""
     return S(
-        f"SELECT {LEARNER_COLUMNS}, s.last_seen AS seen FROM sessions s "
-        "JOIN learners l ON l.id = s.learner_id WHERE s.token_hash = ? AND s.expires_at > ?",
+        f"SELECT {LEARNER_COLUMNS}, s.last_seen AS seen, "
+        "(SELECT version FROM course_versions ORDER BY seq DESC LIMIT 1) AS current_version "
+        "FROM sessions s JOIN learners l ON l.id = s.learner_id "
+        "WHERE s.token_hash = ? AND s.expires_at > ?",
         (token_hash, now),
     )
 

@@ -9,7 +9,9 @@ It is read again only when it can have changed:
 - a publish made by another process (another serve, `python build.py publish` against the same
   SQLite file, another Worker isolate on the same D1) is seen within RECHECK seconds: a cached
   version older than that is checked against the database (one small read) before use. The
-  seconds are the API's clock's (tests move it; a clock set back reads again at once).
+  seconds are the API's clock's (tests move it; a clock set back reads again at once). A
+  learner's session read carries the current version too (`told`), so a request that reads
+  it needs no read of its own.
 
 A learner placed on a version just replaced is placed again on the next request that reads the
 new one (api.learning.Learning.place), so the window is that of any request already in flight.
@@ -29,6 +31,11 @@ from .storage import Database
 RECHECK = 1.0  # seconds a version read from the database is used without looking again
 
 _publishes = 0  # publishes made by this process: a cache that saw fewer reads again
+
+
+def publishes() -> int:
+    """How many publishes this process made (a read after it knows of them all)."""
+    return _publishes
 
 
 def published() -> None:
@@ -64,6 +71,15 @@ class CurrentCourse:
             self.loaded(self.course)
         self.seen, self.checked = seen, checked
         return self.course
+
+    def told(self, version: str | None, read_at: datetime, after: int) -> None:
+        """A request's read said which version is current (read at `read_at`, after `after`
+        publishes of this process: `publishes()` before it): the kept one is fresh again if it
+        is that one; another one is read at the next `get`."""
+        if self.course is not None and self.course.version == version:
+            self.seen, self.checked = after, read_at
+        else:
+            self.checked = None
 
     def fresh(self) -> bool:
         if self.checked is None or self.seen != _publishes:
