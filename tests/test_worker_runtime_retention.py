@@ -71,20 +71,24 @@ def ago(days: float) -> str:
 
 @pytest.fixture(scope="module")
 def learner(worker: WorkerRuntime, lrs: LrsStandIn) -> dict[str, Any]:
-    """Eve's two events, forwarded, then a third the LRS (down) has not taken: the first
-    event's answer aged 21 days, the statements forwarded 11 days ago (their settings: 20 and
-    10 days), the waiting statement stored 400 days ago. What D1 then holds."""
+    """Eve's two recorded events (the day's first media, played; the report that completes the
+    8 s video, paused), their three statements forwarded; then, the LRS down, a pause (plain:
+    a statement, no event answer) and Next (an event answer). The first event's answer aged 21
+    days, the statements forwarded 11 days ago (their settings: 20 and 10 days), the waiting
+    statement stored 400 days ago. What D1 then holds."""
     client = signed_in(worker, "Eve")
 
-    def video(eid: str, action: str) -> None:
-        body = {"eventId": eid, "stepId": "L1-video", "intervals": [], "action": action}
-        assert client.post("/api/video-event", json={**body, "time": 0}).status_code == 200
+    def video(eid: str, action: str, spans: list[list[float]], time: float) -> None:
+        body = {"eventId": eid, "stepId": "L1-video", "intervals": spans, "action": action}
+        assert client.post("/api/video-event", json={**body, "time": time}).status_code == 200
 
-    video("eve-aged-1", "played")
-    video("eve-fresh-1", "paused")
-    worker.scheduled()  # the LRS takes both statements
+    video("eve-aged-1", "played", [[0, 1]], 0)
+    video("eve-fresh-1", "paused", [[1, 8]], 8)
+    worker.scheduled()  # the LRS takes the three statements (played, paused, completed)
     lrs.unavailable = 10**6  # then it is down: the next one waits
-    video("eve-waiting-1", "paused")
+    video("eve-paused-again", "paused", [], 8)
+    moved = client.post("/api/next", json={"eventId": "eve-waiting-1", "stepId": "L1-video"})
+    assert moved.status_code == 200, moved.text
     aged = on_d1(
         worker,
         [
@@ -99,7 +103,7 @@ def learner(worker: WorkerRuntime, lrs: LrsStandIn) -> dict[str, Any]:
         ],
         [ROWS, []],
     )
-    assert [a["changes"] for a in aged[:3]] == [1, 2, 1], aged
+    assert [a["changes"] for a in aged[:3]] == [1, 3, 1], aged
     return {"rows": aged[3]["rows"][0][0]}
 
 
@@ -109,7 +113,7 @@ def test_worker_runtime_retention_cron_prunes_d1(
 ) -> None:
     """One cron run: the answer past SILLON_KEEP_EVENTS_DAYS and the statements forwarded over
     SILLON_KEEP_FORWARDED_DAYS ago go; recent answers and the statement the LRS has not taken
-    stay, however old. D1 counts the rows the run wrote: the three it deleted."""
+    stay, however old. D1 counts the rows the run wrote: the four it deleted."""
     worker.stats()  # from here on: the cron run alone
     worker.scheduled()
     run = [t for t in worker.stats()["timings"] if t["method"] == "scheduled"]
@@ -117,8 +121,8 @@ def test_worker_runtime_retention_cron_prunes_d1(
     kept = on_d1(worker, [EVENTS, []], [WAITING, []], [ROWS, []])
     assert kept[0]["rows"] == [["eve-fresh-1"], ["eve-waiting-1"]]
     assert kept[1]["rows"] == [[1]], "the one not forwarded stays"
-    assert learner["rows"] - kept[2]["rows"][0][0] == 3
-    assert run[0]["rowsWritten"] == 3, "the rows deleted; nothing else"
+    assert learner["rows"] - kept[2]["rows"][0][0] == 4
+    assert run[0]["rowsWritten"] == 4, "the rows deleted; nothing else"
 
 
 @pytest.mark.live

@@ -23,7 +23,7 @@
 // Nothing here changes what Python code sees of those objects beyond their real shape.
 //
 // Usage: node harness.mjs CONFIG.json   (printed once ready: `listening <port>`)
-// CONFIG: {modules, main, sitePackages?, persist, site, port, vars, compatibilityDate,
+// CONFIG: {modules, main, sitePackages?, persist, databases, site, port, vars, compatibilityDate,
 //          compatibilityFlags, runWorkerFirst, notFoundHandling, htmlHandling, pyodide}
 // Test-only routes (never on Cloudflare): POST /__harness/scheduled runs the cron trigger,
 // POST /__harness/python runs a module's `main(env)` coroutine inside the Worker's Python,
@@ -173,7 +173,7 @@ const mf = new Miniflare({
   modules: true,
   script: "export default { fetch() { return new Response(null, { status: 404 }) } }",
   compatibilityDate: config.compatibilityDate,
-  d1Databases: { DB: config.databaseId },
+  d1Databases: config.databases, // { binding: database_id }: DB, and a cohort's DB_<NAME>
   d1Persist: path.join(config.persist, "v3", "d1"),
   assets: {
     directory: config.site,
@@ -187,7 +187,9 @@ const mf = new Miniflare({
 });
 const bindings = await mf.getBindings();
 const env = { ...config.vars };
-env.DB = new D1Database(bindings.DB);
+for (const binding of Object.keys(config.databases)) {
+  env[binding] = new D1Database(bindings[binding]);
+}
 env.ASSETS = new Fetcher(bindings.ASSETS);
 
 const pending = new Set();

@@ -21,6 +21,7 @@ import sqlite3
 import subprocess
 import threading
 import tomllib
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,15 @@ def require_runtime() -> None:
         pytest.fail("npm pyodide is not installed: run `bash tests/setup.sh` (npm ci)")
 
 
-def bundle(site: Path, workdir: Path) -> tuple[Path, dict[str, Any], str]:
-    """Stage and bundle the Worker as `wrangler deploy` would upload it; return the bundle
-    directory, the staged wrangler.toml and what wrangler said (the upload's sizes)."""
+def bundle(
+    site: Path, workdir: Path, databases: tuple[str, ...] = ()
+) -> tuple[Path, dict[str, Any], str]:
+    """Stage and bundle the Worker as `wrangler deploy` would upload it, with a
+    `[[d1_databases]]` block per extra binding in `databases`; return the bundle directory,
+    the staged wrangler.toml and what wrangler said (the upload's sizes)."""
     staged = stage(workdir / "worker", site)
+    with staged.open("a", encoding="utf-8") as toml:
+        toml.writelines(d1_block(binding) for binding in databases)
     done = wrangler(
         ["deploy", "--dry-run", "-c", str(staged), "--outdir", str(workdir / "bundle")],
         staged.parent,
@@ -56,6 +62,17 @@ def bundle(site: Path, workdir: Path) -> tuple[Path, dict[str, Any], str]:
     assert done.returncode == 0, done.stdout + done.stderr
     toml = tomllib.loads(staged.read_text(encoding="utf-8"))
     return workdir / "bundle", toml, done.stdout + done.stderr
+
+
+def d1_block(binding: str) -> str:
+    """wrangler.toml's block for one more D1 database (a cohort's, `DB_SPRING`: database
+    `sillon-spring`), as `build.py cohorts --cloudflare` prints it, with a made-up id."""
+    name = "sillon-" + binding.removeprefix("DB_").lower().replace("_", "-")
+    return (
+        f'\n[[d1_databases]]\nbinding = "{binding}"\ndatabase_name = "{name}"\n'
+        f'database_id = "{uuid.uuid5(uuid.NAMESPACE_URL, name)}"\n'
+        f'migrations_dir = "{(ROOT / "migrations").resolve()}"\n'
+    )
 
 
 class WorkerRuntime:
@@ -67,13 +84,17 @@ class WorkerRuntime:
         workdir: Path,
         secrets: dict[str, str],
         python_path: Path | None = None,
+        databases: tuple[str, ...] = (),
     ) -> None:
+        """`databases`: D1 bindings besides `DB` (e.g. a cohort's `DB_SPRING`), each declared
+        in the staged wrangler.toml, migrated and bound; SILLON_COHORTS goes in `secrets`."""
         require_runtime()
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
-        self.modules, self.toml, self.bundle_output = bundle(site, workdir)
+        self.modules, self.toml, self.bundle_output = bundle(site, workdir, databases)
         self.state = workdir / "state"
-        migrate(workdir / "worker", self.state, workdir)
+        for database in self.toml["d1_databases"]:
+            migrate(workdir / "worker", self.state, workdir, database["database_name"])
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = self.config(site, secrets, python_path)
@@ -103,7 +124,7 @@ class WorkerRuntime:
             "main": main.removesuffix(".py"),
             "pythonPath": str(python_path) if python_path else None,
             "persist": str(self.state),
-            "databaseId": toml["d1_databases"][0]["database_id"],
+            "databases": {d["binding"]: d["database_id"] for d in toml["d1_databases"]},
             "site": str(site),
             "port": self.port,
             "vars": {**toml.get("vars", {}), **secrets},

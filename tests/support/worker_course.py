@@ -92,18 +92,19 @@ def built_course(root: Path) -> tuple[Path, BuildConfig]:
 
 @contextmanager
 def published_worker(
-    config: BuildConfig, workdir: Path, secrets: dict[str, str]
+    config: BuildConfig, workdir: Path, secrets: dict[str, str], databases: tuple[str, ...] = ()
 ) -> Iterator[WorkerRuntime]:
     """A Worker on the built course with the admin token, SILLON_SECRET, the Tally secret and
-    `secrets`, its course published as the deploy's last step does (README); on leaving, no
-    traceback in its log."""
+    `secrets` (and D1 bindings `databases` besides DB), its course published as the deploy's
+    last step does (README: to every cohort, with SILLON_COHORTS); on leaving, no traceback in
+    its log."""
     every = {
         "SILLON_ADMIN_TOKEN": ADMIN,
         "SILLON_SECRET": SECRET,
         "TALLY_SIGNING_SECRET": TALLY_SECRET,
         **secrets,
     }
-    runtime = WorkerRuntime(config.out, workdir, every, python_path=ROOT / "tests")
+    runtime = WorkerRuntime(config.out, workdir, every, ROOT / "tests", databases)
     published = httpx.post(
         runtime.url + "/api/admin/publish",
         content=(config.private / "manifest.json").read_bytes(),

@@ -53,10 +53,11 @@ def run(
     )
 
 
-def migrate(config_dir: Path, state: Path, home: Path) -> None:
-    """`wrangler d1 migrations apply --local`: a fresh D1 in `state`, migrated."""
+def migrate(config_dir: Path, state: Path, home: Path, database: str = "sillon") -> None:
+    """`wrangler d1 migrations apply --local`: a fresh D1 in `state`, migrated (`database`: a
+    database_name of the wrangler.toml in `config_dir`)."""
     applied = run(
-        ["d1", "migrations", "apply", "sillon", "--local", "--persist-to", str(state)],
+        ["d1", "migrations", "apply", database, "--local", "--persist-to", str(state)],
         config_dir,
         home,
     )
