@@ -34,7 +34,7 @@ import sqlite3
 import sys
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from support.wrangler import LocalD1  # noqa: E402
 
 from api.app import Api, application, publish_manifest  # noqa: E402
 from api.clock import iso  # noqa: E402
+from api.cohorts import Cohorts  # noqa: E402
 from api.d1 import D1HttpDatabase  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from builder.config import BuildConfig  # noqa: E402
@@ -121,8 +122,11 @@ class Cohort:
 class Learner:
     """One learner's client on the API objects (isolates) of a run, every request metered."""
 
-    def __init__(self, name: str, isolates: list[Isolate], home: int, stray: float) -> None:
+    def __init__(
+        self, name: str, isolates: list[Isolate], home: int, stray: float, cohort: int = 0
+    ) -> None:
         self.name, self.isolates, self.home, self.stray = name, isolates, home, stray
+        self.cohort = cohort  # which database the learner is enrolled in
         self.random = random.Random(name)
         self.clients = [isolate.client(name) for isolate in isolates]  # one browser's cookies
         self.sent: list[str] = []
@@ -130,7 +134,7 @@ class Learner:
     async def call(self, kind: str, method: str, url: str, **options: Any) -> httpx.Response:
         other = self.random.random() < self.stray and len(self.isolates) > 1
         at = (self.home + other) % len(self.isolates)
-        self.isolates[at].db.begin(kind)
+        self.isolates[at].dbs[self.cohort].begin(kind)
         response = await self.clients[at].request(method, url, **options)
         for client in self.clients:
             client.cookies.update(response.cookies)
@@ -150,13 +154,22 @@ class Learner:
 
 
 class Isolate:
-    """One API object (a Worker isolate's memory) on the shared D1, metered."""
+    """A Worker isolate's memory: one API object per cohort database, metered, behind the
+    cohorts' dispatcher when there are several (api/cohorts.py), as the Worker builds them."""
 
-    def __init__(self, d1: LocalD1, clock: Clock) -> None:
-        self.db = Recording(D1HttpDatabase(d1.url))
-        settings = Settings(db_path=":d1:", admin_token=ADMIN, secret="s" * 32, rate_limits=False)
-        self.api = Api(settings, self.db, clock)  # type: ignore[arg-type]
-        self.transport = httpx.ASGITransport(app=application(self.api))
+    def __init__(self, d1s: list[LocalD1], clock: Clock) -> None:
+        names = tuple((f"c{n}", None) for n in range(len(d1s))) if len(d1s) > 1 else ()
+        base = Settings(
+            db_path=":d1:", admin_token=ADMIN, secret="s" * 32, rate_limits=False, cohorts=names
+        )
+        self.dbs = [Recording(D1HttpDatabase(d1.url)) for d1 in d1s]
+        apis = [
+            Api(replace(base, cohort=name), db, clock)  # type: ignore[arg-type]
+            for (name, _), db in zip(names or ((None, None),), self.dbs, strict=True)
+        ]
+        apps = [application(api) for api in apis]
+        app = Cohorts(list(zip(apis, apps, strict=True))) if names else apps[0]
+        self.transport = httpx.ASGITransport(app=app)
 
     def client(self, name: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=self.transport, base_url=f"http://{name}.bench")
@@ -164,7 +177,7 @@ class Isolate:
 
 async def unit(learner: Learner, cohort: Cohort, clock: Clock) -> None:
     """A learner through a unit as the player drives it (the clock moves with the video)."""
-    admin = {"Authorization": f"Bearer {ADMIN}"}
+    admin = {"Authorization": f"Bearer {ADMIN}", "X-Sillon-Cohort": f"c{learner.cohort}"}
     body = {"name": learner.name, "email": f"{learner.name}@example.org", "teamId": "t1"}
     made = await learner.call("setup", "POST", "/api/admin/learners", json=body, headers=admin)
     await learner.call(
@@ -214,14 +227,18 @@ async def watch(learner: Learner, cohort: Cohort, clock: Clock) -> None:
     await learner.video("video: completing", clock, at, length)
 
 
-def totals(isolates: list[Isolate]) -> dict[str, list[float]]:
-    """Per request type: [count, calls, statements, rows read, rows written]."""
+def totals(isolates: list[Isolate], cohort: int | None = None) -> dict[str, list[float]]:
+    """Per request type: [count, calls, statements, rows read, rows written] (on one cohort's
+    database, or all)."""
     found: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for isolate in isolates:
-        for kind, (statements, read, written, calls) in isolate.db.meters:
-            row = found[kind]
-            for i, value in enumerate((1, calls, statements, read, written)):
-                row[i] += value
+        for n, db in enumerate(isolate.dbs):
+            for kind, (statements, read, written, calls) in (
+                db.meters if cohort in (None, n) else []
+            ):
+                row = found[kind]
+                for i, value in enumerate((1, calls, statements, read, written)):
+                    row[i] += value
     return dict(found)
 
 
@@ -239,36 +256,47 @@ def table_bytes(d1: LocalD1) -> dict[str, int]:
 
 
 def run(
-    manifest: str, cohort: Cohort, learners: int, stray: float
-) -> tuple[dict[str, list[float]], dict[str, int]]:
-    """`learners` through a unit at once on one local D1 and two isolates: per-type totals and
-    the bytes each table grew by."""
+    manifest: str, cohort: Cohort, learners: int, stray: float, databases: int = 1
+) -> tuple[list[dict[str, list[float]]], dict[str, int]]:
+    """`learners` through a unit at once on `databases` local D1s (cohorts, learners dealt in
+    turn) and two isolates: per-type totals, all and per database, and the bytes each table
+    grew by (summed over the databases)."""
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "d1").mkdir()
-        d1 = LocalD1(Path(tmp) / "d1", free_port())
+        d1s = []
         try:
-            clock = Clock()
-
-            async def main() -> tuple[dict[str, list[float]], dict[str, int]]:
-                isolates = [Isolate(d1, clock), Isolate(d1, clock)]
-                await publish_manifest(isolates[0].db, manifest, iso(clock()))  # type: ignore[arg-type]
-                before = table_bytes(d1)
-                people = [
-                    Learner(f"learner{n:03d}", isolates, n % 2, stray) for n in range(learners)
-                ]
-                await asyncio.gather(*(unit(person, cohort, clock) for person in people))
-                after = table_bytes(d1)
-                for person in people:
-                    for client in person.clients:
-                        await client.aclose()
-                for isolate in isolates:
-                    await isolate.db.db.close()  # type: ignore[attr-defined]
-                grown = {t: after.get(t, 0) - before.get(t, 0) for t in after}
-                return totals(isolates), grown
-
-            return asyncio.run(main())
+            for n in range(databases):
+                (Path(tmp) / f"d1-{n}").mkdir()
+                d1s.append(LocalD1(Path(tmp) / f"d1-{n}", free_port()))
+            return asyncio.run(metered(d1s, manifest, cohort, learners, stray))
         finally:
-            d1.stop()
+            for d1 in d1s:
+                d1.stop()
+
+
+async def metered(
+    d1s: list[LocalD1], manifest: str, cohort: Cohort, learners: int, stray: float
+) -> tuple[list[dict[str, list[float]]], dict[str, int]]:
+    clock = Clock()
+    isolates = [Isolate(d1s, clock), Isolate(d1s, clock)]
+    for db in isolates[0].dbs:  # the deploy publishes to every cohort
+        await publish_manifest(db, manifest, iso(clock()))  # type: ignore[arg-type]
+    before = [table_bytes(d1) for d1 in d1s]
+    people = [
+        Learner(f"learner{n:03d}", isolates, n % 2, stray, n % len(d1s)) for n in range(learners)
+    ]
+    await asyncio.gather(*(unit(person, cohort, clock) for person in people))
+    grown: dict[str, int] = defaultdict(int)
+    for d1, was in zip(d1s, before, strict=True):
+        for table, size in table_bytes(d1).items():
+            grown[table] += size - was.get(table, 0)
+    for person in people:
+        for client in person.clients:
+            await client.aclose()
+    for isolate in isolates:
+        for db in isolate.dbs:
+            await db.db.close()  # type: ignore[attr-defined]
+    split = [totals(isolates, n) for n in range(len(d1s))] if len(d1s) > 1 else []
+    return [totals(isolates), *split], dict(grown)
 
 
 def course_manifest(work: Path, seconds: int) -> str:
@@ -286,6 +314,7 @@ def main() -> int:
     parser.add_argument("--seeks", type=int, default=1, help="seeks per video")
     parser.add_argument("--attempts", type=int, default=2, help="quiz submissions per quiz")
     parser.add_argument("--daily-hours", type=float, default=1.0, help="learner-hours a day")
+    parser.add_argument("--databases", type=int, default=1, help="cohort databases in the check")
     parser.add_argument("--learners", type=int, default=10_000, help="learners in the launch")
     parser.add_argument("--watching", type=float, default=1.0, help="share watching at once")
     parser.add_argument("--check", type=int, default=8, help="learners in the measured run")
@@ -297,7 +326,7 @@ def main() -> int:
     cohort = Cohort(args.period, minutes, args.pauses, args.seeks, args.attempts, args.daily_hours)
     with tempfile.TemporaryDirectory() as tmp:
         manifest = course_manifest(Path(tmp), cohort.video_seconds)
-    one, _ = run(manifest, cohort, 1, 0.0)
+    (one, *_), _ = run(manifest, cohort, 1, 0.0)
     means = {kind: [v / one[kind][0] for v in one[kind][1:]] for kind in KINDS}
     print("Measured on wrangler's local D1, one learner, per request (mean):\n")
     print(
@@ -318,7 +347,7 @@ def check(
     manifest: str, cohort: Cohort, means: dict[str, list[float]], args: argparse.Namespace
 ) -> None:
     """The measured run beside the model's prediction, then the launch."""
-    measured, grown = run(manifest, cohort, args.check, args.stray)
+    (measured, *split), grown = run(manifest, cohort, args.check, args.stray, args.databases)
     per_unit = cohort.per_unit()
     predicted = [args.check * sum(per_unit[k] * means[k][i] for k in KINDS) for i in range(4)]
     actual = [sum(measured[k][i + 1] for k in KINDS if k in measured) for i in range(4)]
@@ -345,11 +374,25 @@ def check(
     everything = sum(grown.values())
     hourly = cohort.per_hour()
     modelled = [sum(hourly[k] * means[k][i] for k in KINDS) for i in range(4)]
-    launch(args, cohort, modelled, everything / hours, kept / hours)
+    busiest = shares(split, actual[1]) if split else 1.0
+    launch(args, cohort, modelled, everything / hours, kept / hours, busiest)
+
+
+def shares(split: list[dict[str, list[float]]], statements: float) -> float:
+    """Print each cohort database's share of the run's statements; the busiest one's."""
+    each = [sum(found[k][2] for k in KINDS if k in found) / statements for found in split]
+    listed = ", ".join(f"c{n}: {share:.1%}" for n, share in enumerate(each))
+    print(f"  statements per cohort database: {listed}")
+    return max(each)
 
 
 def launch(
-    args: argparse.Namespace, cohort: Cohort, hourly: list[float], size: float, kept: float
+    args: argparse.Namespace,
+    cohort: Cohort,
+    hourly: list[float],
+    size: float,
+    kept: float,
+    busiest: float,
 ) -> None:
     """The launch, from the model's per learner-hour figures (the measured run's bytes)."""
     calls, statements, read, written = hourly
@@ -372,6 +415,9 @@ def launch(
         f"(at {D1_MS_PER_STATEMENT} ms a statement)"
     )
     print(f"  databases this launch needs      {watching / holds:,.1f}")
+    if busiest < 1.0:
+        together = holds / busiest
+        print(f"  learners {args.databases} cohort databases hold  {together:,.0f}  (the busiest)")
     print(f"  free plan, learner-hours a day   {free_hours:,.0f}")
     print(f"  paid plan, $ per 1,000 l-hours   {dollars:,.2f}  (beyond the plan's included rows)")
     print(
