@@ -144,8 +144,9 @@ class Api(Context):
         return JSONResponse(await self.progress_of(learner, course))
 
     async def progress_of(self, learner: Learner, course: Course) -> dict[str, Any]:
-        completed = (await self.db.execute(sql.completed_steps(learner["id"]))).rows
-        badges = (await self.db.execute(sql.badges_of(learner["id"]))).rows
+        rows = (await self.db.execute(sql.progress_rows(learner["id"]))).rows
+        completed = [r["id"] for r in rows if r["part"] == 0]
+        badges = [r for r in rows if r["part"] == 1]
         open_step = course.step(learner["open_step"]) if learner["open_step"] else None
         return {
             "userId": learner["id"],
@@ -167,7 +168,7 @@ class Api(Context):
             "currentStep": open_step.public() if open_step else None,
             # A done step stays open until the learner moves on (POST /api/next).
             "currentStepDone": bool(open_step and learner["open_done"]),
-            "completed": [r["step_id"] for r in completed if r["step_id"] in course.index],
+            "completed": [step for step in completed if step in course.index],
             "totalSteps": len(course.steps),
             "courseVersion": course.version,
             "summary": await self.summary(learner, course) if open_step is None else None,

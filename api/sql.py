@@ -350,11 +350,17 @@ def award_badge(learner_id: str, badge_id: str, now: str) -> S:
     )
 
 
-def badges_of(learner_id: str) -> S:
+def progress_rows(learner_id: str) -> S:
+    """A learner's progress in one statement: the steps completed (`part` 0: `id` the step, in
+    the order finished) then every badge (`part` 1, in the catalogue's order, `earned_at` when
+    the learner has it)."""
     return S(
-        "SELECT b.id, b.name, b.rule, lb.earned_at FROM badges b "
-        "LEFT JOIN learner_badges lb ON lb.badge_id = b.id AND lb.learner_id = ? ORDER BY b.sort",
-        (learner_id,),
+        "SELECT 0 AS part, step_id AS id, NULL AS name, NULL AS rule, NULL AS earned_at, "
+        "completed_at AS k1, rowid AS k2 FROM completions WHERE learner_id = ? "
+        "UNION ALL SELECT 1, b.id, b.name, b.rule, lb.earned_at, b.sort, 0 FROM badges b "
+        "LEFT JOIN learner_badges lb ON lb.badge_id = b.id AND lb.learner_id = ? "
+        "ORDER BY part, k1, k2",
+        (learner_id, learner_id),
     )
 
 

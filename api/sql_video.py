@@ -15,18 +15,12 @@ def video_view(learner_id: str, step_id: str) -> S:
     )
 
 
-def video_view_unchanged(learner_id: str, step_id: str, revision: int | None) -> S:
+def video_view_unchanged(learner_id: str, step_id: str, revision: int) -> S:
     """Abort the whole batch (CHECK fails) if the row changed since it was read.
 
     D1 has no transactions across round trips, so a concurrent report could otherwise
     overwrite another's merged intervals; this makes the loser's batch fail and retry.
     """
-    if revision is None:
-        return S(
-            "INSERT INTO guards (ok) SELECT 0 WHERE EXISTS "
-            "(SELECT 1 FROM video_views WHERE learner_id = ? AND step_id = ?)",
-            (learner_id, step_id),
-        )
     return S(
         "INSERT INTO guards (ok) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM video_views "
         "WHERE learner_id = ? AND step_id = ? AND revision = ?)",
@@ -45,6 +39,16 @@ def save_video_view(
         "watched = excluded.watched, updated_at = excluded.updated_at, "
         "revision = video_views.revision + 1 WHERE video_views.revision = ?",
         (learner_id, step_id, intervals, watched, now, now, revision),
+    )
+
+
+def insert_video_view(learner_id: str, step_id: str, intervals: str, watched: float, now: str) -> S:
+    """A step's first saved intervals; a row there already (a concurrent first report) breaks
+    the key, which aborts the whole batch (Conflict): it is decided again over that row."""
+    return S(
+        "INSERT INTO video_views (learner_id, step_id, intervals, watched, first_play_at, "
+        "updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, 0)",
+        (learner_id, step_id, intervals, watched, now, now),
     )
 
 

@@ -99,17 +99,20 @@ class Watch:
         return self.outcome.trail.records(event_id, now) if self.outcome.trail else []
 
     def save(self, learner_id: str) -> list[Statement]:
-        """Save the merged intervals, only over the revision that was read (else: Conflict)."""
-        revision = self.before.revision if self.before else None
+        """Save the merged intervals: the first ones by an INSERT (a row there already breaks
+        its key), later ones only over the revision that was read (else: Conflict)."""
+        intervals, after = json.dumps(self.after.intervals), self.after
+        if self.before is None:
+            return [
+                sql.insert_video_view(
+                    learner_id, self.step.id, intervals, after.watched, after.first_play_at
+                )
+            ]
+        revision = self.before.revision
         return [
             sql.video_view_unchanged(learner_id, self.step.id, revision),
             sql.save_video_view(
-                learner_id,
-                self.step.id,
-                json.dumps(self.after.intervals),
-                self.after.watched,
-                self.after.first_play_at,
-                revision or 0,
+                learner_id, self.step.id, intervals, after.watched, after.first_play_at, revision
             ),
         ]
 
