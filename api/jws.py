@@ -23,6 +23,8 @@ import rsa
 
 KEY_ENV = "SILLON_ISSUER_KEY"
 MIN_BITS = 2048  # RFC 7518 3.3: RS256 keys of 2048 bits or more
+# The PEM armour of an RSA private key: PKCS#1 (RSA's own) or PKCS#8 (any algorithm's).
+PKCS1_BEGIN, PKCS8_BEGIN = (f"-----BEGIN {label} KEY-----" for label in ("RSA PRIVATE", "PRIVATE"))
 
 
 def b64url(data: bytes) -> str:
@@ -56,18 +58,15 @@ class IssuerKey:
 
     @classmethod
     def from_pem(cls, text: str, name: str) -> IssuerKey:
-        """An RSA private key from its PEM, PKCS#1 ('BEGIN RSA PRIVATE KEY') or PKCS#8 ('BEGIN
-        PRIVATE KEY'); a ValueError naming `name` (where it came from) otherwise."""
-        if (
-            "-----BEGIN RSA PRIVATE KEY-----" not in text
-            and "-----BEGIN PRIVATE KEY-----" not in text
-        ):
+        """An RSA private key from its PEM, PKCS#1 (PKCS1_BEGIN) or PKCS#8 (PKCS8_BEGIN); a
+        ValueError naming `name` (where it came from) otherwise."""
+        if PKCS1_BEGIN not in text and PKCS8_BEGIN not in text:
             raise ValueError(
                 f"{name} is neither an RSA private key in PEM nor one base64-encoded "
                 "(`python build.py issuer-key` makes one)"
             )
         try:
-            if "-----BEGIN RSA PRIVATE KEY-----" in text:
+            if PKCS1_BEGIN in text:
                 private = rsa.PrivateKey.load_pkcs1(text.encode("ascii"), "PEM")
             else:
                 private = rsa.PrivateKey.load_pkcs1(_pkcs8_inner(text), "DER")

@@ -4,6 +4,7 @@ with the documented shape, reached through CLOUDFLARE_API_BASE."""
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from support.standin import JsonHandler, serve
 
 import build
+from api.jws import PKCS1_BEGIN
 
 TOKEN = "stream-api-token-secret"
 
@@ -27,7 +29,7 @@ class Keys(JsonHandler):
         elif self.path == "/client/v4/accounts/acct123/stream/keys":
             result = {
                 "id": "8f926b2b01f383510025a78a4dcbf6a",
-                "pem": "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ==",
+                "pem": base64.b64encode(PKCS1_BEGIN.encode()).decode(),  # armour, no key
                 "created": "2026-11-24T10:00:00Z",
             }
             self.answer(200, {"result": result, "success": True, "errors": [], "messages": []})
