@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.course import EXAMPLE, make_course
+from support.standin import LrsStandIn
 
 # Fixtures shared across files: Chromium and a running `serve` (browser), a tus server (tus).
 pytest_plugins = ["support.browser", "support.tus"]
@@ -28,6 +30,15 @@ def example(tmp_path: Path) -> Path:
 
 # Fixtures of tests/support that start something real, and the marker a test using them gets.
 MARKED_FIXTURES = {"browser": "browser", "site": "live"}
+
+
+@pytest.fixture(scope="module")
+def lrs() -> Iterator[LrsStandIn]:
+    """An LRS stand-in shared by a module's tests (a module whose tests each need a fresh one
+    defines its own)."""
+    stand_in = LrsStandIn()
+    yield stand_in
+    stand_in.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

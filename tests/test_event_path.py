@@ -100,6 +100,23 @@ def test_event_path_publish_elsewhere_is_seen_within_recheck(app: Cohort, tmp_pa
     assert browser.get("/api/learner").json()["courseVersion"] == version
 
 
+def test_event_path_publish_elsewhere_is_seen_by_the_next_session_read(
+    app: Cohort, tmp_path: Path
+) -> None:
+    """The session read carries the current version (versions.CurrentCourse.told): a learner's
+    next request sees another process's publish at once, without waiting for RECHECK."""
+    _, browser = app.learner()
+    browser.get("/api/learner")  # the version is read, and kept
+    manifest = new_version(app, tmp_path)
+    version = json.loads(manifest)["version"]
+    with sqlite3.connect(app.db) as other:
+        statement = sql.publish_course(version, manifest, "2026-01-01T00:00:00.000Z")
+        other.execute(statement.sql, statement.params)
+    other.close()
+    assert browser.get("/api/learner").json()["courseVersion"] == version
+    assert browser.get("/api/learner").json()["courseVersion"] == version
+
+
 # -- routing -------------------------------------------------------------------------------------
 
 

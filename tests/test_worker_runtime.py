@@ -41,13 +41,6 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildConfig]
 
 
 @pytest.fixture(scope="module")
-def lrs() -> Iterator[LrsStandIn]:
-    stand_in = LrsStandIn()
-    yield stand_in
-    stand_in.close()
-
-
-@pytest.fixture(scope="module")
 def worker(
     course: tuple[Path, BuildConfig], lrs: LrsStandIn, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerRuntime]:

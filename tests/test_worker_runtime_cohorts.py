@@ -35,13 +35,6 @@ TABLES = "SELECT name, sql FROM sqlite_master WHERE type = 'table'" + "".join(
 
 
 @pytest.fixture(scope="module")
-def lrs() -> Iterator[LrsStandIn]:
-    stand_in = LrsStandIn()
-    yield stand_in
-    stand_in.close()
-
-
-@pytest.fixture(scope="module")
 def worker(lrs: LrsStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerRuntime]:
     root = tmp_path_factory.mktemp("cohorts")
     _, config = built_course(root)

@@ -13,10 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from support.launch import ADMIN, SECRET, TALLY_SECRET
 from support.standin import LrsStandIn
-from support.worker import TESTS, WorkerRuntime
-from support.worker_course import built_course, signed_in
+from support.worker import WorkerRuntime
+from support.worker_course import built_course, published_worker, signed_in
 
 from api.clock import iso
 
@@ -29,34 +28,13 @@ ROWS = "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM xapi_statem
 
 
 @pytest.fixture(scope="module")
-def lrs() -> Iterator[LrsStandIn]:
-    stand_in = LrsStandIn()
-    yield stand_in
-    stand_in.httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
 def worker(lrs: LrsStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerRuntime]:
+    """Its own Worker: the failure test below leaves one traceback in its log, and no other."""
     root = tmp_path_factory.mktemp("retention")
     _, config = built_course(root)
-    secrets = {
-        "SILLON_ADMIN_TOKEN": ADMIN,
-        "SILLON_SECRET": SECRET,
-        "TALLY_SIGNING_SECRET": TALLY_SECRET,
-        "SILLON_LRS_URL": lrs.url,
-        **KEEP,
-    }
-    runtime = WorkerRuntime(config.out, root / "worker", secrets, python_path=TESTS)
-    published = httpx.post(
-        runtime.url + "/api/admin/publish",
-        content=(config.private / "manifest.json").read_bytes(),
-        headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
-    )
-    assert published.status_code == 201, published.text
-    yield runtime
-    runtime.stop()
-    tracebacks = runtime.errors().count("Traceback")
-    assert tracebacks <= 1, runtime.errors()  # the failure test's, and no other
+    secrets = {"SILLON_LRS_URL": lrs.url, **KEEP}
+    with published_worker(config, root / "worker", secrets, tracebacks=1) as runtime:
+        yield runtime
 
 
 def on_d1(worker: WorkerRuntime, *statements: list[Any]) -> list[dict[str, Any]]:

@@ -92,12 +92,16 @@ def built_course(root: Path) -> tuple[Path, BuildConfig]:
 
 @contextmanager
 def published_worker(
-    config: BuildConfig, workdir: Path, secrets: dict[str, str], databases: tuple[str, ...] = ()
+    config: BuildConfig,
+    workdir: Path,
+    secrets: dict[str, str],
+    databases: tuple[str, ...] = (),
+    tracebacks: int = 0,
 ) -> Iterator[WorkerRuntime]:
     """A Worker on the built course with the admin token, SILLON_SECRET, the Tally secret and
     `secrets` (and D1 bindings `databases` besides DB), its course published as the deploy's
-    last step does (README: to every cohort, with SILLON_COHORTS); on leaving, no traceback in
-    its log."""
+    last step does (README: to every cohort, with SILLON_COHORTS); on leaving, at most
+    `tracebacks` tracebacks in its log (those a test causes on purpose)."""
     every = {
         "SILLON_ADMIN_TOKEN": ADMIN,
         "SILLON_SECRET": SECRET,
@@ -113,7 +117,7 @@ def published_worker(
     assert published.status_code == 201, published.text
     yield runtime
     runtime.stop()
-    assert "Traceback" not in runtime.errors(), runtime.errors()
+    assert runtime.errors().count("Traceback") <= tracebacks, runtime.errors()
 
 
 def signed_in(runtime: WorkerRuntime | Site, name: str) -> httpx.Client:
