@@ -86,9 +86,13 @@ def test_crash_kill_9_under_load_loses_no_acknowledged_event(tmp_path: Path) -> 
     with sqlite3.connect(live.db) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         saved = dict(db.execute("SELECT learner_id, intervals FROM video_views").fetchall())
-    # Most reports are plain (api/watching.py): acknowledged means the intervals are saved.
+    # Most reports are plain (api/watching.py): acknowledged means the intervals are saved. The
+    # one report in flight at the kill may be saved though its answer was lost: one span more.
     for learner, end in load.acknowledged.items():
-        assert json.loads(saved[learner]) == [[0, end]], f"{learner}: acknowledged up to {end}"
+        in_flight = round(end + 0.01, 2)
+        assert json.loads(saved[learner]) in ([[0, end]], [[0, in_flight]]), (
+            f"{learner}: acknowledged up to {end}, saved {saved[learner]}"
+        )
     assert_serves_again(tmp_path)
 
 
