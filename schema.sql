@@ -165,17 +165,23 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 -- xAPI: every learning event also as an xAPI statement (api/xapi.py), written in the same batch
--- as the event. `forwarded_at` is NULL until the optional forwarder delivered it to an LRS.
+-- as the event. Its rowid order is time order (api/sql_xapi.py `record_statement`), so paging,
+-- `since`, retention and the forwarder read rowid ranges: two rows written a statement.
 CREATE TABLE IF NOT EXISTS xapi_statements (
-  seq           INTEGER PRIMARY KEY,             -- insertion order: the paging cursor
+  seq           INTEGER PRIMARY KEY,             -- >= stored's ms since 1970 x 1024, increasing
   id            TEXT NOT NULL UNIQUE,            -- the statement's UUID (derived, so replays dedupe)
   learner_id    TEXT NOT NULL,
   stored        TEXT NOT NULL,                   -- server time, ISO-8601 UTC
-  statement     TEXT NOT NULL,                   -- JSON
-  forwarded_at  TEXT
+  statement     TEXT NOT NULL                    -- JSON
 );
-CREATE INDEX IF NOT EXISTS xapi_statements_stored ON xapi_statements (stored, seq);
-CREATE INDEX IF NOT EXISTS xapi_statements_outbox ON xapi_statements (seq) WHERE forwarded_at IS NULL;
+
+-- The optional forwarder's place (api/lrs.py): every statement up to `seq` was delivered to
+-- the LRS or refused by it for good.
+CREATE TABLE IF NOT EXISTS xapi_outbox (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  seq  INTEGER NOT NULL                          -- delivered up to here (0: nothing yet)
+);
+INSERT OR IGNORE INTO xapi_outbox (id, seq) VALUES (1, 0);
 
 CREATE TABLE IF NOT EXISTS badges (
   id     TEXT PRIMARY KEY,

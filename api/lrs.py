@@ -1,12 +1,13 @@
 """Forwarding xAPI statements to an external Learning Record Store (optional).
 
-The statements an event makes are written with it (api/xapi.py); the ones not delivered yet
-(`xapi_statements.forwarded_at IS NULL`) are an outbox. A learner's request never waits for the
-LRS: it only nudges the forwarder, which sends the outbox in order, in batches, with
-`POST {SILLON_LRS_URL}/statements` (xAPI 1.0.3, HTTP Basic), and retries with exponential
-backoff while the LRS is unreachable, overloaded or refuses the credentials. A batch the LRS
-rejects as a whole (400, 409, 413) is sent again one statement at a time, so one statement it
-will never take (logged, then marked) does not hold up the rest.
+The statements an event makes are written with it (api/xapi.py); the ones after the place kept
+in `xapi_outbox` (the seq up to which the LRS has had them) are an outbox. A learner's request
+never waits for the LRS: it only nudges the forwarder, which sends the outbox in order, in
+batches, with `POST {SILLON_LRS_URL}/statements` (xAPI 1.0.3, HTTP Basic), and retries with
+exponential backoff while the LRS is unreachable, overloaded or refuses the credentials. A
+batch the LRS rejects as a whole (400, 409, 413) is sent again one statement at a time, so one
+statement it will never take (logged, then passed) does not hold up the rest. Each delivery
+moves the place once: one row written per batch, whatever its size.
 
 Locally, `python build.py serve` runs the forwarder beside the app; on Cloudflare the Worker's
 cron trigger (wrangler.toml `[triggers]`) calls `Forwarder.flush` every minute.
@@ -17,13 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import sql
-from .clock import iso
 from .storage import Database
 from .xapi import VERSION
 
@@ -66,11 +65,10 @@ class Forwarder:
         db: Database,
         config: LrsConfig,
         client: httpx.AsyncClient | None = None,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
         backoff: tuple[float, float] = (1.0, 300.0),
         poll: float = 30.0,
     ) -> None:
-        self.db, self.config, self.now = db, config, now
+        self.db, self.config = db, config
         self.client = client  # None: a client per flush, on the loop that flushes
         self.backoff, self.poll = backoff, poll
         self.wake = asyncio.Event()
@@ -137,7 +135,7 @@ class Forwarder:
                 return sent
             batch = [(int(r["seq"]), str(r["statement"])) for r in rows]
             if await self.send(client, batch):
-                await self.mark([seq for seq, _ in batch])
+                await self.mark(batch[-1][0])
                 sent += len(batch)
                 continue
             for single in batch:  # the LRS refused the batch: find the statement it refuses
@@ -146,7 +144,7 @@ class Forwarder:
                 else:
                     self.rejected += 1
                     log.error("the LRS refused xAPI statement #%d for good; skipped", single[0])
-                await self.mark([single[0]])
+                await self.mark(single[0])
 
     async def send(self, client: httpx.AsyncClient, batch: list[tuple[int, str]]) -> bool:
         """POST a batch: True when taken, False when refused for good, Unavailable to retry."""
@@ -175,5 +173,6 @@ class Forwarder:
         )
         return False
 
-    async def mark(self, seqs: list[int]) -> None:
-        await self.db.batch([sql.statements_forwarded(seqs, iso(self.now()))])
+    async def mark(self, through: int) -> None:
+        """Move the outbox's place past `through` (one row written, however many were sent)."""
+        await self.db.batch([sql.statements_forwarded(through)])

@@ -16,9 +16,9 @@ Two tables grow with every learner event; the policy bounds them:
   an xAPI statement if its statement was pruned too (with its first id: an LRS keeps the
   first and answers 409 to the repeat, which the forwarder logs and skips).
 - **xAPI statements** (`xapi_statements`). With an LRS (SILLON_LRS_URL) the LRS is the record:
-  a statement is deleted SILLON_KEEP_FORWARDED_DAYS days (default 30) after it was forwarded,
-  and never before it was (an LRS down for months leaves the outbox whole). Without an LRS the
-  table is the only record (GET /api/xapi/statements): a statement is kept
+  a statement is deleted SILLON_KEEP_FORWARDED_DAYS days (default 30) after it was stored,
+  and never before the LRS had it (an LRS down for months leaves the outbox whole). Without an
+  LRS the table is the only record (GET /api/xapi/statements): a statement is kept
   SILLON_KEEP_XAPI_DAYS days (default 365) after it was stored. Both take `forever`.
 
 Ended sessions and sign-in links are not swept here: they stay few (a learner's ended
@@ -64,7 +64,7 @@ class Retention:
 
     events_days: int = 60
     xapi_days: int | None = 365  # after storing, without an LRS
-    forwarded_days: int | None = 30  # after forwarding, with an LRS
+    forwarded_days: int | None = 30  # after storing, once forwarded, with an LRS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Retention:
@@ -86,7 +86,7 @@ class Retention:
     def describe(self, lrs: bool) -> str:
         """The policy in force, in one line (for logs and the prune command)."""
         if lrs:
-            kept = f"xAPI statements {_said(self.forwarded_days)} after forwarding to the LRS"
+            kept = f"xAPI statements {_said(self.forwarded_days)} once the LRS has them"
         else:
             kept = f"xAPI statements {_said(self.xapi_days)} (no LRS)"
         return f"event answers kept {self.events_days} days, {kept}"

@@ -172,7 +172,7 @@ SETTINGS: tuple[Setting, ...] = (
         FORWARDED_ENV,
         "days",
         f"`{Retention.forwarded_days}`",
-        "with an LRS: days an xAPI statement is kept after the LRS took it, or `forever` (one "
+        "with an LRS: days an xAPI statement is kept after it was stored, or `forever` (one "
         "not forwarded yet is always kept)",
         (SERVE, WORKER),
     ),

@@ -233,20 +233,21 @@ async def page(db: Database, query: Mapping[str, str], path: str) -> dict[str, A
     """One page of stored statements, as an LRS answers (`statements` and a `more` link).
 
     Query: `since` (ISO 8601; statements stored at or after it), `limit` (1..500, default 100),
-    `cursor` (from `more`). Oldest first, so a reader that follows `more` sees each statement once.
+    `cursor` (from `more`). In storing order (a statement stored later always comes after), so
+    a reader that follows `more` sees each statement once, and later ones as they come.
     """
     unknown = sorted(set(query) - {"since", "limit", "cursor"})
     if unknown:
         raise ApiError(422, "invalid", f"Unknown parameter '{unknown[0]}'.")
     since = _since(query.get("since"))
     limit = _limit(query.get("limit"))
-    after = _cursor(query["cursor"]) if "cursor" in query else ("", 0)
-    rows = (await db.execute(sql.statements_page(since, after[0], after[1], limit))).rows
+    after = _cursor(query["cursor"]) if "cursor" in query else 0
+    rows = (await db.execute(sql.statements_page(since, after, limit))).rows
     statements = [{**json.loads(r["statement"]), "stored": r["stored"]} for r in rows]
     more = ""
     if len(rows) == limit:
         last = rows[-1]
-        token = base64.urlsafe_b64encode(f"{last['stored']}|{last['seq']}".encode()).decode()
+        token = base64.urlsafe_b64encode(str(last["seq"]).encode()).decode()
         following = {"since": since, "limit": limit, "cursor": token} if since else {}
         more = f"{path}?{urlencode(following or {'limit': limit, 'cursor': token})}"
     return {"statements": statements, "more": more}
@@ -274,10 +275,13 @@ def _limit(value: str | None) -> int:
     return int(value)
 
 
-def _cursor(value: str) -> tuple[str, int]:
+def _cursor(value: str) -> int:
     try:
-        stored, seq = base64.urlsafe_b64decode(value.encode("ascii")).decode().split("|")
-        return stored, int(seq)
+        text = base64.urlsafe_b64decode(value.encode("ascii")).decode()
+        seq = int(text) if text.isascii() and text.isdigit() else -1
+        if not 0 <= seq < 2**53:  # a seq stays below 2**53 (sql_xapi)
+            raise ValueError(text)
+        return seq
     except (ValueError, UnicodeError):
         raise ApiError(422, "invalid", "'cursor' must be a value from a 'more' link.") from None
 

@@ -21,6 +21,7 @@ from support.launch import Site
 from support.standin import LrsStandIn, verb
 
 import build
+from api import sql
 from api.clock import iso
 from api.lrs import LrsConfig
 from api.retention import CHUNK, Pruned, Pruner, Retention, prune, prune_all
@@ -149,14 +150,13 @@ def test_retention_keeps_unforwarded_statements_while_an_lrs_is_configured(
     with cohort(content, tmp_path, lrs=LrsConfig(lrs.url)) as app:
         forwarder = the_api(app.client.app).forwarder
         assert forwarder is not None
-        forwarder.now = app.clock  # it marks what the LRS took at the test's time
         _, browser = app.learner("Ada")
         assert report(browser, [], event(), action="played", time=0).status_code == 200
-        wait_until(lambda: rows(app, "SELECT forwarded_at FROM xapi_statements") != [(None,)])
+        wait_until(lambda: rows(app, "SELECT seq FROM xapi_outbox") != [(0,)])
         lrs.unavailable = 10**9  # from now on the LRS is down: statements wait
         assert report(browser, [[0, 10]], event(), action="paused", time=10).status_code == 200
         days_later(app, browser, 29)
-        assert prune_pass(app, lrs=True) == Pruned(), "forwarded 29 days ago: kept"
+        assert prune_pass(app, lrs=True) == Pruned(), "forwarded, stored 29 days ago: kept"
         days_later(app, browser, 2)
         assert prune_pass(app, lrs=True) == Pruned(statements=1)
         assert statement_verbs(app) == ["paused"]
@@ -164,7 +164,8 @@ def test_retention_keeps_unforwarded_statements_while_an_lrs_is_configured(
         # one event answer (the pause counted the day; the play was plain, never recorded)
         assert prune_pass(app, lrs=True) == Pruned(events=1), "never one not forwarded"
         assert statement_verbs(app) == ["paused"]
-        assert rows(app, "SELECT forwarded_at FROM xapi_statements") == [(None,)]
+        waiting = "SELECT COUNT(*) FROM xapi_statements WHERE seq > (SELECT seq FROM xapi_outbox)"
+        assert rows(app, waiting) == [(1,)]
 
 
 def wait_until(ready: Any, timeout: float = 10.0) -> None:
@@ -180,20 +181,25 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 OLD, RECENT = iso(NOW - timedelta(days=400)), iso(NOW - timedelta(days=1))
 
 
-def filled(path: Path, events: list[str], statements: list[tuple[str, str | None]]) -> Path:
-    """A migrated database holding events created at those times and statements stored and
-    forwarded at those times, in that order."""
+def filled(path: Path, events: list[str], statements: list[str], delivered: int = 0) -> Path:
+    """A migrated database holding events created at those times and statements stored at
+    those times (with the seq storing gives them), in that order, the first `delivered` of them
+    forwarded to the LRS."""
     SQLiteDatabase(path).close()
     with sqlite3.connect(path) as db:
         db.executemany(
             "INSERT INTO events VALUES ('u', ?, 'video', '{}', ?)",
             [(f"e{n}", at) for n, at in enumerate(events)],
         )
-        db.executemany(
-            "INSERT INTO xapi_statements (id, learner_id, stored, statement, forwarded_at) "
-            "VALUES (?, 'u', ?, '{}', ?)",
-            [(f"s{n}", stored, sent) for n, (stored, sent) in enumerate(statements)],
-        )
+        for n, stored in enumerate(statements):
+            record = sql.record_statement(f"s{n}", "u", stored, "{}")
+            db.execute(record.sql, record.params)
+        if delivered:
+            db.execute(
+                "UPDATE xapi_outbox SET seq = (SELECT seq FROM xapi_statements "
+                "ORDER BY seq LIMIT 1 OFFSET ?)",
+                (delivered - 1,),
+            )
     return path
 
 
@@ -218,19 +224,18 @@ def left(path: Path, query: str) -> list[Any]:
 
 
 def test_retention_round_deletes_at_most_a_chunk_of_each_table(tmp_path: Path) -> None:
-    path = filled(tmp_path / "db.sqlite3", [OLD] * 2500 + [RECENT] * 3, [(OLD, None)] * 1500)
+    path = filled(tmp_path / "db.sqlite3", [OLD] * 2500 + [RECENT] * 3, [OLD] * 1500)
     assert rounds(path) == [Pruned(1000, 1000), Pruned(1000, 500), Pruned(500, 0)]
     assert left(path, "SELECT event_id FROM events") == ["e2500", "e2501", "e2502"]
     assert left(path, "SELECT COUNT(*) FROM xapi_statements") == [0]
 
 
 def test_retention_with_an_lrs_stops_at_the_first_statement_not_forwarded(tmp_path: Path) -> None:
-    statements = [(OLD, OLD)] * 10 + [(OLD, None)] + [(OLD, OLD)] * 4 + [(RECENT, RECENT)]
-    path = filled(tmp_path / "db.sqlite3", [], statements)
+    path = filled(tmp_path / "db.sqlite3", [], [OLD] * 15 + [RECENT], delivered=10)
     assert rounds(path, lrs=True, chunk=7) == [Pruned(statements=7), Pruned(statements=3)]
     remaining = left(path, "SELECT id FROM xapi_statements ORDER BY seq")
     assert remaining == ["s10", "s11", "s12", "s13", "s14", "s15"], (
-        "the outbox's head and what follows it wait (the forwarder sends oldest first)"
+        "what the LRS has not had waits, however old"
     )
 
 
@@ -243,7 +248,7 @@ def test_retention_event_out_of_time_order_waits_for_its_neighbour(tmp_path: Pat
 
 
 def test_retention_forever_keeps_statements(tmp_path: Path) -> None:
-    path = filled(tmp_path / "db.sqlite3", [OLD], [(OLD, OLD)])
+    path = filled(tmp_path / "db.sqlite3", [OLD], [OLD], delivered=1)
     for lrs, policy in ((False, Retention(xapi_days=None)), (True, Retention(forwarded_days=None))):
         db = SQLiteDatabase(path)
         try:
@@ -352,7 +357,7 @@ def test_retention_prune_command_prints_each_round(
 ) -> None:
     now = datetime.now(UTC)
     old, recent = iso(now - timedelta(days=61)), iso(now - timedelta(days=59))
-    path = filled(tmp_path / "db.sqlite3", [old] * 2100 + [recent], [(old, None)] * 5)
+    path = filled(tmp_path / "db.sqlite3", [old] * 2100 + [recent], [old] * 5)
     for name in ("SILLON_LRS_URL", "SILLON_KEEP_EVENTS_DAYS", "SILLON_KEEP_XAPI_DAYS"):
         monkeypatch.delenv(name, raising=False)
     assert build.main(["prune", "--db", str(path)]) == 0
@@ -404,11 +409,15 @@ def test_retention_serve_prunes_at_start(tmp_path: Path) -> None:
             db.execute(
                 "UPDATE events SET created_at = ? WHERE event_id = 'aged-event'", (long_ago,)
             )
-            db.execute("UPDATE xapi_statements SET stored = ? WHERE seq = 1", (long_ago,))
+            first, kept = [row[0] for row in db.execute("SELECT seq FROM xapi_statements")]
+            db.execute(
+                "UPDATE xapi_statements SET stored = ?, seq = ? WHERE seq = ?",
+                (long_ago, sql.seq_at(long_ago), first),
+            )
         site.start()
         site.wait_until(lambda: "pruned 1 event answer(s), 1 xAPI" in site.log_text(), 10, "a pass")
         assert site.rows("SELECT event_id FROM events") == [("fresh-event",)]
-        assert site.rows("SELECT seq FROM xapi_statements") == [(2,)]
+        assert site.rows("SELECT seq FROM xapi_statements") == [(kept,)]
         assert "retention: event answers kept 60 days, xAPI statements kept 365 days (no LRS)" in (
             site.log_text()
         )

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support.wrangler import LocalD1, local_d1
 
-from api import sql_retention
+from api import sql_retention, sql_xapi
 from api.clock import iso
 from api.d1 import D1HttpDatabase
 from api.retention import CHUNK, Pruned, Retention, prune
@@ -27,11 +27,13 @@ EVENTS = (
     "INSERT INTO events SELECT 'u' || (i % 50), ? || i, 'video', "
     '\'{"stepId": "intro", "watched": 12.5, "xp": []}\', ? FROM n'
 )
-STATEMENTS = (
+STATEMENTS = (  # count, the seq before the first, id prefix, stored
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
-    "INSERT INTO xapi_statements (id, learner_id, stored, statement, forwarded_at) "
-    'SELECT ? || i, \'u\', ?, \'{"verb": {"id": "played"}}\', ? FROM n'
+    "INSERT INTO xapi_statements (seq, id, learner_id, stored, statement) "
+    'SELECT ? + i, ? || i, \'u\', ?, \'{"verb": {"id": "played"}}\' FROM n'
 )
+AT = sql_xapi.seq_at(OLD)  # the seq storing at OLD gives (api/sql_xapi.py)
+DELIVERED = "UPDATE xapi_outbox SET seq = ?"  # the forwarder's place
 
 
 @pytest.fixture(scope="module")
@@ -74,23 +76,24 @@ def test_retention_d1_statement_rounds_never_take_one_not_forwarded(d1: LocalD1)
     on_d1(
         d1,
         S("DELETE FROM xapi_statements"),
-        S(STATEMENTS, (1200, "sent", OLD, OLD)),
-        S(STATEMENTS, (1, "waiting", OLD, None)),
-        S(STATEMENTS, (10, "after", OLD, OLD)),
+        S(STATEMENTS, (1200, AT, "sent", OLD)),
+        S(STATEMENTS, (1, AT + 2000, "waiting", OLD)),
+        S(STATEMENTS, (10, AT + 3000, "after", OLD)),
+        S(DELIVERED, (AT + 1200,)),
     )
     before = iso(NOW - timedelta(days=30))
     rounds = metered(on_d1(d1, *[sql_retention.prune_forwarded_statements(before, CHUNK)] * 3))
     print("\nforwarded statements: (deleted, read, written) per round", rounds)
     assert [deleted for deleted, _, _ in rounds] == [1000, 200, 0]
-    for deleted, read, written in rounds:
-        assert read <= 3 * deleted + 5 and written == deleted, rounds
+    for deleted, read, written in rounds:  # the chunk's end found, the range, the id index
+        assert read <= 3.5 * deleted + 5 and written == deleted, rounds
     left = on_d1(d1, S("SELECT id FROM xapi_statements ORDER BY seq LIMIT 2"))[0].rows
     assert [row["id"] for row in left] == ["waiting1", "after1"]
     stored = iso(NOW - timedelta(days=365))
     rounds = metered(on_d1(d1, *[sql_retention.prune_stored_statements(stored, CHUNK)] * 2))
     print("stored statements (no LRS): (deleted, read, written) per round", rounds)
     assert [deleted for deleted, _, _ in rounds] == [11, 0]
-    assert rounds[0][1] <= 4 * 11 + 5 and rounds[1][1] <= 5, rounds
+    assert rounds[0][1] <= 3.5 * 11 + 5 and rounds[1][1] <= 5, rounds
 
 
 def test_retention_d1_round_is_one_batch(d1: LocalD1) -> None:
@@ -100,7 +103,8 @@ def test_retention_d1_round_is_one_batch(d1: LocalD1) -> None:
         S("DELETE FROM events"),
         S("DELETE FROM xapi_statements"),
         S(EVENTS, (1500, "old", OLD)),
-        S(STATEMENTS, (3, "sent", OLD, OLD)),
+        S(STATEMENTS, (3, AT, "sent", OLD)),
+        S(DELIVERED, (AT + 3,)),
     )
 
     async def rounds() -> list[Pruned]:

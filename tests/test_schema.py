@@ -95,3 +95,47 @@ def test_schema_local_database_applies_migrations_once(tmp_path: Path) -> None:
     assert [row[0] for row in db.execute("SELECT name FROM d1_migrations ORDER BY id")][
         -1
     ] == "9001_nickname.sql"
+
+
+def test_schema_migration_0011_orders_statements_by_time_and_keeps_the_outbox(
+    tmp_path: Path,
+) -> None:
+    """A database with statements stored (and some forwarded) before 0011: renumbered by their
+    time, seq within their millisecond's range, the forwarder's place just before the first
+    one not forwarded, and the next statement stored after them all."""
+    from api import sql_xapi
+    from api.sqlite import migrate
+
+    before = tmp_path / "before"
+    before.mkdir()
+    for migration in sorted((ROOT / "migrations").glob("*.sql"))[:10]:
+        (before / migration.name).write_text(migration.read_text())
+    assert sorted(p.name for p in before.glob("*.sql"))[-1] == "0010_nudges.sql"
+    db = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    migrate(db, before)
+    old = [  # id, stored, forwarded_at, in insertion (old seq) order
+        ("late", "2026-11-24T09:00:00.005Z", "2026-11-24T09:01:00.000Z"),
+        ("early", "2026-11-24T09:00:00.000Z", "2026-11-24T09:01:00.000Z"),
+        ("waiting", "2026-11-24T09:00:01.999Z", None),
+        ("after", "2026-11-24T09:00:02.000Z", "2026-11-24T09:01:00.000Z"),
+    ]
+    db.executemany(
+        "INSERT INTO xapi_statements (id, learner_id, stored, statement, forwarded_at) "
+        "VALUES (?, 'u', ?, '{}', ?)",
+        old,
+    )
+    assert migrate(db) == ["0011_xapi_lean.sql"]
+    rows = db.execute("SELECT id, seq, stored FROM xapi_statements ORDER BY seq").fetchall()
+    assert [row[0] for row in rows] == ["early", "late", "waiting", "after"]
+    for _, seq, stored in rows:
+        assert sql_xapi.seq_at(stored) <= seq < sql_xapi.seq_at(stored) + sql_xapi.SEQ_PER_MS
+    place = db.execute("SELECT seq FROM xapi_outbox").fetchone()[0]
+    assert [row[0] for row in rows if row[1] > place] == ["waiting", "after"]
+    assert "forwarded_at" not in [
+        row[1] for row in db.execute("PRAGMA table_info(xapi_statements)")
+    ]
+    record = sql_xapi.record_statement("next", "u", "2026-11-24T08:00:00.000Z", "{}")
+    db.execute(record.sql, record.params)  # a clock an hour behind
+    assert db.execute("SELECT id FROM xapi_statements ORDER BY seq DESC LIMIT 1").fetchone() == (
+        "next",
+    )

@@ -22,6 +22,7 @@ from support.standin import LrsStandIn
 from support.worker import WorkerRuntime
 from support.worker_course import built_course, published_worker
 
+from api import sql_xapi
 from api.clock import iso
 
 pytestmark = pytest.mark.worker
@@ -197,14 +198,18 @@ def test_worker_runtime_cohorts_cron_forwards_and_prunes_both(
     actors = json.dumps([s["actor"] for s in lrs.received])
     for cohort in BINDINGS:
         assert learners[cohort]["created"]["userId"] in actors, (cohort, actors)
-    aged = {"events": "created_at", "xapi_statements": "forwarded_at"}
+    shift = 400 * 86_400_000 * sql_xapi.SEQ_PER_MS  # 400 days of seq (api/sql_xapi.py)
+    aged = {
+        "events": ["UPDATE events SET created_at = ?", [ago(400)]],
+        "xapi_statements": [
+            "UPDATE xapi_statements SET stored = ?, seq = seq - ?",
+            [ago(400), shift],
+        ],
+    }
     deleted = 0
     for binding in BINDINGS.values():
-        changed = on_d1(
-            worker,
-            binding,
-            *([f"UPDATE {table} SET {column} = ?", [ago(400)]] for table, column in aged.items()),
-        )
+        changed = on_d1(worker, binding, *aged.values())
+        on_d1(worker, binding, ["UPDATE xapi_outbox SET seq = seq - ?", [shift]])  # its place too
         assert all(c["changes"] > 0 for c in changed), (binding, changed)
         deleted += sum(c["changes"] for c in changed)
     worker.stats()  # from here on: the cron run alone

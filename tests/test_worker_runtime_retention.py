@@ -17,13 +17,16 @@ from support.standin import LrsStandIn
 from support.worker import WorkerRuntime
 from support.worker_course import built_course, published_worker, signed_in
 
+from api import sql_xapi
 from api.clock import iso
 
 pytestmark = pytest.mark.worker
 KEEP = {"SILLON_KEEP_EVENTS_DAYS": "20", "SILLON_KEEP_FORWARDED_DAYS": "10"}
 MINE = "learner_id = (SELECT learner_id FROM events WHERE event_id = 'eve-fresh-1')"
 EVENTS = f"SELECT event_id FROM events WHERE {MINE} ORDER BY rowid"
-WAITING = f"SELECT forwarded_at IS NULL FROM xapi_statements WHERE {MINE} ORDER BY seq"
+WAITING = (  # 1: after the forwarder's place (api/sql_xapi.py)
+    f"SELECT seq > (SELECT seq FROM xapi_outbox) FROM xapi_statements WHERE {MINE} ORDER BY seq"
+)
 ROWS = "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM xapi_statements)"
 
 
@@ -43,6 +46,9 @@ def on_d1(worker: WorkerRuntime, *statements: list[Any]) -> list[dict[str, Any]]
     return answer
 
 
+ELEVEN_DAYS = 11 * 86_400_000 * sql_xapi.SEQ_PER_MS  # in seq (api/sql_xapi.py)
+
+
 def ago(days: float) -> str:
     return iso(datetime.now(UTC) - timedelta(days=days))
 
@@ -52,8 +58,8 @@ def learner(worker: WorkerRuntime, lrs: LrsStandIn) -> dict[str, Any]:
     """Eve's two recorded events (the day's first media, played; the report that completes the
     8 s video, paused), their three statements forwarded; then, the LRS down, a pause (plain:
     a statement, no event answer) and Next (an event answer). The first event's answer aged 21
-    days, the statements forwarded 11 days ago (their settings: 20 and 10 days), the waiting
-    statement stored 400 days ago. What D1 then holds."""
+    days, every statement (and the forwarder's place with them) stored 11 days earlier (their
+    settings: 20 and 10 days). What D1 then holds."""
     client = signed_in(worker, "Eve")
 
     def video(eid: str, action: str, spans: list[list[float]], time: float) -> None:
@@ -74,14 +80,11 @@ def learner(worker: WorkerRuntime, lrs: LrsStandIn) -> dict[str, Any]:
             "(SELECT rowid FROM events WHERE event_id = 'eve-aged-1')",
             [ago(21)],
         ],
-        ["UPDATE xapi_statements SET forwarded_at = ? WHERE forwarded_at IS NOT NULL", [ago(11)]],
-        [
-            f"UPDATE xapi_statements SET stored = ? WHERE forwarded_at IS NULL AND {MINE}",
-            [ago(400)],
-        ],
+        ["UPDATE xapi_statements SET stored = ?, seq = seq - ?", [ago(11), ELEVEN_DAYS]],
+        ["UPDATE xapi_outbox SET seq = seq - ?", [ELEVEN_DAYS]],
         [ROWS, []],
     )
-    assert [a["changes"] for a in aged[:3]] == [1, 3, 1], aged
+    assert [a["changes"] for a in aged[:3]] == [1, 4, 1], aged
     return {"rows": aged[3]["rows"][0][0]}
 
 
@@ -89,9 +92,9 @@ def learner(worker: WorkerRuntime, lrs: LrsStandIn) -> dict[str, Any]:
 def test_worker_runtime_retention_cron_prunes_d1(
     worker: WorkerRuntime, learner: dict[str, Any]
 ) -> None:
-    """One cron run: the answer past SILLON_KEEP_EVENTS_DAYS and the statements forwarded over
-    SILLON_KEEP_FORWARDED_DAYS ago go; recent answers and the statement the LRS has not taken
-    stay, however old. D1 counts the rows the run wrote: the four it deleted."""
+    """One cron run: the answer past SILLON_KEEP_EVENTS_DAYS and the forwarded statements stored
+    over SILLON_KEEP_FORWARDED_DAYS ago go; recent answers and the statement the LRS has not
+    taken stay, however old. D1 counts the rows the run wrote: the four it deleted."""
     worker.stats()  # from here on: the cron run alone
     worker.scheduled()
     run = [t for t in worker.stats()["timings"] if t["method"] == "scheduled"]

@@ -13,6 +13,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from support.course import make_course
 from support.standin import LrsStandIn, verb
 
 from api import xapi
+from api.clock import iso, parse_iso
 from api.lrs import Forwarder, LrsConfig, Unavailable
 from api.sqlite import SQLiteDatabase
 
@@ -224,6 +226,30 @@ def test_xapi_statements_resource_pages_without_gaps_or_repeats(app: Cohort) -> 
         s["id"] for s in everything if s["stored"] >= everything[4]["stored"]
     ]
     assert statements(app, "?since=2999-01-01T00:00:00Z") == {"statements": [], "more": ""}
+    assert statements(app, "?since=9999-12-31T23:59:59Z") == {"statements": [], "more": ""}
+
+
+def test_xapi_statements_keep_storing_order_when_the_clock_steps_back(app: Cohort) -> None:
+    """A statement stored by a clock behind the last one's (another isolate, a corrected
+    clock) still comes after it: a reader following `more` never misses it, and `since` still
+    finds it by its own `stored` (api/sql_xapi.py: seq is at least stored's, and increasing)."""
+    journey(app)
+    app.clock.advance(seconds=-30)
+    _, browser = app.learner("Bea")
+    assert report(browser, [], action="played", time=0).status_code == 200
+    everything = statements(app)["statements"]
+    last, before = everything[-1], everything[-2]
+    assert last["actor"]["name"] == "Bea" and last["stored"] < before["stored"]
+    paged, page = [], statements(app, "?limit=1")
+    while page["more"]:
+        paged += page["statements"]
+        page = app.client.get(page["more"], headers=app.admin()).json()
+    assert [s["id"] for s in paged + page["statements"]] == [s["id"] for s in everything]
+    found = [s["id"] for s in statements(app, f"?since={last['stored']}")["statements"]]
+    assert found == [s["id"] for s in everything if s["stored"] >= last["stored"]]
+    assert last["id"] in found and len(found) < len(everything)
+    after = iso(parse_iso(last["stored"]) + timedelta(milliseconds=1))
+    assert last["id"] not in [s["id"] for s in statements(app, f"?since={after}")["statements"]]
 
 
 @pytest.mark.parametrize(
@@ -236,6 +262,8 @@ def test_xapi_statements_resource_pages_without_gaps_or_repeats(app: Cohort) -> 
         ("?limit=ten", 422, "invalid"),
         ("?cursor=%%%", 422, "invalid"),
         ("?cursor=" + base64.urlsafe_b64encode(b"no-bar").decode(), 422, "invalid"),
+        ("?cursor=" + base64.urlsafe_b64encode(b"9007199254740992").decode(), 422, "invalid"),
+        ("?cursor=" + base64.urlsafe_b64encode(b"-1").decode(), 422, "invalid"),
         ("?agent=ada", 422, "invalid"),
     ],
 )
@@ -259,11 +287,15 @@ def lrs() -> Iterator[LrsStandIn]:
     server.close()
 
 
-def outbox(db: Path) -> list[tuple[str, str | None]]:
+def outbox(db: Path) -> list[tuple[str, bool]]:
+    """Each statement in storing order, and whether the forwarder's place is past it."""
     with sqlite3.connect(db) as connection:
-        return connection.execute(
-            "SELECT id, forwarded_at FROM xapi_statements ORDER BY seq"
-        ).fetchall()
+        return [
+            (statement, bool(delivered))
+            for statement, delivered in connection.execute(
+                "SELECT id, seq <= (SELECT seq FROM xapi_outbox) FROM xapi_statements ORDER BY seq"
+            )
+        ]
 
 
 def test_forwarder_retries_then_delivers_each_statement_once_in_order(

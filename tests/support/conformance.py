@@ -283,7 +283,6 @@ class Scenario:
             self.recording,  # type: ignore[arg-type]
             LrsConfig("http://lrs.test/xapi", "sillon", "secret"),
             client=httpx.AsyncClient(transport=httpx.ASGITransport(app=stand_in_lrs())),
-            now=self.clock,
         )
         self.recording.begin("LRS forward")
         self.answers.append(["LRS", "forward", await forwarder.flush(), forwarder.rejected])
@@ -420,14 +419,16 @@ def stand_in_lrs() -> Starlette:
 
 def statement_functions() -> set[str]:
     """Every statement-building function of api/sql.py (and api/sql_signin.py, api/sql_xapi.py
-    and api/sql_certificates.py, which it re-exports)."""
+    and api/sql_certificates.py, which it re-exports): the ones that make statements (`S`)."""
     import inspect
 
     modules = (sql.__name__, "api.sql_signin", "api.sql_xapi", "api.sql_certificates")
     return {
         name
         for name, value in inspect.getmembers(sql, inspect.isfunction)
-        if value.__module__ in modules and not name.startswith("_")
+        if value.__module__ in modules
+        and not name.startswith("_")
+        and inspect.signature(value).return_annotation in ("S", "list[S]")
     }
 
 
