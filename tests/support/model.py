@@ -196,7 +196,10 @@ class Learner:
     views: dict[str, tuple[list[tuple[float, float]], datetime]] = field(default_factory=dict)
     attempts: list[tuple[str, str, int, int, float]] = field(default_factory=list)
     tries: dict[str, list[tuple[datetime, bool]]] = field(default_factory=dict)  # step: (at, pass)
-    events: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    events: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # in `events`
+    # Next's answered, in order (not in `events`): only the last one's replay is recognized,
+    # from the learner's row (learners.last_move); an older one is decided as a new event.
+    moves: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     awards: dict[str, tuple[int, str]] = field(default_factory=dict)  # cause -> (amount, UTC day)
     badges: set[str] = field(default_factory=set)
     streak: int = 0

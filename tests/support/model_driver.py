@@ -94,8 +94,9 @@ class ModelDriver(RuleBasedStateMachine):
         return browser.cookies.get("sillon_session") if browser else None
 
     def eid_for(self, learner: Learner, choice: str, index: int) -> str:
-        if choice == "replay" and learner.events:
-            return sorted(learner.events)[index % len(learner.events)]
+        answered = sorted({*learner.events, *(eid for eid, _ in learner.moves)})
+        if choice == "replay" and answered:
+            return answered[index % len(answered)]
         if choice == "other":
             others = [e for p in self.people if p is not learner for e in p.events]
             if others:

@@ -184,8 +184,9 @@ class World:
             if who is None or who.session_until is None or self.now >= who.session_until:
                 raise Refused(401, "unauthorized")
             self.use_session(who)
-            if eid in who.events:
-                first_kind, first = who.events[eid]
+            last_move = dict(who.moves[-1:])
+            if eid in who.events or eid in last_move:
+                first_kind, first = who.events.get(eid) or ("next", last_move[eid])
                 if first_kind != kind:
                     raise Refused(409, "event_id_reused")
                 return Expect(200, body={**first, "replayed": True})
@@ -403,7 +404,11 @@ def record(world: World, expected: Expect, response: httpx.Response) -> None:
     """A success is an event: a replay of its id must answer exactly this again."""
     if expected.event is not None and expected.learner is not None:
         eid, kind = expected.event
-        world.learners[expected.learner].events[eid] = (kind, response.json())
+        who = world.learners[expected.learner]
+        if kind == "next":  # its answer is in the learner's row, not in `events`
+            who.moves.append((eid, response.json()))
+        else:
+            who.events[eid] = (kind, response.json())
 
 
 def event_body(body: object) -> tuple[dict[str, Any], str]:
