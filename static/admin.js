@@ -7,6 +7,7 @@
   const api = document.body.dataset.api || "/api";
   const lang = document.body.dataset.lang || "fr";
   const KEY = "sillon-admin-token";
+  const COHORT = "sillon-admin-cohort"; // with several cohort databases: the one shown
   const s = main.dataset;
   const login = document.getElementById("admin-login");
   const error = document.getElementById("admin-error");
@@ -23,6 +24,17 @@
     return sessionStorage.getItem(KEY) || "";
   }
 
+  // Every admin call's headers (admin_certificates.js and admin_nudges.js use them too): the
+  // token, and the cohort when the API serves several (X-Sillon-Cohort; README "Several
+  // databases").
+  function headers(extra) {
+    const all = Object.assign({ Authorization: "Bearer " + token(), Accept: "application/json" }, extra);
+    const cohort = sessionStorage.getItem(COHORT);
+    if (cohort) all["X-Sillon-Cohort"] = cohort;
+    return all;
+  }
+  window.sillonAdminHeaders = headers;
+
   // A failed call: the one JSON error shape, kept with its status.
   function failure(response) {
     return response
@@ -36,10 +48,8 @@
   }
 
   function call(path) {
-    return fetch(api + path, {
-      credentials: "omit",
-      headers: { Authorization: "Bearer " + token(), Accept: "application/json" },
-    }).then(function (response) { return response.ok ? response : failure(response); });
+    return fetch(api + path, { credentials: "omit", headers: headers() })
+      .then(function (response) { return response.ok ? response : failure(response); });
   }
 
   function getJson(path) {
@@ -50,11 +60,7 @@
     return fetch(api + path, {
       method: "POST",
       credentials: "omit",
-      headers: {
-        Authorization: "Bearer " + token(),
-        Accept: "application/json",
-        "Content-Type": "application/json",
-      },
+      headers: headers({ "Content-Type": "application/json" }),
       body: JSON.stringify(body),
     }).then(function (response) { return response.ok ? response.json() : failure(response); });
   }
@@ -317,8 +323,35 @@
     return match ? decodeURIComponent(match[1]) : null;
   }
 
+  // The cohorts /api/health lists (none: one database, no choice to make); the chosen one is
+  // kept in this tab like the token, the first by default.
+  function chooseCohort() {
+    return fetch(api + "/health", { credentials: "omit", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .catch(function () { return {}; })
+      .then(function (health) {
+        const cohorts = Array.isArray(health.cohorts) ? health.cohorts : [];
+        const row = document.getElementById("admin-cohort-row");
+        const picker = document.getElementById("admin-cohort");
+        row.hidden = cohorts.length < 2;
+        if (row.hidden) {
+          sessionStorage.removeItem(COHORT);
+          return;
+        }
+        if (cohorts.indexOf(sessionStorage.getItem(COHORT)) < 0) sessionStorage.setItem(COHORT, cohorts[0]);
+        picker.replaceChildren();
+        cohorts.forEach(function (name) {
+          const option = document.createElement("option");
+          option.value = option.textContent = name;
+          picker.appendChild(option);
+        });
+        picker.value = sessionStorage.getItem(COHORT);
+      });
+  }
+
   function open() {
-    return Promise.all([getJson("/admin/teams"), getJson("/admin/versions")])
+    return chooseCohort()
+      .then(function () { return Promise.all([getJson("/admin/teams"), getJson("/admin/versions")]); })
       .then(function (answers) {
         const teams = answers[0].teams;
         versions = answers[1].versions;
@@ -373,6 +406,12 @@
     showLogin("");
   });
   select.addEventListener("change", function () { showTeam(select.value).catch(trouble); });
+  // Another cohort: another database, so the page starts again on it (teams, learners, all).
+  document.getElementById("admin-cohort").addEventListener("change", function (changed) {
+    sessionStorage.setItem(COHORT, changed.target.value);
+    history.replaceState(null, "", location.pathname);
+    location.reload();
+  });
   document.getElementById("admin-learners").addEventListener("toggle", loadLearners);
   view.querySelectorAll("[data-csv]").forEach(function (button) {
     button.addEventListener("click", function () { download(button.dataset.csv); });

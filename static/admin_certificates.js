@@ -11,11 +11,7 @@
   const s = box.dataset;
 
   function request(method, path, body) {
-    const headers = {
-      Authorization: "Bearer " + (sessionStorage.getItem("sillon-admin-token") || ""),
-      Accept: "application/json",
-    };
-    if (body) headers["Content-Type"] = "application/json";
+    const headers = window.sillonAdminHeaders(body ? { "Content-Type": "application/json" } : {});
     return fetch(api + path, {
       method: method, credentials: "omit", headers: headers, body: body && JSON.stringify(body),
     }).then(function (response) {

@@ -54,11 +54,7 @@
     fetch(api + "/admin/nudges", {
       method: "POST",
       credentials: "omit",
-      headers: {
-        Authorization: "Bearer " + (sessionStorage.getItem("sillon-admin-token") || ""),
-        Accept: "application/json",
-        "Content-Type": "application/json",
-      },
+      headers: window.sillonAdminHeaders({ "Content-Type": "application/json" }),
       body: JSON.stringify({ userIds: boxes.map(function (box) { return box.value; }) }),
     })
       .then(function (response) {
