@@ -58,7 +58,7 @@ from .routing import IndexedRouter
 from .settings import Settings
 from .storage import Conflict, Database
 from .turns import Turns
-from .watching import Caller
+from .watching import Caller, Prefetched
 
 LEADERBOARD_SIZE = 100
 
@@ -216,10 +216,12 @@ class Api(Context):
             quick = caller and await self.learning.watching.report(self.learning, caller, eid, body)
             if quick:
                 return JSONResponse(quick)
-        learner, course, caller = await self.placed_caller(request)
+        viewed = body.get("stepId") if kind == "video" else None  # its view read with the session
+        learner, course, caller, view = await self.placed_watcher(request, viewed)
         for _ in range(CONFLICT_RETRIES):
             try:
-                return JSONResponse(await self._decide(learner, course, eid, kind, body, caller))
+                answer = await self._decide(learner, course, eid, kind, body, caller, view)
+                return JSONResponse(answer)
             except (ApiError, Conflict) as refused:
                 # A replay gets its first answer, even once its step has closed. Looked up only
                 # when the event is refused: the batch's guard refuses an event already recorded.
@@ -228,7 +230,7 @@ class Api(Context):
                     return JSONResponse({**first, "replayed": True})
                 if isinstance(refused, ApiError):
                     raise
-            learner, course, caller = await self.placed_caller(request)  # someone wrote: again
+            learner, course, caller, view = await self.placed_watcher(request, viewed)  # again
         raise ApiError(503, "busy", "Too many simultaneous reports; the event will be retried.")
 
     async def _decide(
@@ -239,9 +241,10 @@ class Api(Context):
         kind: str,
         body: dict[str, Any],
         caller: Caller,
+        view: Prefetched | None,
     ) -> dict[str, Any]:
         if kind == "video":
-            answer = await self.learning.video_event(learner, course, eid, body, caller)
+            answer = await self.learning.video_event(learner, course, eid, body, caller, view)
         elif kind == "lesson":
             answer = await self.learning.lesson_done(learner, course, eid, body.get("stepId"))
         elif kind == "next":

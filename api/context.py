@@ -23,7 +23,7 @@ from .learning import Learning
 from .lrs import Forwarder
 from .settings import Settings
 from .storage import Busy, Database, Fault, Statement
-from .watching import Caller
+from .watching import Caller, Prefetched
 
 if TYPE_CHECKING:  # PyJWT is imported only when Cloudflare Access mode is on
     from .access import AccessVerifier
@@ -83,11 +83,20 @@ class Context:
         """The signed-in learner, and who asked as proven (with when their use was written)."""
         if self.settings.access is not None:
             return await self.access_learner(request, self.settings.access)
+        learner, caller, _ = await self.by_session(request)
+        return learner, caller
+
+    async def by_session(
+        self, request: Request, view_step: str | None = None
+    ) -> tuple[Learner, Caller, Prefetched | None]:
+        """The session's learner and caller; with `view_step`, their saved view of that step,
+        read in the same statement."""
         token = auth.session_token(request)
         if token is None:
             raise ApiError(401, "unauthorized", "Sign in with your invite link first.")
         now, session, publishes = self.clock(), auth.token_hash(token), versions.publishes()
-        row = (await self.db.execute(sql.learner_by_session(session, iso(now)))).first()
+        statement = sql.learner_by_session(session, iso(now), view_step)
+        row = (await self.db.execute(statement)).first()
         if row is None:
             raise ApiError(
                 401,
@@ -97,13 +106,14 @@ class Context:
             )
         seen = row.pop("seen")
         self.learning.current.told(row.pop("current_version"), now, publishes)
+        prefetched = Prefetched.popped(view_step, row)
         if (seen is None or seen <= iso(now - auth.SEEN_EVERY)) and await self.keep_session(
             session, now
         ):
             seen = iso(now)
         learner = as_learner(row)
         assert learner is not None
-        return learner, Caller("session", session, seen)
+        return learner, Caller("session", session, seen), prefetched
 
     async def caller(self, request: Request) -> Caller | None:
         """Who asks, as proven without the database (a session still to be checked in it), or
@@ -163,6 +173,17 @@ class Context:
         caller has just read it), and that course."""
         learner, course, _ = await self.placed_caller(request, course)
         return learner, course
+
+    async def placed_watcher(
+        self, request: Request, step_id: object
+    ) -> tuple[Learner, Course, Caller, Prefetched | None]:
+        """`placed_caller` for a video report on `step_id`: in session mode, its saved view of
+        the step comes with the session read (one statement, not two)."""
+        if self.settings.access is not None or not isinstance(step_id, str):
+            return (*await self.placed_caller(request), None)
+        learner, caller, prefetched = await self.by_session(request, step_id)
+        course = await self.learning.course()
+        return await self.learning.place(learner, course), course, caller, prefetched
 
     async def placed_caller(
         self, request: Request, course: Course | None = None

@@ -22,9 +22,9 @@ from .course import Course, StepInfo
 from .errors import ApiError
 from .learner import Learner, as_learner, counter
 from .outcome import Outcome
-from .storage import Database, Statement
+from .storage import Conflict, Database, Statement
 from .versions import CurrentCourse
-from .watching import Caller, View, Watch, Watching
+from .watching import Caller, Known, Prefetched, View, Watch, Watching, save_plain
 
 
 @dataclass(frozen=True)
@@ -274,16 +274,28 @@ class Learning:
         event_id: str,
         body: Mapping[str, Any],
         caller: Caller | None = None,
+        view: Prefetched | None = None,
     ) -> dict[str, Any]:
-        """A player report, read and decided (`watch`), written in one batch: a plain one with
-        its guards and xAPI trail, unrecorded, any other as a recorded event (`commit`). The
-        caller's `Known` is remembered for their next report (api/watching.py)."""
+        """A player report, read (unless its `view` came with the session read) and decided
+        (`watch`), written in one batch: a plain one with its guards and xAPI trail,
+        unrecorded, any other as a recorded event (`commit`). The caller's `Known` is
+        remembered for their next report (api/watching.py)."""
         step = self.open_step(learner, course, body.get("stepId"))
         now = self.clock()
-        before = View.of((await self.db.execute(sql.video_view(learner["id"], step.id))).first())
+        if view is not None and view.step_id == step.id:
+            before = view.view
+        else:
+            before = View.of(
+                (await self.db.execute(sql.video_view(learner["id"], step.id))).first()
+            )
         watch = self.watch(learner, course, before, body, now)
         outcome, save = watch.outcome, watch.save(learner["id"])
-        if watch.plain:
+        if watch.plain and caller is not None and before is not None:  # as if known: one call
+            known = Known(learner, course.version, before, caller.seen)
+            if not await save_plain(self, known, watch, caller, event_id):
+                raise Conflict("the view or a premise changed since it was read")
+            answer = watch.answer
+        elif watch.plain:
             guard = sql.still_open(learner["id"], step.id, bool(learner["open_done"]), event_id)
             trail = watch.trail(learner["id"], event_id, iso(now))
             await self.db.batch([guard, *save, *trail])

@@ -69,16 +69,27 @@ def learner_by_id(learner_id: str) -> S:
     return S(f"SELECT {LEARNER_COLUMNS} FROM learners l WHERE l.id = ?", (learner_id,))
 
 
-def learner_by_session(token_hash: str, now: str) -> S:
+def learner_by_session(token_hash: str, now: str, view_step: str | None = None) -> S:
     """The learner of a live session, when the session was last seen (`seen`), and the current
     course version (`current_version`: folded in, so the version kept per process is checked
-    without a statement of its own, api/versions.py)."""
+    without a statement of its own, api/versions.py). With `view_step`, also their saved view
+    of that video step (`view_*`, NULL without one: sql_video.video_view's columns), for a
+    video report read in one statement."""
+    params: tuple[str, ...] = (token_hash, now)
+    view = join = ""
+    if view_step is not None:
+        view = (
+            ", v.intervals AS view_intervals, v.watched AS view_watched, "
+            "v.first_play_at AS view_first_play_at, v.revision AS view_revision"
+        )
+        join = "LEFT JOIN video_views v ON v.learner_id = l.id AND v.step_id = ? "
+        params = (view_step, *params)
     return S(
         f"SELECT {LEARNER_COLUMNS}, s.last_seen AS seen, "
-        "(SELECT version FROM course_versions ORDER BY seq DESC LIMIT 1) AS current_version "
-        "FROM sessions s JOIN learners l ON l.id = s.learner_id "
+        f"(SELECT version FROM course_versions ORDER BY seq DESC LIMIT 1) AS current_version{view} "
+        f"FROM sessions s JOIN learners l ON l.id = s.learner_id {join}"
         "WHERE s.token_hash = ? AND s.expires_at > ?",
-        (token_hash, now),
+        params,
     )
 
 

@@ -75,6 +75,24 @@ class View:
         return cls(spans, float(row["watched"]), row["first_play_at"], int(row["revision"]))
 
 
+@dataclass(frozen=True)
+class Prefetched:
+    """A learner's saved view of a step, read with their session (sql.learner_by_session)."""
+
+    step_id: str
+    view: View | None
+
+    @classmethod
+    def popped(cls, step_id: str | None, row: dict[str, Any]) -> Prefetched | None:
+        """Take the view's columns (`view_*`) out of a session read's row."""
+        if step_id is None:
+            return None
+        view = {
+            key.removeprefix("view_"): row.pop(key) for key in list(row) if key.startswith("view_")
+        }
+        return cls(step_id, View.of(view if view["revision"] is not None else None))
+
+
 @dataclass
 class Watch:
     """What one video report decides: the view after it, what else it writes, the answer, and
@@ -167,12 +185,9 @@ class Watching:
     async def report(
         self, learning: Decider, caller: Caller, event_id: str, body: Mapping[str, Any]
     ) -> dict[str, Any] | None:
-        """Decide and write a plain report in one call from what this process knows; None when
-        it cannot (nothing known, not plain, refused, a premise failed): decide it again.
-
-        The call is the save (sql.save_known_view) alone for a heartbeat; for a play, pause or
-        seek, the save, a guard that aborts the batch unless the save changed its row, and the
-        xAPI statement."""
+        """Decide and write a plain report in one call from what this process knows
+        (`save_plain`); None when it cannot (nothing known, not plain, refused, a premise
+        failed): decide it again."""
         known = self.known.get((caller.kind, caller.key))
         course = learning.current.course
         now = learning.clock()
@@ -187,23 +202,35 @@ class Watching:
             return None
         if not watch.plain:
             return None
-        trail = watch.trail(known.learner["id"], event_id, iso(now))
-        guarded = [sql.known_view_saved(), *trail] if trail else []
-        try:
-            save = _save(known, watch, caller, event_id, iso(now))
-            saved = (await learning.db.batch([save, *guarded]))[0].changes == 1
-        except Conflict:
-            saved = False
-        if not saved:
+        if not await save_plain(learning, known, watch, caller, event_id):
             self.forget(caller)
             return None
-        if trail:
-            learning.recorded()
         self.known[(caller.kind, caller.key)] = replace(
             known, learner=watch.learner, view=watch.after
         )
         self.known.move_to_end((caller.kind, caller.key))
         return watch.answer
+
+
+async def save_plain(
+    learning: Decider, known: Known, watch: Watch, caller: Caller, event_id: str
+) -> bool:
+    """Write a plain report decided from `known` in one call, if its premises hold (else
+    nothing: False). The save alone for a heartbeat; for a play, pause or seek, the save, a
+    guard that aborts the batch unless the save changed its row, and the xAPI statement. Used
+    by `report` and, once the state is read, by every plain report on a saved view
+    (api/learning.py `video_event`): the same premises as its guards, in one statement."""
+    now = iso(learning.clock())
+    trail = watch.trail(known.learner["id"], event_id, now)
+    guarded = [sql.known_view_saved(), *trail] if trail else []
+    try:
+        save = _save(known, watch, caller, event_id, now)
+        saved = (await learning.db.batch([save, *guarded]))[0].changes == 1
+    except Conflict:
+        return False
+    if saved and trail:
+        learning.recorded()
+    return saved
 
 
 def _save(known: Known, watch: Watch, caller: Caller, event_id: str, now: str) -> Statement:
