@@ -272,7 +272,7 @@ class Api(Context):
         before = (
             None if days is None else (self.clock() - timedelta(days=days - 1)).date().isoformat()
         )
-        rows = (await self.db.execute(sql.leaderboard(team, before))).rows
+        rows = (await self.db.lagging().execute(sql.leaderboard(team, before))).rows
         rows = sorted(rows, key=lambda r: (-r["xp"], r["name"], r["id"]))[:LEADERBOARD_SIZE]
         ranks = rules.ranks([r["xp"] for r in rows])
         entries = [

@@ -61,6 +61,10 @@ class D1HttpDatabase:
         """D1 reports its faults on each call: nothing to probe."""
         return None
 
+    def lagging(self) -> D1HttpDatabase:
+        """The REST API reads the primary: itself."""
+        return self
+
     async def close(self) -> None:
         await self.client.aclose()
 
@@ -90,11 +94,21 @@ class D1BindingDatabase:
     """
 
     name = "d1"
+    LAG = "first-unconstrained"  # a session's first read from any replica, however far behind
 
-    def __init__(self, binding: Any) -> None:
+    def __init__(self, binding: Any, unwrapped: bool = False) -> None:
+        if unwrapped:  # a JavaScript object already (a session of the binding)
+            self.binding = binding
+            return
         from workers import python_to_rpc  # the Workers runtime only: unwraps SDK wrappers
 
         self.binding = python_to_rpc(binding)
+
+    def lagging(self) -> D1BindingDatabase:
+        """A D1 session (`withSession`) for this request's lag-tolerant reads: with read
+        replication on, D1 may serve them from a nearby replica, seconds behind; without it,
+        from the primary, as any read. A session per call: no bookmark is carried on."""
+        return D1BindingDatabase(self.binding.withSession(self.LAG), unwrapped=True)
 
     async def execute(self, statement: Statement) -> Result:
         result = await self._call(self._prepared(statement).all())

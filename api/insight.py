@@ -391,7 +391,7 @@ async def insight(api: Context, request: Request) -> Response:
     _admin(api, request)
     team = team_param(request)
     course = await api.learning.course()
-    return JSONResponse(await team_insight(api.db, course, team, api.clock()))
+    return JSONResponse(await team_insight(api.db.lagging(), course, team, api.clock()))
 
 
 async def list_learners(api: Context, request: Request) -> Response:
@@ -399,7 +399,7 @@ async def list_learners(api: Context, request: Request) -> Response:
     _admin(api, request)
     team = team_param(request)
     return JSONResponse(
-        {"teamId": team, "learners": await team_learners(api.db, team, api.clock())}
+        {"teamId": team, "learners": await team_learners(api.db.lagging(), team, api.clock())}
     )
 
 
@@ -412,9 +412,9 @@ async def insight_csv(api: Context, request: Request) -> Response:
         raise ApiError(422, "invalid", f"'table' must be one of {', '.join(TABLES)}.")
     now = api.clock()
     if table == "learners":
-        rows = await team_learners(api.db, team, now)
+        rows = await team_learners(api.db.lagging(), team, now)
     else:
-        found = await team_insight(api.db, await api.learning.course(), team, now)
+        found = await team_insight(api.db.lagging(), await api.learning.course(), team, now)
         rows = step_rows(found) if table == "steps" else streak_rows(found)
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", team)
     return Response(

@@ -147,6 +147,10 @@ class SQLiteDatabase:
         """Why writes fail now (read-only, full, I/O), or None: see Writer.check."""
         return await self.writer.check(probe)
 
+    def lagging(self) -> SQLiteDatabase:
+        """One file, no replica: itself."""
+        return self
+
     def close(self) -> None:
         self.writer.close()
         self.reader.close()

@@ -92,3 +92,9 @@ class Database(Protocol):
         """Why writes fail now (for /api/health; `probe` is a harmless one-row write), or None
         when they work or the backend cannot tell."""
         ...
+
+    def lagging(self) -> Database:
+        """This database for reads that a lag of seconds leaves right (leaderboards, insight):
+        on the Worker, a D1 session that may read from a replica (D1's Sessions API, where read
+        replication is on); elsewhere the database itself."""
+        ...

@@ -424,6 +424,30 @@ def test_worker_runtime_cron_forwards_statements_over_fetch(
     assert lrs.requests == requests, "nothing is sent twice"
 
 
+# -- D1's Sessions API for the reads that tolerate lag ------------------------------------------
+
+
+@pytest.mark.live
+def test_worker_runtime_lag_tolerant_reads_go_through_a_d1_session(worker: WorkerRuntime) -> None:
+    """The leaderboard and the admin's insight read through `withSession` (a replica's, where
+    D1 read replication is on: README "Several databases"); the learner's own reads and
+    writes never do. Miniflare's D1 has no replica, so this shows the path, not the lag."""
+    client = signed_in(worker, "Zoe")
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    worker.stats()  # from here on: these requests alone
+    assert client.get("/api/leaderboard?period=7d").status_code == 200
+    assert httpx.get(worker.url + "/api/admin/insight?teamId=green", headers=admin).is_success
+    csv_url = worker.url + "/api/admin/insight.csv?teamId=green&table=learners"
+    assert httpx.get(csv_url, headers=admin).is_success
+    assert client.get("/api/learner").status_code == 200
+    timings = {t["path"]: t for t in worker.stats()["timings"] if t["method"] == "fetch"}
+    board = timings["/api/leaderboard"]
+    assert board["sessionCalls"] == 1 and board["d1Calls"] == 2, board  # the session read first
+    for path in ("/api/admin/insight", "/api/admin/insight.csv"):
+        assert 1 <= timings[path]["sessionCalls"] <= timings[path]["d1Calls"], timings[path]
+    assert timings["/api/learner"]["sessionCalls"] == 0, timings["/api/learner"]
+
+
 # -- one app, built once per isolate ----------------------------------------------------------
 
 

@@ -13,7 +13,8 @@
 //   - workerd's call path (src/pyodide/python-entrypoint-helper.ts + internal/introspection.py):
 //     a fresh `Default(ctx, env)` per request, `fetch`/`scheduled` called through
 //     `python_from_rpc` on the arguments and `python_to_rpc` on the answer (entry.py);
-//   - the bindings' JS class names: workerd hands Python a `D1Database` and a `Fetcher`; Node
+//   - the bindings' JS class names: workerd hands Python a `D1Database` (its `withSession`
+//     a `D1DatabaseSession`) and a `Fetcher`; Node
 //     reaches Miniflare's through proxies with no such names, so thin classes of those names
 //     forward every call (the SDK then wraps them exactly as it wraps the real ones);
 //   - workerd's Response accepts an empty body with a null-body status (it warns); Node's
@@ -77,22 +78,29 @@ class D1PreparedStatement {
     return this.values.length ? prepared.bind(...this.values) : prepared;
   }
   all() {
-    return meter.d1(() => this.real().all(), 1);
+    return meter.d1(() => this.real().all(), 1, this.db.session);
   }
   run() {
-    return meter.d1(() => this.real().run(), 1);
+    return meter.d1(() => this.real().run(), 1, this.db.session);
   }
   first(column) {
-    return meter.d1(() => (column === undefined ? this.real().first() : this.real().first(column)), 1);
+    const first = () => (column === undefined ? this.real().first() : this.real().first(column));
+    return meter.d1(first, 1, this.db.session);
   }
   raw(options) {
-    return meter.d1(() => this.real().raw(options), 1);
+    return meter.d1(() => this.real().raw(options), 1, this.db.session);
   }
 }
 
 class D1Database {
   constructor(real) {
     this.real = real;
+    this.session = false;
+  }
+  // D1's Sessions API: Miniflare's binding has it (one D1, no replica: every read is the
+  // primary's); the session is wrapped like the database, its calls metered as sessionCalls.
+  withSession(constraint) {
+    return new D1DatabaseSession(this.real.withSession(constraint));
   }
   prepare(sql) {
     return new D1PreparedStatement(this, sql);
@@ -104,10 +112,23 @@ class D1Database {
       }
       return s;
     });
-    return meter.d1(() => this.real.batch(list.map((s) => s.real())), list.length);
+    return meter.d1(() => this.real.batch(list.map((s) => s.real())), list.length, this.session);
   }
   exec(sql) {
     return meter.d1(() => this.real.exec(sql), 1);
+  }
+}
+
+class D1DatabaseSession extends D1Database {
+  constructor(real) {
+    super(real);
+    this.session = true;
+  }
+  withSession() {
+    throw new TypeError("withSession() is D1Database's, not a session's");
+  }
+  getBookmark() {
+    return this.real.getBookmark();
   }
 }
 
@@ -150,8 +171,10 @@ const meter = {
   waited: 0,
   rowsRead: 0,
   rowsWritten: 0,
-  async d1(run, statements) {
+  sessionCalls: 0,
+  async d1(run, statements, session = false) {
     this.calls += 1;
+    if (session) this.sessionCalls += 1;
     this.statements += statements;
     const started = performance.now();
     try {
@@ -267,6 +290,7 @@ async function callWorker(method, args) {
     statements: meter.statements - before.statements,
     rowsRead: meter.rowsRead - before.rowsRead,
     rowsWritten: meter.rowsWritten - before.rowsWritten,
+    sessionCalls: meter.sessionCalls - before.sessionCalls,
     path: method === "fetch" ? new URL(args[0].url).pathname : method,
   });
   return answer;

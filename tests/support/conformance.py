@@ -96,6 +96,13 @@ class Recording:
     async def check_writes(self, probe: Statement) -> str | None:
         return await self.db.check_writes(probe)  # a probe, not part of the scenario's log
 
+    def lagging(self) -> Recording:
+        """The wrapped database's lagging view (a D1 session on the Worker), recorded into the
+        same log and meters."""
+        view = Recording(self.db.lagging())
+        view.log, view.meters, view.request = self.log, self.meters, self.request
+        return view
+
     async def batch(self, statements: list[Statement], wait: float | None = None) -> list[Result]:
         results = await self.db.batch(statements, wait)
         for statement, result in zip(statements, results, strict=True):
