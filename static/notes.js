@@ -80,4 +80,6 @@
   });
 
   document.addEventListener("sillon:step", function (event) { open(event.detail.id); });
+  // The player may have announced the open step before this script ran: open it now.
+  if (document.body.dataset.openStep) open(document.body.dataset.openStep);
 })();

@@ -124,7 +124,9 @@
   function load(step) {
     current = step;
     tracker = null;
-    document.dispatchEvent(new CustomEvent("sillon:step", { detail: { id: step.id } })); // notes.js
+    // notes.js: told now, or reads it when it runs later (deferred scripts may run after this)
+    document.body.dataset.openStep = step.id;
+    document.dispatchEvent(new CustomEvent("sillon:step", { detail: { id: step.id } }));
     if (window.location.hash.slice(1) !== step.id) history.replaceState(null, "", "/learn/#" + step.id);
     next.disabled = true;
     status.textContent = "";

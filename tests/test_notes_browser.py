@@ -75,6 +75,26 @@ def test_notes_browser_typed_then_gone_at_once_is_not_lost(page: Any, site: Site
     assert page.input_value("#notes-text") == "vite, avant de partir"
 
 
+def test_notes_browser_opens_when_its_script_arrives_after_the_step(page: Any, site: Site) -> None:
+    """notes.js arriving after the player announced the open step (a slow network, a busy
+    machine: deferred scripts run in order, but the player's fetches may answer in between)
+    still opens the note of that step."""
+    import time
+
+    def late(route: Any) -> None:
+        time.sleep(1.5)  # the player has read the learner and loaded the step by then
+        route.continue_()
+
+    sign_in(page, site, "Tardive")
+    page.route("**/notes*.js", late)
+    page.goto(site.url + "/learn/")
+    page.wait_for_selector(f"#step [data-step-id='{FIRST}']", timeout=WAIT)
+    page.wait_for_selector("#notes:not([hidden])", timeout=WAIT)
+    page.fill("#notes-text", "arrivée en retard")
+    page.wait_for_function(SAVED, timeout=WAIT)
+    assert (FIRST, "arrivée en retard") in notebook(page)
+
+
 def test_notes_browser_notebook_page_lists_downloads_and_runs_nothing(
     page: Any, site: Site
 ) -> None:
