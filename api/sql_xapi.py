@@ -21,6 +21,7 @@ from .clock import parse_iso
 from .storage import Statement as S
 
 SEQ_PER_MS = 1024
+SEQ_MAX = 2**53 - 1  # the largest integer JavaScript (D1's Worker binding) holds exactly
 EPOCH, MS = datetime(1970, 1, 1, tzinfo=UTC), timedelta(milliseconds=1)
 
 
@@ -30,7 +31,7 @@ def seq_at(moment: str) -> int:
     if not moment:
         return 0
     exact = (parse_iso(moment) - EPOCH) // MS * SEQ_PER_MS  # integers: no float rounding
-    return min(max(exact, 0), 2**53 - 1)
+    return min(max(exact, 0), SEQ_MAX)
 
 
 def record_statement(statement_id: str, learner_id: str, stored: str, statement: str) -> S:

@@ -279,7 +279,7 @@ def _cursor(value: str) -> int:
     try:
         text = base64.urlsafe_b64decode(value.encode("ascii")).decode()
         seq = int(text) if text.isascii() and text.isdigit() else -1
-        if not 0 <= seq < 2**53:  # a seq stays below 2**53 (sql_xapi)
+        if not 0 <= seq <= sql.SEQ_MAX:
             raise ValueError(text)
         return seq
     except (ValueError, UnicodeError):

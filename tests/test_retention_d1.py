@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from support.course import ROOT
 from support.wrangler import LocalD1, local_d1
 
 from api import sql_retention, sql_xapi
@@ -94,6 +95,20 @@ def test_retention_d1_statement_rounds_never_take_one_not_forwarded(d1: LocalD1)
     print("stored statements (no LRS): (deleted, read, written) per round", rounds)
     assert [deleted for deleted, _, _ in rounds] == [11, 0]
     assert rounds[0][1] <= 3.5 * 11 + 5 and rounds[1][1] <= 5, rounds
+
+
+def test_retention_d1_migration_0011_renumbering_costs_two_rows_a_statement(d1: LocalD1) -> None:
+    """Migration 0011's UPDATE, run on statements numbered the old way, as D1 bills it: the
+    README's "Migrations" quotes 2 rows written (the row and its id's index entry) a statement."""
+    migration = (ROOT / "migrations" / "0011_xapi_lean.sql").read_text()
+    start = migration.index("UPDATE xapi_statements")
+    renumber = migration[start : migration.index(";", start)]
+    on_d1(d1, S("DELETE FROM xapi_statements"), S(STATEMENTS, (1000, 0, "old", OLD)))
+    (result,) = metered(on_d1(d1, S(renumber)))
+    print("\nmigration 0011 on 1,000 statements: (renumbered, read, written)", result)
+    assert result[0] == 1000 and result[2] == 2 * 1000, result
+    left = on_d1(d1, S("SELECT MIN(seq) AS low FROM xapi_statements"))[0].rows
+    assert left[0]["low"] >= AT, "renumbered by their time"
 
 
 def test_retention_d1_round_is_one_batch(d1: LocalD1) -> None:
